@@ -1,0 +1,107 @@
+/**
+ * The tenant directory: who the users are, which queues and callback lists exist, where the trunks
+ * are. Built from the YAML configuration of DESIGN.md §5 (or the built-in demo tenant) and
+ * immutable while the platform runs.
+ */
+
+export type Role = 'agent' | 'admin';
+export type QueueStrategy = 'sequential' | 'longest-idle' | 'ring-all';
+
+/** A grant: `'*'` means every entity of that kind; otherwise the entity's resolved id. */
+export type GrantTarget = '*' | string;
+
+export interface Grants {
+  /** User ids whose direct calls the holder may see. */
+  directCalls: Set<GrantTarget>;
+  /** User ids whose agent (service) call events the holder may see. */
+  agentCalls: Set<GrantTarget>;
+  /** Queue ids whose service calls (inbound headers/details, outbound service calls) the holder may see. */
+  serviceCalls: Set<GrantTarget>;
+  /** Callback list ids whose requests and callback calls the holder may see. */
+  callbackLists: Set<GrantTarget>;
+}
+
+export interface User {
+  userId: string;
+  /** REST login (an email address). */
+  username: string;
+  /** SIP extension; also the SIP digest username. */
+  extension: string;
+  /** Plain password from configuration: used for SIP digest and the REST /authuser exchange. */
+  password: string;
+  /** Optional direct (E.164) number. */
+  number?: string;
+  displayName?: string;
+  role: Role;
+  /** Explicit grants from configuration, resolved to ids (self-grants are implied, see permissions). */
+  grants: Grants;
+}
+
+export interface Queue {
+  queueId: string;
+  name: string;
+  extension?: string;
+  number?: string;
+  /** Member user ids in configured order. */
+  memberUserIds: string[];
+  strategy: QueueStrategy;
+  allocationTimeoutSeconds: number;
+  maxWaitSeconds: number;
+  /** Seconds a member stays unavailable after a call ends. */
+  wrapUpSeconds: number;
+  recordOutbound: boolean;
+  /** Callback list that receives unanswered calls, if any. */
+  callbackListId?: string;
+  /** Where a call goes when maxWaitSeconds is exceeded: a user, queue or external number. */
+  overflowTarget?: string;
+}
+
+export interface CallbackList {
+  callbackListId: string;
+  name: string;
+  /** Queue whose number callees see on callback calls. */
+  queueId: string;
+  memberUserIds: string[];
+}
+
+export interface Trunk {
+  name: string;
+  host: string;
+  port: number;
+  transport: 'udp';
+}
+
+export interface Tenant {
+  domain: string;
+  publicUrl: string;
+  postProcessing: { delaySeconds: number };
+  users: User[];
+  queues: Queue[];
+  callbackLists: CallbackList[];
+  trunks: Trunk[];
+}
+
+/**
+ * Read-only lookups over a Tenant. Implemented by `createDirectory(tenant)` in ./directory.ts.
+ * Every lookup is O(1); matching of extensions and numbers is exact on the digits as configured
+ * (numbers are compared with and without a leading '+').
+ */
+export interface Directory {
+  readonly tenant: Tenant;
+  userById(userId: string): User | undefined;
+  /** REST login; case-insensitive. */
+  userByUsername(username: string): User | undefined;
+  /** SIP extension (also the digest username). */
+  userByExtension(extension: string): User | undefined;
+  userByNumber(number: string): User | undefined;
+  queueById(queueId: string): Queue | undefined;
+  /** Queue by id, name (case-insensitive), extension or number: as X-On-Behalf-Of-Queue allows. */
+  queueByReference(reference: string): Queue | undefined;
+  queueByExtensionOrNumber(dialled: string): Queue | undefined;
+  callbackListById(callbackListId: string): CallbackList | undefined;
+  callbackListByName(name: string): CallbackList | undefined;
+  /** The trunk whose host (and port, when given) matches a source address. */
+  trunkBySource(address: string, port: number): Trunk | undefined;
+  /** The first configured trunk, used for calls to numbers that match nothing. */
+  defaultTrunk(): Trunk | undefined;
+}

@@ -1,0 +1,174 @@
+/**
+ * Call records produced by post-processing (DESIGN.md §2–3). Internal names are camelCase and say
+ * which identifier they hold; the REST layer maps them to the EnreachAPI PascalCase fields.
+ * Times are epoch milliseconds (UTC); absent times are null.
+ */
+
+export type CallResult = 'Handled' | 'Allocated' | 'Missed' | 'Rejected' | 'Busy' | 'Cancelled' | 'Failed';
+export type CallType = 'DirectCall' | 'ServiceCall';
+export type Direction = 'inbound' | 'outbound';
+
+export interface UserCallEvent {
+  /** Record Id: UUID v5 of the natural key (callLegId or callId+userId, see post-processing). */
+  eventId: string;
+  callId: string;
+  callLegId: string;
+  userId: string;
+  userName: string;
+  callType: CallType;
+  direction: Direction;
+  result: CallResult;
+  aNum: string;
+  bNum: string;
+  queueId: string | null;
+  queueName: string | null;
+  timestampMs: number;
+  answerTimeMs: number | null;
+  endTimeMs: number | null;
+  durationSeconds: number;
+  recordingIds: string[];
+  modifiedMs: number;
+}
+
+export interface ServiceCall {
+  eventId: string;
+  callId: string;
+  queueId: string;
+  queueName: string;
+  aNum: string;
+  bNum: string;
+  arrivalTimeMs: number;
+  answerTimeMs: number | null;
+  endTimeMs: number | null;
+  waitTimeSeconds: number;
+  durationSeconds: number;
+  /** Null while the call is in progress. */
+  result: CallResult | null;
+  answeredByUserId: string | null;
+  answeredByUserName: string | null;
+  allocationCount: number;
+  recordingIds: string[];
+  modifiedMs: number;
+}
+
+/** EventType codes of service call details. 2 and 1xx/2xx codes above 100 follow EnreachVoice; see docs. */
+export const ServiceCallEventType = {
+  CallArrival: 1,
+  CallDisconnect: 2,
+  QueueReject: 101,
+  QueueScheduleClosed: 102,
+  QueueOverflow: 103,
+  UserAllocation: 201,
+  UserConnect: 202,
+  UserReject: 203,
+  UserTransfer: 204,
+  UserPark: 205,
+} as const;
+export type ServiceCallEventTypeName = keyof typeof ServiceCallEventType;
+
+export interface ServiceCallDetail {
+  eventId: string;
+  callId: string;
+  callLegId: string | null;
+  queueId: string;
+  queueName: string;
+  userId: string | null;
+  userName: string | null;
+  eventType: ServiceCallEventTypeName;
+  reason: string | null;
+  timestampMs: number;
+  modifiedMs: number;
+  /** Journal sequence of the fact that produced it: orders details deterministically. */
+  seq: number;
+}
+
+export interface OutboundServiceCall {
+  eventId: string;
+  callId: string;
+  callLegId: string;
+  queueId: string;
+  queueName: string;
+  userId: string;
+  userName: string;
+  aNum: string;
+  bNum: string;
+  timestampMs: number;
+  answerTimeMs: number | null;
+  endTimeMs: number | null;
+  durationSeconds: number;
+  result: CallResult | null;
+  recordingIds: string[];
+  modifiedMs: number;
+}
+
+export interface OutboundCallbackCall {
+  eventId: string;
+  callId: string;
+  callLegId: string;
+  callbackListId: string;
+  callbackListName: string;
+  callbackRequestId: string;
+  queueId: string | null;
+  userId: string;
+  userName: string;
+  aNum: string;
+  bNum: string;
+  timestampMs: number;
+  answerTimeMs: number | null;
+  endTimeMs: number | null;
+  durationSeconds: number;
+  result: CallResult | null;
+  recordingIds: string[];
+  modifiedMs: number;
+}
+
+/** '*' = no restriction; an array = only these ids (possibly empty = nothing). */
+export type IdScope = '*' | readonly string[];
+
+/** Selection common to every listing: exactly one of a time window, a modified window or a CallId. */
+export type RecordSelection =
+  | { by: 'time'; fromMs: number; toMs: number }
+  | { by: 'modified'; fromMs: number; toMs: number }
+  | { by: 'callId'; callId: string };
+
+export interface UserCallEventQuery {
+  selection: RecordSelection;
+  /** Explicit UserIDs filter, if given. */
+  userIds?: readonly string[];
+  /** Visibility: whose DirectCall events and whose ServiceCall (agent) events the caller may see. */
+  visibleDirectCallUserIds: IdScope;
+  visibleAgentCallUserIds: IdScope;
+  limit?: number;
+}
+
+export interface QueueOwnedQuery {
+  selection: RecordSelection;
+  queueIds?: readonly string[];
+  visibleQueueIds: IdScope;
+  limit?: number;
+}
+
+export interface CallbackOwnedQuery {
+  selection: RecordSelection;
+  callbackListIds?: readonly string[];
+  visibleCallbackListIds: IdScope;
+  limit?: number;
+}
+
+/** What the REST API reads. Implemented by the Kysely store over SQLite and PostgreSQL. */
+export interface RecordReader {
+  listUserCallEvents(query: UserCallEventQuery): Promise<UserCallEvent[]>;
+  getUserCallEvent(eventId: string): Promise<UserCallEvent | undefined>;
+  listServiceCalls(query: QueueOwnedQuery): Promise<ServiceCall[]>;
+  /** Details of one service call in event order. */
+  listServiceCallDetails(callId: string): Promise<ServiceCallDetail[]>;
+  listOutboundServiceCalls(query: QueueOwnedQuery): Promise<OutboundServiceCall[]>;
+  listOutboundCallbackCalls(query: CallbackOwnedQuery): Promise<OutboundCallbackCall[]>;
+}
+
+/** Hashed REST secret keys, kept by the store so that they survive restarts. */
+export interface CredentialStore {
+  saveSecretKeyHash(userId: string, keyHash: string, createdMs: number): Promise<void>;
+  /** Hashes of the user's current keys, newest first. */
+  listSecretKeyHashes(userId: string): Promise<string[]>;
+}
