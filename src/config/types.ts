@@ -5,6 +5,8 @@
  */
 
 export type Role = 'agent' | 'admin';
+/** The four kinds of grant of DESIGN.md §4, spelled as in the configuration file. */
+export type GrantKind = 'DirectCalls' | 'AgentCalls' | 'ServiceCalls' | 'CallbackList';
 export type QueueStrategy = 'sequential' | 'longest-idle' | 'ring-all';
 
 /** A grant: `'*'` means every entity of that kind; otherwise the entity's resolved id. */
@@ -52,7 +54,11 @@ export interface Queue {
   recordOutbound: boolean;
   /** Callback list that receives unanswered calls, if any. */
   callbackListId?: string;
-  /** Where a call goes when maxWaitSeconds is exceeded: a user, queue or external number. */
+  /**
+   * Where a call goes when maxWaitSeconds is exceeded: a user, queue or external number, resolved at
+   * load time to something dialable — the user's or queue's extension (or the queue's number when it
+   * has no extension), or the external number as configured. Route it like a dialled number.
+   */
   overflowTarget?: string;
 }
 
@@ -79,6 +85,8 @@ export interface Tenant {
   queues: Queue[];
   callbackLists: CallbackList[];
   trunks: Trunk[];
+  /** The configuration file this tenant was loaded from; absent for the built-in demo tenant. */
+  sourcePath?: string;
 }
 
 /**

@@ -1,0 +1,86 @@
+/**
+ * Errors of the tenant configuration. A bad file must stop start-up with a message an operator can
+ * act on without reading code, so every problem carries the file, line, column and field path.
+ */
+
+export type ConfigErrorCode =
+  /** The file could not be read (missing, permissions, a directory). */
+  | 'CONFIG_UNREADABLE'
+  /** The file was read but has one or more problems (see `problems`). */
+  | 'CONFIG_INVALID';
+
+export type ConfigProblemCode =
+  /** Not well-formed YAML (bad indentation, unclosed bracket, duplicate key, several documents). */
+  | 'YAML_SYNTAX'
+  /** A field that the format does not know (typo or misplaced field). */
+  | 'UNKNOWN_FIELD'
+  /** A required field is absent. */
+  | 'MISSING_FIELD'
+  /** A field has the wrong type or format. */
+  | 'INVALID_VALUE'
+  /** Two entities share something that must be unique (username, extension, number, name, id). */
+  | 'DUPLICATE'
+  /** A reference (member, queue, callback list, permission target, overflow) names nothing. */
+  | 'UNKNOWN_REFERENCE';
+
+export interface ConfigProblem {
+  code: ConfigProblemCode;
+  /** The file name as given to the loader. */
+  source: string;
+  /** 1-based. */
+  line: number;
+  /** 1-based. */
+  column: number;
+  /** Field path such as `users[1].extension`; empty for the document as a whole. */
+  path: string;
+  /** What is wrong, without the location prefix. */
+  message: string;
+}
+
+/** `tenant.yaml:14:7: users[1].extension: expected a string of digits` */
+export function formatProblem(problem: ConfigProblem): string {
+  const where = `${problem.source}:${problem.line}:${problem.column}`;
+  return problem.path === ''
+    ? `${where}: ${problem.message}`
+    : `${where}: ${problem.path}: ${problem.message}`;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code: ConfigErrorCode;
+  /** Sorted by line, then column; empty for CONFIG_UNREADABLE. */
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(
+    code: ConfigErrorCode,
+    message: string,
+    problems: readonly ConfigProblem[] = [],
+    cause?: unknown,
+  ) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.problems = problems;
+  }
+
+  /** One ConfigError for all problems of a file: one line per problem, in file order. */
+  static fromProblems(problems: readonly ConfigProblem[]): ConfigError {
+    const sorted = [...problems].sort(
+      (a, b) => a.line - b.line || a.column - b.column || a.path.localeCompare(b.path),
+    );
+    return new ConfigError('CONFIG_INVALID', sorted.map(formatProblem).join('\n'), sorted);
+  }
+
+  static unreadable(source: string, cause: unknown): ConfigError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new ConfigError(
+      'CONFIG_UNREADABLE',
+      `${source}: cannot read the configuration file: ${reason}`,
+      [],
+      cause,
+    );
+  }
+}
+
+export function isConfigError(value: unknown): value is ConfigError {
+  return value instanceof ConfigError;
+}

@@ -1,0 +1,626 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import {
+  deriveCallbackListId,
+  deriveQueueId,
+  deriveUserId,
+  loadTenantFile,
+  parseTenantYaml,
+  publicUrlForPort,
+  SWITCHBOARD_ID_NAMESPACE,
+} from './load.js';
+
+/** Lines joined with '\n' so that each case's line numbers can be read off the array index + 1. */
+const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
+
+const USERS = [
+  'users:', //                                     1
+  '  - username: a@example.com', //                2
+  '    extension: "1001"', //                      3
+  '    password: secret-a', //                     4
+  '  - username: b@example.com', //                5
+  '    extension: "1002"', //                      6
+  '    password: secret-b', //                     7
+];
+
+function errorOf(text: string): ConfigError {
+  try {
+    parseTenantYaml(text, 'tenant.yaml');
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError, but the configuration loaded');
+}
+
+describe('parseTenantYaml: broken configurations name file, line, column and field', () => {
+  const cases: Array<{ name: string; text: string; message: string }> = [
+    {
+      name: 'extension written as a YAML number',
+      text: yaml(...USERS.slice(0, 5), '    extension: 1002', '    password: secret-b'),
+      message:
+        'tenant.yaml:6:16: users[1].extension: expected a string of digits, got a number: put the value in quotes',
+    },
+    {
+      name: 'extension with a letter',
+      text: yaml(...USERS.slice(0, 5), '    extension: "10a2"', '    password: secret-b'),
+      message: 'tenant.yaml:6:16: users[1].extension: expected a string of digits',
+    },
+    {
+      name: 'missing password points at the user',
+      text: yaml(...USERS.slice(0, 6)),
+      message: 'tenant.yaml:5:5: users[1].password: missing required field',
+    },
+    {
+      name: 'username that is not an email address',
+      text: yaml(...USERS.slice(0, 4), '  - username: bob', ...USERS.slice(5)),
+      message: 'tenant.yaml:5:15: users[1].username: expected an email address (the REST login)',
+    },
+    {
+      name: 'misspelt field, with a suggestion',
+      text: yaml(...USERS, '    extention: "1003"'),
+      message: "tenant.yaml:8:5: users[1].extention: unknown field; did you mean 'extension'?",
+    },
+    {
+      name: 'unknown top-level field without a close match',
+      text: yaml('colour: blue', ...USERS),
+      message: 'tenant.yaml:1:1: colour: unknown field',
+    },
+    {
+      name: 'unknown role',
+      text: yaml(...USERS, '    role: supervisor'),
+      message: 'tenant.yaml:8:11: users[1].role: expected agent or admin',
+    },
+    {
+      name: 'id that is not a UUID',
+      text: yaml(...USERS, '    id: user-b'),
+      message: 'tenant.yaml:8:9: users[1].id: expected a UUID such as 0b6f1c9e-3f2a-4c1d-9e8b-2a7d5c4e1f00',
+    },
+    {
+      name: 'phone number too short',
+      text: yaml(...USERS, '    number: "+12"'),
+      message:
+        "tenant.yaml:8:13: users[1].number: expected a phone number: an optional '+' and 3 to 15 digits",
+    },
+    {
+      name: 'unquoted phone number',
+      text: yaml(...USERS, '    number: +358401000002'),
+      message:
+        'tenant.yaml:8:13: users[1].number: expected a phone number as a string, got a number: put the value in quotes',
+    },
+    {
+      name: 'permission that is not a mapping',
+      text: yaml(...USERS, '    permissions: [ServiceCalls]'),
+      message:
+        'tenant.yaml:8:19: users[1].permissions[0]: expected a mapping with one key (DirectCalls, AgentCalls, ServiceCalls or CallbackList), e.g. { ServiceCalls: Support }',
+    },
+    {
+      name: 'permission of an unknown kind',
+      text: yaml(
+        ...USERS,
+        '    permissions:',
+        '      - ServiceCalls: Support',
+        '      - QueueCalls: Support',
+      ),
+      message:
+        'tenant.yaml:10:9: users[1].permissions[1].QueueCalls: unknown permission kind; expected DirectCalls, AgentCalls, ServiceCalls or CallbackList',
+    },
+    {
+      name: 'permission with two keys',
+      text: yaml(...USERS, '    permissions: [ { DirectCalls: a@example.com, AgentCalls: a@example.com } ]'),
+      message:
+        'tenant.yaml:8:20: users[1].permissions[0]: expected exactly one key per permission, got 2: write each permission as its own list item',
+    },
+    {
+      name: 'permission target that does not exist',
+      text: yaml(...USERS, '    permissions: [ { DirectCalls: a@example.com }, { ServiceCalls: Sales } ]'),
+      message: 'tenant.yaml:8:68: users[1].permissions[1].ServiceCalls: no queue "Sales"',
+    },
+    {
+      name: 'no users',
+      text: yaml('users: []'),
+      message: 'tenant.yaml:1:8: users: at least one user is required',
+    },
+    {
+      name: 'empty file',
+      text: '',
+      message: 'tenant.yaml:1:1: expected a mapping with users, queues, callbackLists and trunks',
+    },
+    {
+      name: 'queue strategy that does not exist',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    strategy: random'),
+      message: 'tenant.yaml:10:15: queues[0].strategy: expected sequential, longest-idle or ring-all',
+    },
+    {
+      name: 'timeout of zero',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    allocationTimeoutSeconds: 0'),
+      message: 'tenant.yaml:10:31: queues[0].allocationTimeoutSeconds: must be at least 1',
+    },
+    {
+      name: 'fractional wrap-up time',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    wrapUpSeconds: 2.5'),
+      message: 'tenant.yaml:10:20: queues[0].wrapUpSeconds: expected a whole number of seconds',
+    },
+    {
+      name: 'recordOutbound that is not a boolean',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    recordOutbound: yes'),
+      message: 'tenant.yaml:10:21: queues[0].recordOutbound: expected true or false',
+    },
+    {
+      name: 'trunk over tcp',
+      text: yaml(...USERS, 'trunks:', '  - { name: pstn, host: 10.0.0.1, transport: tcp }'),
+      message: 'tenant.yaml:9:46: trunks[0].transport: expected udp (the only transport trunks support)',
+    },
+    {
+      name: 'trunk port out of range',
+      text: yaml(...USERS, 'trunks:', '  - name: pstn', '    host: 10.0.0.1', '    port: 70000'),
+      message: 'tenant.yaml:11:11: trunks[0].port: expected a port number from 1 to 65535',
+    },
+    {
+      name: 'publicUrl that is not http',
+      text: yaml('publicUrl: ftp://example.com/', ...USERS),
+      message: 'tenant.yaml:1:12: publicUrl: expected an http:// or https:// URL',
+    },
+    {
+      name: 'postProcessing delay as text',
+      text: yaml('postProcessing: { delaySeconds: soon }', ...USERS),
+      message: 'tenant.yaml:1:33: postProcessing.delaySeconds: expected a number of seconds',
+    },
+    {
+      name: 'YAML syntax: unclosed flow sequence',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    members: [a@example.com', 'trunks: []'),
+      message:
+        'tenant.yaml:11:1: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    },
+    {
+      name: 'YAML syntax: a bare * for "all"',
+      text: yaml(...USERS, '    permissions: [ { AgentCalls: * } ]'),
+      message: 'tenant.yaml:8:34: Alias cannot be an empty string; to mean "all", write "*" in quotes',
+    },
+    {
+      name: 'YAML syntax: duplicate key',
+      text: yaml(...USERS, '    password: again'),
+      message: 'tenant.yaml:8:5: Map keys must be unique',
+    },
+    {
+      name: 'duplicate extension across a user and a queue',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    extension: "1002"'),
+      message:
+        'tenant.yaml:10:16: queues[0].extension: duplicate extension "1002": already the extension of user b@example.com (line 6)',
+    },
+    {
+      name: 'duplicate extension between users',
+      text: yaml(...USERS.slice(0, 5), '    extension: "1001"', '    password: secret-b'),
+      message:
+        'tenant.yaml:6:16: users[1].extension: duplicate extension "1001": already the extension of user a@example.com (line 3)',
+    },
+    {
+      name: 'duplicate number, with and without +',
+      text: yaml(
+        ...USERS,
+        '    number: "358401000001"',
+        'queues:',
+        '  - name: Support',
+        '    number: "+358401000001"',
+      ),
+      message:
+        'tenant.yaml:11:13: queues[0].number: duplicate number "+358401000001": already the number of user b@example.com (line 8)',
+    },
+    {
+      name: 'duplicate username, ignoring case',
+      text: yaml(...USERS.slice(0, 4), '  - username: A@Example.com', ...USERS.slice(5)),
+      message:
+        'tenant.yaml:5:15: users[1].username: duplicate username "A@Example.com": already the username of users[0] (line 2)',
+    },
+    {
+      name: 'duplicate queue name',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '  - name: support'),
+      message:
+        'tenant.yaml:10:11: queues[1].name: duplicate queue name "support": already the name of queues[0] (line 9)',
+    },
+    {
+      name: 'duplicate callback list name',
+      text: yaml(
+        ...USERS,
+        'queues: [ { name: Support } ]',
+        'callbackLists:',
+        '  - { name: Callbacks, queue: Support }',
+        '  - { name: Callbacks, queue: Support }',
+      ),
+      message:
+        'tenant.yaml:11:13: callbackLists[1].name: duplicate callback list name "Callbacks": already the name of callbackLists[0] (line 10)',
+    },
+    {
+      name: 'duplicate explicit id',
+      text: yaml(
+        ...USERS,
+        '    id: 0B6F1C9E-3F2A-4C1D-9E8B-2A7D5C4E1F00',
+        'queues:',
+        '  - name: Support',
+        '    id: 0b6f1c9e-3f2a-4c1d-9e8b-2a7d5c4e1f00',
+      ),
+      message:
+        'tenant.yaml:11:9: queues[0].id: duplicate id "0b6f1c9e-3f2a-4c1d-9e8b-2a7d5c4e1f00": already the id of user b@example.com (line 8)',
+    },
+    {
+      name: 'queue member that is not a user',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    members: [b@example.com, d@example.com]'),
+      message: 'tenant.yaml:10:30: queues[0].members[1]: "d@example.com" is not a user',
+    },
+    {
+      name: 'queue member listed twice',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    members: [b@example.com, B@example.com]'),
+      message:
+        'tenant.yaml:10:30: queues[0].members[1]: "B@example.com" is listed twice (also queues[0].members[0])',
+    },
+    {
+      name: 'callback list member that is not a user',
+      text: yaml(
+        ...USERS,
+        'queues: [ { name: Support } ]',
+        'callbackLists:',
+        '  - name: Callbacks',
+        '    queue: Support',
+        '    members: [zed@example.com]',
+      ),
+      message: 'tenant.yaml:12:15: callbackLists[0].members[0]: "zed@example.com" is not a user',
+    },
+    {
+      name: 'queue referring to a callback list that does not exist',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    callbackList: Support callbacks'),
+      message: 'tenant.yaml:10:19: queues[0].callbackList: no callback list named "Support callbacks"',
+    },
+    {
+      name: 'callback list referring to a queue that does not exist',
+      text: yaml(...USERS, 'callbackLists:', '  - name: Callbacks', '    queue: Sales'),
+      message: 'tenant.yaml:10:12: callbackLists[0].queue: no queue named "Sales"',
+    },
+    {
+      name: 'callback list without a queue',
+      text: yaml(...USERS, 'callbackLists:', '  - name: Callbacks'),
+      message: 'tenant.yaml:9:5: callbackLists[0].queue: missing required field',
+    },
+    {
+      name: 'overflow to nothing',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    overflow: the void'),
+      message: 'tenant.yaml:10:15: queues[0].overflow: "the void" is not a user, a queue or a phone number',
+    },
+    {
+      name: 'overflow to itself by extension',
+      text: yaml(...USERS, 'queues:', '  - name: Support', '    extension: "100"', '    overflow: "100"'),
+      message: 'tenant.yaml:11:15: queues[0].overflow: a queue cannot overflow to itself',
+    },
+    {
+      name: 'overflow to a queue that cannot be dialled',
+      text: yaml(
+        ...USERS,
+        'queues:',
+        '  - name: Support',
+        '    overflow: Back office',
+        '  - name: Back office',
+      ),
+      message:
+        'tenant.yaml:10:15: queues[0].overflow: queue "Back office" has neither an extension nor a number',
+    },
+    {
+      name: 'duplicate trunk address',
+      text: yaml(
+        ...USERS,
+        'trunks:',
+        '  - { name: a, host: 10.0.0.1 }',
+        '  - { name: b, host: 10.0.0.1, port: 5060 }',
+      ),
+      message:
+        'tenant.yaml:10:22: trunks[1].host: duplicate trunk address 10.0.0.1:5060: already the address of trunk a (line 9)',
+    },
+  ];
+
+  it.each(cases)('$name', ({ text, message }) => {
+    const error = errorOf(text);
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toBe(message);
+    expect(error.problems).toHaveLength(1);
+  });
+
+  it('reports every problem of a file, one per line, in file order', () => {
+    const text = yaml(
+      'users:', //                                        1
+      '  - username: a@example.com', //                   2
+      '    extension: 1001', //                           3
+      '    password: secret-a', //                        4
+      '    colour: blue', //                              5
+      '  - username: not-an-email', //                    6
+      '    extension: "1002"', //                         7
+      'queues:', //                                       8
+      '  - name: Support', //                             9
+      '    strategy: random', //                          10
+    );
+    const error = errorOf(text);
+    expect(error.message.split('\n')).toEqual([
+      'tenant.yaml:3:16: users[0].extension: expected a string of digits, got a number: put the value in quotes',
+      'tenant.yaml:5:5: users[0].colour: unknown field',
+      'tenant.yaml:6:5: users[1].password: missing required field',
+      'tenant.yaml:6:15: users[1].username: expected an email address (the REST login)',
+      'tenant.yaml:10:15: queues[0].strategy: expected sequential, longest-idle or ring-all',
+    ]);
+    expect(error.problems.map((problem) => problem.code)).toEqual([
+      'INVALID_VALUE',
+      'UNKNOWN_FIELD',
+      'MISSING_FIELD',
+      'INVALID_VALUE',
+      'INVALID_VALUE',
+    ]);
+    expect(error.problems[0]).toEqual({
+      code: 'INVALID_VALUE',
+      source: 'tenant.yaml',
+      line: 3,
+      column: 16,
+      path: 'users[0].extension',
+      message: 'expected a string of digits, got a number: put the value in quotes',
+    });
+  });
+
+  it('reports every cross-reference problem together', () => {
+    const text = yaml(
+      ...USERS,
+      '    permissions: [ { AgentCalls: nobody@example.com } ]', // 8
+      'queues:', //                                                9
+      '  - name: Support', //                                      10
+      '    extension: "1001"', //                                  11
+      '    members: [c@example.com]', //                           12
+      '    callbackList: Missing', //                              13
+    );
+    expect(errorOf(text).message.split('\n')).toEqual([
+      'tenant.yaml:8:34: users[1].permissions[0].AgentCalls: no user "nobody@example.com"',
+      'tenant.yaml:11:16: queues[0].extension: duplicate extension "1001": already the extension of user a@example.com (line 3)',
+      'tenant.yaml:12:15: queues[0].members[0]: "c@example.com" is not a user',
+      'tenant.yaml:13:19: queues[0].callbackList: no callback list named "Missing"',
+    ]);
+  });
+
+  it('reports several YAML syntax errors with their lines', () => {
+    const error = errorOf(yaml(...USERS, '    password: again', 'queues:', '  - name: [Support'));
+    expect(error.problems.map((problem) => [problem.code, problem.line])).toEqual([
+      ['YAML_SYNTAX', 8],
+      // An unclosed flow sequence is reported where its ']' was expected: the end of the file.
+      ['YAML_SYNTAX', 11],
+    ]);
+  });
+
+  it('never lets non-ConfigError exceptions escape on hostile input', () => {
+    const inputs = [
+      '- just\n- a list\n',
+      'users: "everyone"\n',
+      'users:\n  - 42\n',
+      'users:\n  - username: a@example.com\n    extension: "1"\n    password: x\n    permissions: {DirectCalls: x}\n',
+      'a: &x [*x]\n',
+      '{{{{',
+      '\t\tusers:',
+      'users: !!binary aGVsbG8=\n',
+      'users:\n  - &u {username: a@example.com, extension: "1", password: p}\n  - *u\n',
+    ];
+    for (const input of inputs) {
+      expect(() => parseTenantYaml(input, 'x.yaml'), input).toThrow(ConfigError);
+    }
+  });
+});
+
+describe('parseTenantYaml: a valid configuration', () => {
+  const text = yaml(
+    'domain: pbx.example.org',
+    'publicUrl: https://pbx.example.org/switchboard',
+    'postProcessing: { delaySeconds: 10 }',
+    'users:',
+    '  - username: A@Example.com',
+    '    extension: "1001"',
+    '    password: secret-a',
+    '    number: "+358401000001"',
+    '    displayName: Anna',
+    '    permissions:',
+    '      - DirectCalls: b@example.com',
+    '      - AgentCalls: "*"',
+    '      - ServiceCalls: support',
+    '      - CallbackList: Support callbacks',
+    '  - username: b@example.com',
+    '    extension: "1002"',
+    '    password: secret-b',
+    '    id: 0B6F1C9E-3F2A-4C1D-9E8B-2A7D5C4E1F00',
+    '    role: admin',
+    '    permissions: [ { DirectCalls: 52ce0389-bf44-5724-b995-4595d4b1395e } ]',
+    'queues:',
+    '  - name: Support',
+    '    extension: "100"',
+    '    number: "+35810100100"',
+    '    members: [b@example.com, a@example.com]',
+    '    strategy: ring-all',
+    '    wrapUpSeconds: 5',
+    '    recordOutbound: true',
+    '    callbackList: Support callbacks',
+    '    overflow: Back office',
+    '  - name: Back office',
+    '    id: 11111111-2222-3333-4444-555555555555',
+    '    number: "+35810100200"',
+    '    overflow: a@example.com',
+    '  - name: Night',
+    '    overflow: "+358409999999"',
+    'callbackLists:',
+    '  - name: Support callbacks',
+    '    queue: Support',
+    '    members: [a@example.com]',
+    'trunks:',
+    '  - name: pstn',
+    '    host: 10.0.0.1',
+  );
+  const tenant = parseTenantYaml(text, 'tenant.yaml');
+  const [a, b] = tenant.users;
+  const [support, backOffice, night] = tenant.queues;
+
+  it('derives ids as UUID v5 in the Switchboard namespace, independent of username case', () => {
+    // Computed independently: Python's uuid.uuid5(UUID(namespace), 'user:a@example.com').
+    expect(SWITCHBOARD_ID_NAMESPACE).toBe('5275084d-b4b5-493b-9a31-400a1c826aae');
+    expect(a?.userId).toBe('52ce0389-bf44-5724-b995-4595d4b1395e');
+    expect(deriveUserId('A@EXAMPLE.COM')).toBe('52ce0389-bf44-5724-b995-4595d4b1395e');
+    expect(support?.queueId).toBe('38d6f489-2820-58b2-b723-0ffcf7173275');
+    expect(deriveQueueId('Support')).toBe('38d6f489-2820-58b2-b723-0ffcf7173275');
+    expect(tenant.callbackLists[0]?.callbackListId).toBe('8a7057fa-26cb-5de5-928a-efd132859d6b');
+    expect(deriveCallbackListId('Support callbacks')).toBe('8a7057fa-26cb-5de5-928a-efd132859d6b');
+  });
+
+  it('keeps configured ids, lowercased', () => {
+    expect(b?.userId).toBe('0b6f1c9e-3f2a-4c1d-9e8b-2a7d5c4e1f00');
+    expect(backOffice?.queueId).toBe('11111111-2222-3333-4444-555555555555');
+  });
+
+  it('keeps top-level settings and normalizes publicUrl to end with /', () => {
+    expect(tenant.domain).toBe('pbx.example.org');
+    expect(tenant.publicUrl).toBe('https://pbx.example.org/switchboard/');
+    expect(tenant.postProcessing).toEqual({ delaySeconds: 10 });
+    expect(tenant.sourcePath).toBeUndefined();
+  });
+
+  it('resolves users, with optional fields only when given', () => {
+    expect(a).toMatchObject({
+      username: 'A@Example.com',
+      extension: '1001',
+      password: 'secret-a',
+      number: '+358401000001',
+      displayName: 'Anna',
+      role: 'agent',
+    });
+    expect(b?.role).toBe('admin');
+    expect(b && 'number' in b).toBe(false);
+    expect(b && 'displayName' in b).toBe(false);
+  });
+
+  it('resolves permission targets by username, name, id or *', () => {
+    expect(a?.grants.directCalls).toEqual(new Set([b?.userId]));
+    expect(a?.grants.agentCalls).toEqual(new Set(['*']));
+    expect(a?.grants.serviceCalls).toEqual(new Set([support?.queueId]));
+    expect(a?.grants.callbackLists).toEqual(new Set([tenant.callbackLists[0]?.callbackListId]));
+    expect(b?.grants.directCalls).toEqual(new Set([a?.userId]));
+  });
+
+  it('resolves queue members in configured order, and queue settings', () => {
+    expect(support).toMatchObject({
+      name: 'Support',
+      extension: '100',
+      number: '+35810100100',
+      memberUserIds: [b?.userId, a?.userId],
+      strategy: 'ring-all',
+      allocationTimeoutSeconds: 15,
+      maxWaitSeconds: 120,
+      wrapUpSeconds: 5,
+      recordOutbound: true,
+      callbackListId: tenant.callbackLists[0]?.callbackListId,
+    });
+    expect(tenant.callbackLists[0]).toEqual({
+      callbackListId: '8a7057fa-26cb-5de5-928a-efd132859d6b',
+      name: 'Support callbacks',
+      queueId: support?.queueId,
+      memberUserIds: [a?.userId],
+    });
+  });
+
+  it('resolves overflow targets to something dialable', () => {
+    expect(support?.overflowTarget).toBe('+35810100200'); // a queue without extension: its number
+    expect(backOffice?.overflowTarget).toBe('1001'); // a user: the extension
+    expect(night?.overflowTarget).toBe('+358409999999'); // an external number, as written
+  });
+
+  it('applies defaults', () => {
+    expect(backOffice).toMatchObject({
+      memberUserIds: [],
+      strategy: 'sequential',
+      allocationTimeoutSeconds: 15,
+      maxWaitSeconds: 120,
+      wrapUpSeconds: 0,
+      recordOutbound: false,
+    });
+    expect(backOffice && 'callbackListId' in backOffice).toBe(false);
+    expect(tenant.trunks).toEqual([{ name: 'pstn', host: '10.0.0.1', port: 5060, transport: 'udp' }]);
+
+    const minimal = parseTenantYaml(yaml(...USERS), 'min.yaml');
+    expect(minimal.domain).toBe('switchboard.local');
+    expect(minimal.publicUrl).toBe('http://127.0.0.1:8080/');
+    expect(minimal.postProcessing).toEqual({ delaySeconds: 0 });
+    expect(minimal.queues).toEqual([]);
+    expect(minimal.callbackLists).toEqual([]);
+    expect(minimal.trunks).toEqual([]);
+    expect(minimal.users[0]?.role).toBe('agent');
+  });
+
+  it('takes publicUrl from the caller when the file has none', () => {
+    const fromPort = parseTenantYaml(yaml(...USERS), 'min.yaml', {
+      defaultPublicUrl: publicUrlForPort(9090),
+    });
+    expect(fromPort.publicUrl).toBe('http://127.0.0.1:9090/');
+    const fileWins = parseTenantYaml(yaml('publicUrl: http://pbx:80', ...USERS), 'x.yaml', {
+      defaultPublicUrl: 'http://other:1/',
+    });
+    expect(fileWins.publicUrl).toBe('http://pbx/');
+  });
+
+  it('treats an empty optional field as absent', () => {
+    const loaded = parseTenantYaml(yaml(...USERS, '    number:', '    displayName: ~'), 'x.yaml');
+    expect(loaded.users[1] && 'number' in loaded.users[1]).toBe(false);
+    expect(loaded.users[1] && 'displayName' in loaded.users[1]).toBe(false);
+  });
+
+  it('gives the same ids on every load', () => {
+    const again = parseTenantYaml(text, 'tenant.yaml');
+    expect(again.users.map((user) => user.userId)).toEqual(tenant.users.map((user) => user.userId));
+    expect(again.queues.map((queue) => queue.queueId)).toEqual(tenant.queues.map((queue) => queue.queueId));
+  });
+});
+
+describe('publicUrlForPort', () => {
+  it('builds a loopback URL for wildcard hosts and brackets IPv6', () => {
+    expect(publicUrlForPort(8080)).toBe('http://127.0.0.1:8080/');
+    expect(publicUrlForPort(8080, '0.0.0.0')).toBe('http://127.0.0.1:8080/');
+    expect(publicUrlForPort(8080, '::')).toBe('http://127.0.0.1:8080/');
+    expect(publicUrlForPort(8080, '::1')).toBe('http://[::1]:8080/');
+    expect(publicUrlForPort(8443, 'pbx.example.org')).toBe('http://pbx.example.org:8443/');
+  });
+});
+
+describe('loadTenantFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads a file and records where it came from', () => {
+    const path = join(dir, 'tenant.yaml');
+    writeFileSync(path, yaml(...USERS));
+    const tenant = loadTenantFile(path, { defaultPublicUrl: 'http://10.1.2.3:8080/' });
+    expect(tenant.sourcePath).toBe(resolve(path));
+    expect(tenant.publicUrl).toBe('http://10.1.2.3:8080/');
+    expect(tenant.users.map((user) => user.username)).toEqual(['a@example.com', 'b@example.com']);
+  });
+
+  it('names the file as given in every message', () => {
+    const path = join(dir, 'broken.yaml');
+    writeFileSync(path, yaml(...USERS.slice(0, 5), '    extension: "x"', '    password: p'));
+    expect(() => loadTenantFile(path)).toThrow(
+      `${path}:6:16: users[1].extension: expected a string of digits`,
+    );
+  });
+
+  it('reports an unreadable file as CONFIG_UNREADABLE', () => {
+    const path = join(dir, 'missing.yaml');
+    let caught: unknown;
+    try {
+      loadTenantFile(path);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).code).toBe('CONFIG_UNREADABLE');
+    expect((caught as ConfigError).message).toMatch(
+      new RegExp(
+        `^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read the configuration file: ENOENT`,
+      ),
+    );
+  });
+});
