@@ -116,6 +116,15 @@ export class SipHeaders {
     return this;
   }
 
+  /**
+   * Append a line whose `name` is already canonical (the result of canonicalHeaderName). The parser
+   * canonicalizes each name once with its own cache; this skips doing it again per header.
+   */
+  appendCanonical(name: string, value: string): this {
+    this.fields.push({ name, value });
+    return this;
+  }
+
   /** Insert before the first existing line of the same name (e.g. a new top Via), else at the top. */
   prepend(name: string, value: string): this {
     const canonical = canonicalHeaderName(name);

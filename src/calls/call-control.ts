@@ -1,0 +1,227 @@
+/**
+ * Call control: the transaction user of the SIP stack. It authenticates callers, routes each new
+ * INVITE (user, queue, trunk), owns the live calls, and sends in-dialog requests to the call
+ * they belong to. REGISTER goes to the registrar; OPTIONS outside a dialog is answered here.
+ */
+import type { Directory, Trunk, User } from '../config/types.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { dialogKey, dialogKeyOfRequest, type Dialog } from '../sip/dialog.js';
+import { getTag, parseNameAddr } from '../sip/headers.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { LocationService, Registrar } from '../sip/registrar.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ServerTransaction } from '../sip/transaction.js';
+import { flowKey, type Flow } from '../sip/transport/types.js';
+import { parseUri } from '../sip/uri.js';
+import { AgentStates } from './agents.js';
+import { Call, type CallServices } from './call.js';
+import type { Journal } from './journal/types.js';
+import { ALLOW, InboundLeg, type OutboundLeg, type OutboundTarget } from './legs.js';
+
+export interface CallControlOptions {
+  stack: SipStack;
+  registrar: Registrar;
+  location: LocationService;
+  directory: Directory;
+  journal: Journal;
+  logger?: Logger;
+  now?: () => number;
+  /** Pause before a queue offers a call again to a member who already had it this round (ms). */
+  queueRetryDelayMs?: number;
+}
+
+interface DialogBinding {
+  call: Call;
+  leg: InboundLeg | OutboundLeg;
+}
+
+export class CallControl {
+  readonly agents: AgentStates;
+  private readonly calls = new Map<string, Call>();
+  private readonly dialogs = new Map<string, DialogBinding>();
+  private readonly services: CallServices;
+  private readonly logger: Logger;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: CallControlOptions) {
+    this.logger = opts.logger ?? silentLogger;
+    const now = opts.now ?? Date.now;
+    this.agents = new AgentStates(opts.directory, opts.location, now);
+    this.services = {
+      stack: opts.stack,
+      directory: opts.directory,
+      journal: opts.journal,
+      agents: this.agents,
+      logger: this.logger,
+      domain: opts.directory.tenant.domain,
+      now,
+      queueRetryDelayMs: opts.queueRetryDelayMs,
+      targetsOfUser: (user) => this.targetsOfUser(user),
+      bindDialog: (dialog, call, leg) => this.dialogs.set(dialog.key, { call, leg }),
+      unbindDialog: (dialog) => this.dialogs.delete(dialog.key),
+      callEnded: (call) => this.calls.delete(call.callId),
+    };
+    opts.stack.onRequest = (request, tx) => this.onRequest(request, tx);
+    opts.stack.onAck = (ack) => this.onAck(ack);
+    opts.stack.onStrayResponse = (response) => this.onStrayResponse(response);
+    opts.stack.onFlowClosed = (flow) => this.onFlowClosed(flow);
+    // Waiting queue calls get another chance whenever a member may have become available.
+    this.unsubscribe = this.agents.onMaybeAvailable((userId) => this.offerWaitingCalls(userId));
+  }
+
+  /** Live calls (for diagnostics and tests). */
+  get activeCalls(): Call[] {
+    return [...this.calls.values()];
+  }
+
+  call(callId: string): Call | undefined {
+    return this.calls.get(callId);
+  }
+
+  private targetsOfUser(user: User): OutboundTarget[] {
+    return this.opts.location.lookup(user.extension).map((binding) => ({ uri: binding.contactUri, flow: binding.flow }));
+  }
+
+  private offerWaitingCalls(userId: string): void {
+    // Oldest call first: calls are kept in arrival order by the Map.
+    for (const call of this.calls.values()) {
+      const session = call.queueSession;
+      if (call.state === 'queued' && session?.active && session.queue.memberUserIds.includes(userId)) {
+        session.tryAllocate();
+        if (!this.agents.isAvailable(userId)) return;
+      }
+    }
+  }
+
+  // ---- dispatch --------------------------------------------------------------------------------
+
+  private onRequest(request: SipRequest, tx: ServerTransaction): void {
+    const { stack } = this.opts;
+    if (request.method === 'REGISTER') {
+      this.opts.registrar.handle(request, tx);
+      return;
+    }
+    const key = dialogKeyOfRequest(request);
+    if (key) {
+      const binding = this.dialogs.get(key);
+      if (!binding) {
+        tx.respond(stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
+        return;
+      }
+      binding.call.onInDialogRequest(binding.leg, request, tx);
+      return;
+    }
+    switch (request.method) {
+      case 'INVITE':
+        this.onInvite(request, tx);
+        return;
+      case 'OPTIONS':
+        tx.respond(
+          stack.createResponse(request, 200, 'OK', {
+            headers: [
+              ['Allow', ALLOW],
+              ['Accept', 'application/sdp'],
+            ],
+          }),
+        );
+        return;
+      case 'BYE':
+      case 'INFO':
+      case 'UPDATE':
+        tx.respond(stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
+        return;
+      default:
+        tx.respond(stack.createResponse(request, 405, 'Method Not Allowed', { headers: [['Allow', ALLOW]] }));
+    }
+  }
+
+  private onAck(ack: SipRequest): void {
+    const key = dialogKeyOfRequest(ack);
+    const binding = key ? this.dialogs.get(key) : undefined;
+    if (binding) binding.call.onAck(binding.leg);
+  }
+
+  /** A 2xx retransmitted after its INVITE transaction ended: ACK it again. */
+  private onStrayResponse(response: SipResponse): void {
+    if (response.status < 200 || response.status >= 300 || !/INVITE/i.test(response.headers.get('CSeq') ?? '')) return;
+    const key = dialogKey(response.headers.get('Call-ID') ?? '', getTag(response.headers.get('From') ?? '') ?? '', getTag(response.headers.get('To') ?? '') ?? '');
+    const binding = this.dialogs.get(key);
+    const dialog = binding?.leg.dialog;
+    if (dialog) this.opts.stack.sendAck(dialog.createRequest('ACK', { ackFor: Number.parseInt(response.headers.get('CSeq') ?? '1', 10) }), dialog.flow);
+  }
+
+  /** A WebSocket connection dropped: its registrations are gone and its calls are hung up. */
+  private onFlowClosed(flow: Flow): void {
+    this.opts.location.removeFlow(flow);
+    const key = flowKey(flow);
+    for (const call of [...this.calls.values()]) {
+      const legs: (InboundLeg | OutboundLeg)[] = [call.callerLeg, ...call.legs.values()];
+      const lost = legs.find((leg) => leg.isActive && leg.dialog && flowKey(leg.dialog.flow) === key);
+      if (lost) call.hangup(lost, 'ConnectionLost', 408);
+    }
+  }
+
+  // ---- new calls -------------------------------------------------------------------------------
+
+  private onInvite(request: SipRequest, tx: ServerTransaction): void {
+    const { stack, directory } = this.opts;
+    const trunk = directory.trunkBySource(tx.flow.address, tx.flow.port);
+    let callerUser: User | undefined;
+    if (!trunk) {
+      const username = this.opts.registrar.authenticate(request, tx, true);
+      if (!username) return;
+      callerUser = directory.userByExtension(username);
+      if (!callerUser) {
+        tx.respond(stack.createResponse(request, 403, 'Forbidden'));
+        return;
+      }
+    }
+    const requestUri = parseUri(request.uri);
+    const dialled = decodeURIComponent(requestUri?.user ?? '');
+    if (!requestUri || !dialled) {
+      tx.respond(stack.createResponse(request, 404, 'Not Found'));
+      return;
+    }
+    const from = parseNameAddr(request.headers.get('From') ?? '');
+    const aNum = callerUser ? (callerUser.number ?? callerUser.extension) : (from?.uri.user ?? 'anonymous');
+    const callerDisplayName = callerUser ? (callerUser.displayName ?? callerUser.extension) : from?.displayName;
+
+    const targetUser = directory.userByExtension(dialled) ?? directory.userByNumber(dialled);
+    const queue = targetUser ? undefined : directory.queueByExtensionOrNumber(dialled);
+    const outboundTrunk = !targetUser && !queue && callerUser && isDiallableNumber(dialled) ? directory.defaultTrunk() : undefined;
+    if (!targetUser && !queue && !outboundTrunk) {
+      tx.respond(stack.createResponse(request, 404, 'Not Found'));
+      return;
+    }
+    const call = new Call(this.services, {
+      kind: queue ? 'inbound-service' : 'direct',
+      aNum,
+      bNum: dialled,
+      callerUser,
+      callerDisplayName,
+      invite: request,
+      transaction: tx,
+    });
+    this.calls.set(call.callId, call);
+    this.logger.info({ callId: call.callId, sipCallId: request.headers.get('Call-ID'), aNum, bNum: dialled, kind: call.kind }, 'call: new');
+    if (targetUser) call.routeToUser(targetUser);
+    else if (queue) call.routeToQueue(queue);
+    else call.routeToTrunk(trunkTarget(outboundTrunk!, dialled));
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.agents.close();
+    for (const call of [...this.calls.values()]) call.hangup(undefined, 'ServerShutdown', 503);
+  }
+}
+
+function isDiallableNumber(text: string): boolean {
+  return /^\+?[0-9*#]{2,32}$/.test(text);
+}
+
+function trunkTarget(trunk: Trunk, number: string): OutboundTarget {
+  const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+  return { uri: `sip:${number}@${host}:${trunk.port}`, flow: { protocol: 'udp', address: trunk.host, port: trunk.port } };
+}

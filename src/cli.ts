@@ -1,0 +1,102 @@
+/**
+ * `switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N] [--host ADDR]`
+ * (DESIGN.md §6). Logs one ready line with the listening addresses and shuts down cleanly on
+ * SIGTERM/SIGINT. DATABASE_URL=postgres://… switches the record store to PostgreSQL.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { demoTenant } from './config/demo.js';
+import { isConfigError } from './config/errors.js';
+import { loadTenantFile, publicUrlForPort } from './config/load.js';
+import { createLogger } from './logger.js';
+import { startPlatform } from './platform.js';
+
+const USAGE = `usage: switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N] [--host ADDR]
+
+  --config FILE    tenant configuration (YAML); without it the built-in demo tenant runs
+  --data DIR       where the embedded databases live (default ./data)
+  --http-port N    REST API, console, webphone SDK and SIP over WebSocket at /sip (default 8080)
+  --sip-port N     SIP over UDP (default 5060)
+  --host ADDR      address to listen on (default 127.0.0.1)
+
+  DATABASE_URL=postgres://...   keep call records in PostgreSQL instead of SQLite`;
+
+function fail(message: string): never {
+  process.stderr.write(`switchboard: ${message}\n`);
+  process.exit(2);
+}
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${flag} must be a port number (0-65535), got "${value}"`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
+  const options = {
+    config: { type: 'string' },
+    data: { type: 'string' },
+    'http-port': { type: 'string' },
+    'sip-port': { type: 'string' },
+    host: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (positionals[0] !== 'start' || positionals.length > 1) fail(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
+
+  const host = values.host ?? '127.0.0.1';
+  const httpPort = port(values['http-port'], 8080, '--http-port');
+  const sipPort = port(values['sip-port'], 5060, '--sip-port');
+  const dataDir = resolve(values.data ?? 'data');
+  const logger = createLogger();
+  const defaultPublicUrl = publicUrlForPort(httpPort, host);
+  let tenant;
+  try {
+    tenant = values.config ? loadTenantFile(values.config, { defaultPublicUrl }) : demoTenant({ publicUrl: defaultPublicUrl });
+  } catch (err) {
+    if (isConfigError(err)) fail(err.message);
+    throw err;
+  }
+
+  const platform = await startPlatform({ tenant, dataDir, databaseUrl: process.env.DATABASE_URL, host, httpPort, sipPort, logger });
+  const store = process.env.DATABASE_URL ? 'postgresql' : `sqlite ${dataDir}`;
+  logger.info(
+    { sipUdp: `${host}:${platform.sipPort}`, sipWs: platform.wsUrl, http: platform.httpUrl, store, tenant: values.config ?? 'demo' },
+    `switchboard ready: sip udp ${host}:${platform.sipPort}, sip ws ${platform.wsUrl}, http ${platform.httpUrl} (${values.config ? `config ${values.config}` : 'demo tenant'}, ${store})`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'switchboard: shutting down');
+    platform
+      .close()
+      .then(() => {
+        logger.info('switchboard: stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'switchboard: error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`switchboard: failed to start: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,287 @@
+/**
+ * Registrar and location service (RFC 3261 §10, RFC 5626 instance ids, RFC 7118 flows).
+ *
+ * A binding remembers the flow the REGISTER came over: requests to a contact registered over
+ * WebSocket go back over that connection, and UDP contacts are reached at the address the
+ * REGISTER came from (symmetric signalling, which also gets through NAT). The SIP digest
+ * username is the address-of-record's user part (the extension).
+ */
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import type { DigestAuthenticator } from './digest.js';
+import { parseContactList, parseNameAddr, formatNameAddr } from './headers.js';
+import type { SipRequest } from './message.js';
+import type { SipStack } from './stack.js';
+import type { ServerTransaction } from './transaction.js';
+import { flowKey, type Flow } from './transport/types.js';
+
+export interface Binding {
+  /** Address-of-record user part: the extension. */
+  aor: string;
+  /** Contact URI as registered. */
+  contactUri: string;
+  /** Key that identifies the binding: +sip.instance when present, else the contact URI. */
+  bindingKey: string;
+  expiresAtMs: number;
+  registeredAtMs: number;
+  sipCallId: string;
+  cseq: number;
+  flow: Flow;
+  userAgent?: string;
+}
+
+export type BindingChange = { kind: 'added' | 'refreshed' | 'removed'; binding: Binding; why?: 'unregistered' | 'expired' | 'flow-closed' };
+
+export class LocationService {
+  private readonly byAor = new Map<string, Map<string, Binding>>();
+  private readonly listeners = new Set<(change: BindingChange) => void>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Current (unexpired) bindings of an address-of-record, most recently registered first. */
+  lookup(aor: string): Binding[] {
+    const bindings = this.byAor.get(aor);
+    if (!bindings) return [];
+    const now = this.now();
+    return [...bindings.values()].filter((b) => b.expiresAtMs > now).sort((a, b) => b.registeredAtMs - a.registeredAtMs);
+  }
+
+  isRegistered(aor: string): boolean {
+    return this.lookup(aor).length > 0;
+  }
+
+  get(aor: string, bindingKey: string): Binding | undefined {
+    return this.byAor.get(aor)?.get(bindingKey);
+  }
+
+  upsert(binding: Binding): void {
+    let bindings = this.byAor.get(binding.aor);
+    if (!bindings) {
+      bindings = new Map();
+      this.byAor.set(binding.aor, bindings);
+    }
+    const existed = bindings.has(binding.bindingKey);
+    bindings.set(binding.bindingKey, binding);
+    this.emit({ kind: existed ? 'refreshed' : 'added', binding });
+  }
+
+  remove(aor: string, bindingKey: string, why: BindingChange['why']): void {
+    const bindings = this.byAor.get(aor);
+    const binding = bindings?.get(bindingKey);
+    if (!bindings || !binding) return;
+    bindings.delete(bindingKey);
+    if (bindings.size === 0) this.byAor.delete(aor);
+    this.emit({ kind: 'removed', binding, why });
+  }
+
+  removeAll(aor: string, why: BindingChange['why']): void {
+    for (const binding of [...(this.byAor.get(aor)?.values() ?? [])]) this.remove(aor, binding.bindingKey, why);
+  }
+
+  /** A WebSocket connection closed: its bindings can no longer be reached. */
+  removeFlow(flow: Flow): void {
+    const key = flowKey(flow);
+    for (const [aor, bindings] of [...this.byAor]) {
+      for (const binding of [...bindings.values()]) if (flowKey(binding.flow) === key) this.remove(aor, binding.bindingKey, 'flow-closed');
+    }
+  }
+
+  /** Remove expired bindings; returns how many went. */
+  sweep(): number {
+    const now = this.now();
+    let removed = 0;
+    for (const [aor, bindings] of [...this.byAor]) {
+      for (const binding of [...bindings.values()]) {
+        if (binding.expiresAtMs <= now) {
+          this.remove(aor, binding.bindingKey, 'expired');
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  onChange(listener: (change: BindingChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: BindingChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const bindings of this.byAor.values()) n += bindings.size;
+    return n;
+  }
+}
+
+/** What the registrar needs to know about subscribers; the tenant directory implements it. */
+export interface SubscriberLookup {
+  /** Password of the subscriber whose digest username (extension) this is. */
+  passwordFor(username: string): string | undefined;
+}
+
+export interface RegistrarOptions {
+  stack: SipStack;
+  auth: DigestAuthenticator;
+  subscribers: SubscriberLookup;
+  location: LocationService;
+  minExpires?: number;
+  maxExpires?: number;
+  defaultExpires?: number;
+  sweepIntervalMs?: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+export class Registrar {
+  private readonly minExpires: number;
+  private readonly maxExpires: number;
+  private readonly defaultExpires: number;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly opts: RegistrarOptions) {
+    this.minExpires = opts.minExpires ?? 60;
+    this.maxExpires = opts.maxExpires ?? 3600;
+    this.defaultExpires = opts.defaultExpires ?? 3600;
+    this.logger = opts.logger ?? silentLogger;
+    this.now = opts.now ?? Date.now;
+    this.sweepTimer = setInterval(() => opts.location.sweep(), opts.sweepIntervalMs ?? 1000);
+    this.sweepTimer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  /** Authenticate a request; on failure the transaction is answered (401/403) and undefined returned. */
+  authenticate(request: SipRequest, tx: ServerTransaction, proxy: boolean): string | undefined {
+    const { stack, auth, subscribers } = this.opts;
+    const verdict = auth.verify(request.headers.get(proxy ? 'Proxy-Authorization' : 'Authorization'), request.method, (u) =>
+      subscribers.passwordFor(u),
+    );
+    if (verdict.ok) return verdict.username;
+    const challengeHeader = proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+    const status = proxy ? 407 : 401;
+    if (verdict.reason !== 'missing') {
+      stack.metrics.inc('authFailures');
+      this.logger.info({ method: request.method, reason: verdict.reason, flow: tx.flow }, 'sip: authentication failed');
+    }
+    if (verdict.reason === 'malformed' || verdict.reason === 'unsupported') {
+      tx.respond(stack.createResponse(request, 400, `Bad Request (${verdict.reason} credentials)`));
+      return undefined;
+    }
+    const stale = verdict.reason === 'stale';
+    tx.respond(stack.createResponse(request, status, undefined, { headers: [[challengeHeader, auth.challenge({ stale })]] }));
+    return undefined;
+  }
+
+  handle(request: SipRequest, tx: ServerTransaction): void {
+    const { stack, location } = this.opts;
+    const to = parseNameAddr(request.headers.get('To') ?? '');
+    const aor = to?.uri.user;
+    if (!to || !aor) {
+      tx.respond(stack.createResponse(request, 400, 'Bad Request (To is not an address-of-record)'));
+      return;
+    }
+    if (this.opts.subscribers.passwordFor(aor) === undefined) {
+      // No credentials can ever match an unknown address-of-record: a challenge would only loop.
+      tx.respond(stack.createResponse(request, 404, 'Not Found'));
+      return;
+    }
+    const username = this.authenticate(request, tx, false);
+    if (!username) return;
+    if (username !== aor) {
+      stack.metrics.inc('authFailures');
+      tx.respond(stack.createResponse(request, 403, 'Forbidden (credentials do not match the address-of-record)'));
+      return;
+    }
+
+    const contactLines = request.headers.getLines('Contact');
+    const sipCallId = request.headers.get('Call-ID') ?? '';
+    const cseq = Number.parseInt((request.headers.get('CSeq') ?? '0').trim(), 10);
+    const expiresHeader = request.headers.get('Expires');
+    const headerExpires = expiresHeader !== undefined ? Number.parseInt(expiresHeader, 10) : undefined;
+    if (expiresHeader !== undefined && (!Number.isFinite(headerExpires) || headerExpires! < 0)) {
+      tx.respond(stack.createResponse(request, 400, 'Bad Request (invalid Expires)'));
+      return;
+    }
+
+    if (contactLines.length > 0) {
+      const parsed = parseContactList(contactLines.join(', '));
+      if (!parsed) {
+        tx.respond(stack.createResponse(request, 400, 'Bad Request (invalid Contact)'));
+        return;
+      }
+      if (parsed.star) {
+        // RFC 3261 §10.3 step 6: "*" only alone and only with Expires: 0.
+        if (contactLines.length !== 1 || headerExpires !== 0) {
+          tx.respond(stack.createResponse(request, 400, 'Bad Request (Contact "*" requires Expires: 0)'));
+          return;
+        }
+        location.removeAll(aor, 'unregistered');
+      } else {
+        const now = this.now();
+        // Validate every contact before changing anything (the request is atomic).
+        const updates: { key: string; uri: string; expires: number }[] = [];
+        for (const contact of parsed.contacts) {
+          const param = contact.params.get('expires');
+          const expires = param !== undefined && param !== null ? Number.parseInt(param, 10) : (headerExpires ?? this.defaultExpires);
+          if (!Number.isFinite(expires) || expires < 0) {
+            tx.respond(stack.createResponse(request, 400, 'Bad Request (invalid expires parameter)'));
+            return;
+          }
+          if (expires > 0 && expires < this.minExpires) {
+            tx.respond(stack.createResponse(request, 423, 'Interval Too Brief', { headers: [['Min-Expires', String(this.minExpires)]] }));
+            return;
+          }
+          const instance = contact.params.get('+sip.instance');
+          updates.push({ key: instance ? `instance:${instance}` : contact.uriText, uri: contact.uriText, expires: Math.min(expires, this.maxExpires) });
+        }
+        for (const update of updates) {
+          const existing = location.get(aor, update.key);
+          if (existing && existing.sipCallId === sipCallId && existing.cseq >= cseq) {
+            tx.respond(stack.createResponse(request, 500, 'Server Internal Error (out-of-order REGISTER)'));
+            return;
+          }
+        }
+        for (const update of updates) {
+          if (update.expires === 0) {
+            location.remove(aor, update.key, 'unregistered');
+            continue;
+          }
+          const existing = location.get(aor, update.key);
+          location.upsert({
+            aor,
+            contactUri: update.uri,
+            bindingKey: update.key,
+            expiresAtMs: now + update.expires * 1000,
+            registeredAtMs: existing?.registeredAtMs ?? now,
+            sipCallId,
+            cseq,
+            flow: tx.flow,
+            userAgent: request.headers.get('User-Agent'),
+          });
+        }
+        stack.metrics.inc('registrations');
+      }
+    }
+
+    // 200 lists every current binding with its remaining lifetime.
+    const now = this.now();
+    const headers: [string, string][] = [];
+    for (const binding of location.lookup(aor)) {
+      const remaining = Math.max(0, Math.round((binding.expiresAtMs - now) / 1000));
+      const contact = parseNameAddr(binding.contactUri);
+      const text = contact ? formatNameAddr({ ...contact, params: new Map([['expires', String(remaining)]]) }) : `<${binding.contactUri}>;expires=${remaining}`;
+      headers.push(['Contact', text]);
+    }
+    headers.push(['Date', new Date(now).toUTCString()]);
+    tx.respond(stack.createResponse(request, 200, 'OK', { headers }));
+    this.logger.debug({ aor, bindings: headers.length - 1 }, 'sip: registration processed');
+  }
+}

@@ -1,0 +1,147 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../../logger.js';
+import { silentLogger } from '../../logger.js';
+import type { SipMetrics } from '../metrics.js';
+import type { Flow, InboundData, Transport } from './types.js';
+
+export interface WsTransportOptions {
+  /** The HTTP server whose upgrade requests to `path` become SIP connections. */
+  server: HttpServer;
+  path?: string;
+  /** Host:port to advertise in Via/Contact. */
+  sentBy: { host: string; port: number };
+  /** Frames larger than this close the connection with 1009 (and are counted). */
+  maxMessageBytes?: number;
+  /** Seconds between pings; a connection that misses one is closed. */
+  pingIntervalSeconds?: number;
+  logger?: Logger;
+  metrics?: SipMetrics;
+}
+
+interface Connection {
+  socket: WebSocket;
+  flow: Flow & { protocol: 'ws' };
+  alive: boolean;
+}
+
+/**
+ * SIP over WebSocket (RFC 7118): subprotocol `sip`, one SIP message per frame (text or binary).
+ * Connections are identified by a connectionId so that requests to a contact registered over
+ * WebSocket go back over the same connection (RFC 7118 §5).
+ */
+export class WsTransport implements Transport {
+  readonly protocol = 'ws' as const;
+  readonly viaTransport = 'WS' as const;
+  onData?: (inbound: InboundData) => void;
+  onFlowClosed?: (flow: Flow) => void;
+  readonly sentBy: { host: string; port: number };
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<string, Connection>();
+  private readonly path: string;
+  private readonly logger: Logger;
+  private readonly pingTimer: NodeJS.Timeout;
+  private readonly upgradeListener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  constructor(private readonly opts: WsTransportOptions) {
+    this.sentBy = opts.sentBy;
+    this.path = opts.path ?? '/sip';
+    this.logger = opts.logger ?? silentLogger;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: opts.maxMessageBytes ?? 65_536,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
+    });
+    this.upgradeListener = (req, socket, head) => this.handleUpgrade(req, socket, head);
+    opts.server.on('upgrade', this.upgradeListener);
+    const interval = (opts.pingIntervalSeconds ?? 30) * 1000;
+    this.pingTimer = setInterval(() => this.pingAll(), interval);
+    this.pingTimer.unref();
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '';
+    const pathname = url.split('?')[0];
+    if (pathname !== this.path && pathname !== `${this.path}/`) return; // someone else's upgrade
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim().toLowerCase());
+    if (!offered.includes('sip')) {
+      // RFC 7118 §4: the handshake must negotiate "sip"; refuse clearly instead of a silent close.
+      this.opts.metrics?.inc('webSocketRejected');
+      this.logger.warn({ remote: req.socket.remoteAddress }, 'ws: upgrade without subprotocol "sip" refused');
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nWebSocket subprotocol "sip" required\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
+  }
+
+  private accept(socket: WebSocket, req: IncomingMessage): void {
+    const connectionId = randomUUID();
+    const address = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const port = req.socket.remotePort ?? 0;
+    const connection: Connection = { socket, flow: { protocol: 'ws', connectionId, address, port }, alive: true };
+    this.connections.set(connectionId, connection);
+    this.opts.metrics?.inc('webSocketConnections');
+    this.logger.debug({ connectionId, address, port }, 'ws: connection open');
+
+    socket.on('message', (data, isBinary) => {
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      void isBinary; // RFC 7118 allows both text and binary frames for SIP messages.
+      try {
+        this.onData?.({ data: buf, flow: connection.flow });
+      } catch (err) {
+        this.opts.metrics?.inc('droppedMessages');
+        this.logger.error({ err, connectionId }, 'ws: message handler failed');
+      }
+    });
+    socket.on('pong', () => {
+      connection.alive = true;
+    });
+    socket.on('error', (err) => {
+      // ws reports protocol violations (bad frames, oversize payloads) here before closing.
+      this.opts.metrics?.inc('badWebSocketFrames');
+      this.logger.warn({ err: err.message, connectionId }, 'ws: connection error');
+    });
+    socket.on('close', () => {
+      this.connections.delete(connectionId);
+      this.logger.debug({ connectionId }, 'ws: connection closed');
+      this.onFlowClosed?.(connection.flow);
+    });
+  }
+
+  private pingAll(): void {
+    for (const connection of this.connections.values()) {
+      if (!connection.alive) {
+        connection.socket.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.socket.ping();
+    }
+  }
+
+  send(data: Buffer, flow: Flow): boolean {
+    if (flow.protocol !== 'ws') return false;
+    const connection = this.connections.get(flow.connectionId);
+    if (!connection || connection.socket.readyState !== connection.socket.OPEN) return false;
+    // Text frames: SIP is UTF-8 text and browsers' JsSIP expects string messages.
+    connection.socket.send(data.toString('utf8'));
+    return true;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pingTimer);
+    this.opts.server.off('upgrade', this.upgradeListener);
+    for (const connection of this.connections.values()) connection.socket.close(1001, 'server shutting down');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    for (const connection of this.connections.values()) connection.socket.terminate();
+  }
+}
