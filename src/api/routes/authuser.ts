@@ -1,0 +1,36 @@
+/** POST /authuser/{email}: the password exchange that mints a secret key for HTTP Basic. */
+import { badParameter } from '../errors.js';
+import { defineRoute, type Route } from '../route.js';
+import { authUserBody, authUserParams, noParameters } from '../schemas.js';
+import type { RouteContext } from './context.js';
+
+export function authUserRoutes({ authenticator }: RouteContext): Route[] {
+  return [
+    defineRoute({
+      method: 'POST',
+      path: '/authuser/{email}',
+      operationId: 'authUser',
+      tag: 'Authentication',
+      summary: 'Exchange the password for a new secret key',
+      description:
+        "Checks the user's configured password and returns a new random secret key; every call mints " +
+        'another one (the newest keys stay valid). Keys are stored only as scrypt hashes. Wrong ' +
+        'passwords are throttled per user: past the limit every attempt is a 429 with Retry-After ' +
+        'until the limit refills. No authentication.',
+      auth: 'none',
+      query: noParameters,
+      params: authUserParams,
+      body: authUserBody,
+      response: { component: 'AuthUserResponse', list: false, description: 'The user id and the new key.' },
+      errors: [400, 401, 415, 429],
+      handler: async ({ params, body }) => {
+        const email = params.email.trim();
+        if (body.UserName !== undefined && body.UserName.trim().toLowerCase() !== email.toLowerCase()) {
+          throw badParameter('UserName', 'UserName must be the same user name as in the path');
+        }
+        const { user, secretKey } = await authenticator.issueSecretKey(email, body.Password);
+        return { UserID: user.userId, SecretKey: secretKey };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,377 @@
+/**
+ * The wire format of the REST API (DESIGN.md §3), as zod schemas. These same schemas validate every
+ * request (query, path and body parameters) and every response, and ./openapi.ts generates the
+ * OpenAPI document from them, so the document cannot drift from what the server does.
+ */
+import { z } from 'zod';
+import type { CallResult, CallType, Direction } from '../records/types.js';
+import { ServiceCallEventType } from '../records/types.js';
+import { parseApiTime } from './time.js';
+
+// ---------------------------------------------------------------------------------------------
+// Numeric codes that accompany the strings (documented in README.md and the OpenAPI document).
+
+/** `Direction`: fixed by the contract. */
+export const DIRECTION_CODES: Record<Direction, { code: 0 | 1; text: 'Inbound' | 'Outbound' }> = {
+  inbound: { code: 0, text: 'Inbound' },
+  outbound: { code: 1, text: 'Outbound' },
+};
+
+/** `CallType`: ours to define. */
+export const CALL_TYPE_CODES: Record<CallType, number> = { DirectCall: 1, ServiceCall: 2 };
+
+/** `EndResult`: 0 when Handled (the contract), our own non-zero codes otherwise. */
+export const END_RESULT_CODES: Record<CallResult, number> = {
+  Handled: 0,
+  Allocated: 1,
+  Missed: 2,
+  Rejected: 3,
+  Busy: 4,
+  Cancelled: 5,
+  Failed: 6,
+};
+
+const CALL_RESULTS = Object.keys(END_RESULT_CODES) as [CallResult, ...CallResult[]];
+const EVENT_TYPE_NAMES = Object.keys(ServiceCallEventType) as [
+  keyof typeof ServiceCallEventType,
+  ...(keyof typeof ServiceCallEventType)[],
+];
+
+const listOf = (codes: Record<string, number>): string =>
+  Object.entries(codes)
+    .map(([name, code]) => `${code} ${name}`)
+    .join(', ');
+
+// ---------------------------------------------------------------------------------------------
+// Request parameters.
+
+const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** Echoes a bad value back in a message, but not a whole pasted document. */
+export function quoteValue(value: string): string {
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+}
+
+/** Id-list parameters accept a comma-separated value and may also be repeated. */
+export const LIST_PARAMETERS = new WeakSet<z.ZodType>();
+
+export const timeParameter = (name: string, description: string) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const epochMs = parseApiTime(text);
+      if (epochMs === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} is not a valid time: expected UTC 'yyyy-MM-dd HH:mm:ss' or ISO-8601, got ${quoteValue(text)}`,
+        });
+        return z.NEVER;
+      }
+      return epochMs;
+    })
+    .meta({ description: `${description} Example: 2024-05-01 08:00:00 or 2024-05-01T08:00:00Z.` });
+
+export const idParameter = (name: string, description: string) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const trimmed = text.trim();
+      if (!UUID_PATTERN.test(trimmed)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} is not a valid id (a UUID): got ${quoteValue(text)}`,
+        });
+        return z.NEVER;
+      }
+      return trimmed.toLowerCase();
+    })
+    .meta({ description, format: 'uuid' });
+
+export const idListParameter = (name: string, description: string) => {
+  const schema = z
+    .string()
+    .transform((text, ctx) => {
+      const ids = text.split(',').map((part) => part.trim());
+      const bad = ids.find((candidate) => !UUID_PATTERN.test(candidate));
+      if (bad !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            bad === ''
+              ? `${name} has an empty element: expected comma-separated ids`
+              : `${name} has a value that is not a valid id (a UUID): ${quoteValue(bad)}`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(ids.map((candidate) => candidate.toLowerCase()))];
+    })
+    .meta({ description: `${description} Comma-separated; the parameter may also be repeated.` });
+  LIST_PARAMETERS.add(schema);
+  return schema;
+};
+
+const WINDOW_NOTE =
+  'Give StartTime and EndTime, or ModifiedAfter and ModifiedBefore (at most 31 days apart), or CallId alone.';
+
+const selectionShape = {
+  StartTime: timeParameter(
+    'StartTime',
+    `Start of the time window, UTC: records whose call started in it. ${WINDOW_NOTE}`,
+  ).optional(),
+  EndTime: timeParameter('EndTime', 'End of the time window, UTC; later than StartTime.').optional(),
+  ModifiedAfter: timeParameter(
+    'ModifiedAfter',
+    `Start of the modification window, UTC: records written or updated in it. ${WINDOW_NOTE}`,
+  ).optional(),
+  ModifiedBefore: timeParameter(
+    'ModifiedBefore',
+    'End of the modification window, UTC; later than ModifiedAfter.',
+  ).optional(),
+  CallId: idParameter(
+    'CallId',
+    'One call: every record of this CallId. Not combined with a window.',
+  ).optional(),
+};
+
+export const callsQuery = z.object({
+  ...selectionShape,
+  UserIDs: idListParameter(
+    'UserIDs',
+    'Only events of these users. Each must be a user whose DirectCalls or AgentCalls the caller may see (else 403).',
+  ).optional(),
+});
+
+export const queueOwnedQuery = z.object({
+  ...selectionShape,
+  QueueIDs: idListParameter(
+    'QueueIDs',
+    'Only records of these queues. Each must be a queue whose ServiceCalls the caller may see (else 403).',
+  ).optional(),
+});
+
+export const callbackOwnedQuery = z.object({
+  ...selectionShape,
+  CallbackListIDs: idListParameter(
+    'CallbackListIDs',
+    'Only records of these callback lists. Each must be a list the caller may see (CallbackList grant, else 403).',
+  ).optional(),
+});
+
+export const noParameters = z.object({});
+
+export const discoveryQuery = z.object({
+  user: z
+    .string()
+    .min(1, { error: 'user must not be empty' })
+    .meta({ description: 'The user name (email address) to look up.', examples: ['a@example.com'] }),
+});
+
+export const discoveryBody = z.object({
+  user: z
+    .string({ error: 'user must be a string' })
+    .min(1, { error: 'user must not be empty' })
+    .meta({ description: 'The user name (email address) to look up.' }),
+});
+
+export const authUserParams = z.object({
+  email: z.string().min(1).meta({ description: 'The user name (email address).' }),
+});
+
+export const authUserBody = z.object({
+  UserName: z
+    .string({ error: 'UserName must be a string' })
+    .optional()
+    .meta({ description: 'The user name; when given it must equal the {email} of the path.' }),
+  Password: z
+    .string({ error: 'Password must be a string' })
+    .min(1, { error: 'Password must not be empty' })
+    .meta({ description: "The user's password." }),
+});
+
+export const userIdParams = z.object({ UserId: idParameter('UserId', 'The user id.') });
+export const callIdParams = z.object({ CallId: idParameter('CallId', 'The CallId of the service call.') });
+export const eventIdParams = z.object({ EventId: idParameter('EventId', 'The Id of the user call event.') });
+
+// ---------------------------------------------------------------------------------------------
+// Responses.
+
+const wireId = (description: string) => z.string().meta({ description, format: 'uuid' });
+const wireTime = (description: string) => z.iso.datetime().meta({ description });
+const wireTimeOrNull = (description: string) => z.iso.datetime().nullable().meta({ description });
+// Not constrained beyond being a number: one odd record must not turn a whole listing into a 500.
+const seconds = (description: string) => z.number().meta({ description });
+
+export const errorBodySchema = z.object({
+  Message: z.string().meta({ description: 'What went wrong, for a person; names the parameter for 400s.' }),
+  Code: z.string().meta({ description: 'Stable error code, e.g. BAD_PARAMETER, UNAUTHORIZED.' }),
+  Parameter: z.string().optional().meta({ description: 'The offending parameter, for 400s and 403s.' }),
+});
+
+export const discoveryEntrySchema = z.object({
+  siloName: z.string().meta({ description: 'The tenant (the configured domain).' }),
+  username: z.string().meta({ description: 'The user name as configured.' }),
+  apiEndpoint: z.string().meta({ description: "Base URL of this REST API, with a trailing '/'." }),
+  uiEndpoint: z.string().meta({ description: 'Base URL of the web console.' }),
+});
+
+export const authUserResponseSchema = z.object({
+  UserID: wireId('The user id.'),
+  SecretKey: z
+    .string()
+    .meta({ description: 'A new secret key for HTTP Basic authentication (email:SecretKey).' }),
+});
+
+export const userSchema = z.object({
+  Id: wireId('The user id.'),
+  UserName: z.string().meta({ description: 'The login (an email address).' }),
+  Email: z.string(),
+  FirstName: z.string().nullable().meta({ description: 'First word of the display name, if configured.' }),
+  LastName: z.string().nullable().meta({ description: 'Rest of the display name, if configured.' }),
+  DisplayName: z.string().nullable(),
+  Extension: z.string().meta({ description: 'SIP extension.' }),
+  Number: z.string().nullable().meta({ description: 'Direct number, if configured.' }),
+  Role: z.enum(['Agent', 'Admin']),
+});
+
+export const queueSchema = z.object({
+  Id: wireId('The queue id.'),
+  Name: z.string(),
+  Extension: z.string().nullable(),
+  Numbers: z.array(z.string()).meta({ description: 'Phone numbers of the queue.' }),
+  MemberUserIds: z.array(z.string()).meta({ description: 'Member user ids in allocation order.' }),
+  CallbackListId: z
+    .string()
+    .nullable()
+    .meta({ description: 'Callback list that receives unanswered calls.' }),
+});
+
+export const callbackListSchema = z.object({
+  Id: wireId('The callback list id.'),
+  Name: z.string(),
+  QueueId: wireId('Queue whose number callees see on callback calls.'),
+  MemberUserIds: z.array(z.string()),
+});
+
+const resultSchema = z.enum(CALL_RESULTS);
+const endResultDescription = `0 when Result is Handled, else non-zero: ${listOf(END_RESULT_CODES)}.`;
+
+export const userCallEventSchema = z.object({
+  Id: wireId('Id of this record (deterministic: re-running post-processing yields the same Id).'),
+  CallId: wireId('The CallId of the whole call.'),
+  CallLegId: wireId('The leg (allocation) of the call this event is about.'),
+  UserId: wireId('The user the event belongs to.'),
+  UserName: z.string(),
+  CallType: z
+    .number()
+    .int()
+    .meta({ description: `Numeric call type: ${listOf(CALL_TYPE_CODES)}.` }),
+  CallTypeString: z.enum(['DirectCall', 'ServiceCall']),
+  Direction: z.union([z.literal(0), z.literal(1)]).meta({ description: '0 inbound, 1 outbound.' }),
+  DirectionString: z.enum(['Inbound', 'Outbound']),
+  Result: resultSchema,
+  EndResult: z.number().int().meta({ description: endResultDescription }),
+  ANum: z.string().meta({ description: 'Calling number.' }),
+  BNum: z.string().meta({ description: 'Called number.' }),
+  QueueId: z.string().nullable().meta({ description: 'For ServiceCall events: the queue.' }),
+  QueueName: z.string().nullable(),
+  TimeStamp: wireTime('When the event started (UTC).'),
+  AnswerTime: wireTimeOrNull('When it was answered, if it was.'),
+  EndTime: wireTimeOrNull('When it ended, if it has.'),
+  Duration: seconds('Talk time in seconds.'),
+  RecordingIds: z.array(z.string()),
+  Modified: wireTime('When this record was last written.'),
+});
+
+export const serviceCallSchema = z.object({
+  Id: wireId('Id of this record.'),
+  CallId: wireId('The CallId of the whole call.'),
+  QueueId: wireId('The queue.'),
+  QueueName: z.string(),
+  ANum: z.string(),
+  BNum: z.string(),
+  ArrivalTime: wireTime('When the call arrived in the queue.'),
+  AnswerTime: wireTimeOrNull('When an agent answered, if one did.'),
+  EndTime: wireTimeOrNull('When the call ended, if it has.'),
+  WaitTime: seconds('Seconds from arrival to answer (or to end, if unanswered).'),
+  Duration: seconds('Talk time in seconds.'),
+  Result: resultSchema.nullable().meta({ description: 'Null while the call is in progress.' }),
+  AnsweredByUserId: z.string().nullable(),
+  AnsweredByUserName: z.string().nullable(),
+  AllocationCount: z.number().int(),
+  RecordingIds: z.array(z.string()),
+  Modified: wireTime('When this record was last written.'),
+});
+
+export const serviceCallDetailSchema = z.object({
+  Id: wireId('Id of this record.'),
+  CallId: wireId('The CallId of the whole call.'),
+  CallLegId: z.string().nullable().meta({ description: 'The allocation leg, for user events.' }),
+  QueueId: wireId('The queue.'),
+  QueueName: z.string(),
+  UserId: z.string().nullable(),
+  UserName: z.string().nullable(),
+  EventType: z
+    .number()
+    .int()
+    .meta({ description: `Event code: ${listOf(ServiceCallEventType)}.` }),
+  EventTypeString: z.enum(EVENT_TYPE_NAMES),
+  Reason: z.string().nullable().meta({
+    description: 'For UserReject: Timeout, CallDisconnected, GenericUserRejected or OtherConnected.',
+  }),
+  TimeStamp: wireTime('When it happened.'),
+  Modified: wireTime('When this record was last written.'),
+});
+
+const outboundShape = {
+  Id: wireId('Id of this record.'),
+  CallId: wireId('The CallId of the whole call.'),
+  CallLegId: wireId("The calling user's leg."),
+  UserId: wireId('The user who placed the call.'),
+  UserName: z.string(),
+  ANum: z.string().meta({ description: 'The number the callee saw.' }),
+  BNum: z.string().meta({ description: 'The called number.' }),
+  TimeStamp: wireTime('When the call was placed.'),
+  AnswerTime: wireTimeOrNull('When the callee answered, if they did.'),
+  EndTime: wireTimeOrNull('When the call ended, if it has.'),
+  Duration: seconds('Talk time in seconds.'),
+  Result: resultSchema.nullable().meta({ description: 'Null while the call is in progress.' }),
+  EndResult: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: `${endResultDescription} Null while in progress.` }),
+  RecordingIds: z.array(z.string()),
+  Modified: wireTime('When this record was last written.'),
+};
+
+export const outboundServiceCallSchema = z.object({
+  ...outboundShape,
+  QueueId: wireId('The queue on whose behalf the call was made (it owns the record).'),
+  QueueName: z.string(),
+});
+
+export const outboundCallbackCallSchema = z.object({
+  ...outboundShape,
+  CallbackListId: wireId('The callback list (it owns the record).'),
+  CallbackListName: z.string(),
+  CallbackRequestId: z.string().meta({ description: 'The callback request the call handled.' }),
+  QueueId: z.string().nullable().meta({ description: "The list's queue." }),
+});
+
+/** Named schemas: they become `components.schemas` of the OpenAPI document. */
+export const COMPONENTS = {
+  Error: errorBodySchema,
+  DiscoveryEntry: discoveryEntrySchema,
+  AuthUserResponse: authUserResponseSchema,
+  User: userSchema,
+  Queue: queueSchema,
+  CallbackList: callbackListSchema,
+  UserCallEvent: userCallEventSchema,
+  ServiceCall: serviceCallSchema,
+  ServiceCallDetail: serviceCallDetailSchema,
+  OutboundServiceCall: outboundServiceCallSchema,
+  OutboundCallbackCall: outboundCallbackCallSchema,
+} as const;
+
+export type ComponentName = keyof typeof COMPONENTS;
+export type Wire<N extends ComponentName> = z.input<(typeof COMPONENTS)[N]>;

@@ -1,0 +1,45 @@
+/** Types of the REST API package: what it is built from and how it is tuned. */
+import type { Logger } from 'pino';
+import type { Directory } from '../config/types.js';
+import type { CredentialStore, RecordReader } from '../records/types.js';
+
+/** A token bucket: `capacity` tokens at most, `refillPerSecond` added back per second. */
+export interface BucketConfig {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+export interface RateLimits {
+  /**
+   * Failed logins per user, counted separately for passwords (POST /authuser) and secret keys
+   * (HTTP Basic). Each failure takes a token; with none left every attempt, right or wrong, is a 429.
+   */
+  authFailures: BucketConfig;
+  /** Authenticated requests per user (the per-credential limit). */
+  requests: BucketConfig;
+  /** Unauthenticated requests (discovery, /authuser) per client address. */
+  anonymous: BucketConfig;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  authFailures: { capacity: 5, refillPerSecond: 1 / 60 },
+  requests: { capacity: 120, refillPerSecond: 20 },
+  anonymous: { capacity: 60, refillPerSecond: 5 },
+};
+
+export interface ApiDeps {
+  directory: Directory;
+  records: RecordReader;
+  credentials: CredentialStore;
+  logger?: Logger;
+  /** Epoch milliseconds; injectable so that throttling and key expiry can be tested. */
+  now?: () => number;
+  rateLimits?: Partial<RateLimits>;
+  /**
+   * How many of a user's newest secret keys are accepted (each POST /authuser mints one).
+   * Default 10.
+   */
+  maxActiveKeysPerUser?: number;
+  /** How long a verified secret key is remembered before it is checked against the store again. Default 60 000. */
+  verifiedKeyCacheMs?: number;
+}
