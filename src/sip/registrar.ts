@@ -9,7 +9,7 @@
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { DigestAuthenticator } from './digest.js';
-import { parseContactList, parseNameAddr, formatNameAddr } from './headers.js';
+import { parseContactList, parseNameAddr } from './headers.js';
 import type { SipRequest } from './message.js';
 import type { SipStack } from './stack.js';
 import type { ServerTransaction } from './transaction.js';
@@ -28,6 +28,8 @@ export interface Binding {
   cseq: number;
   flow: Flow;
   userAgent?: string;
+  /** RFC 5626 parameters echoed in the 200 (+sip.instance, reg-id). */
+  outboundParams?: [string, string | null][];
 }
 
 export type BindingChange = { kind: 'added' | 'refreshed' | 'removed'; binding: Binding; why?: 'unregistered' | 'expired' | 'flow-closed' };
@@ -223,11 +225,16 @@ export class Registrar {
           tx.respond(stack.createResponse(request, 400, 'Bad Request (Contact "*" requires Expires: 0)'));
           return;
         }
+        // Step 6 applies to "*" as well: a binding made under this Call-ID goes only for a newer CSeq.
+        if (location.lookup(aor).some((b) => b.sipCallId === sipCallId && b.cseq >= cseq)) {
+          tx.respond(stack.createResponse(request, 500, 'Server Internal Error (out-of-order REGISTER)'));
+          return;
+        }
         location.removeAll(aor, 'unregistered');
       } else {
         const now = this.now();
         // Validate every contact before changing anything (the request is atomic).
-        const updates: { key: string; uri: string; expires: number }[] = [];
+        const updates: { key: string; uri: string; expires: number; outboundParams: [string, string | null][] }[] = [];
         for (const contact of parsed.contacts) {
           const param = contact.params.get('expires');
           const expires = param !== undefined && param !== null ? Number.parseInt(param, 10) : (headerExpires ?? this.defaultExpires);
@@ -240,7 +247,13 @@ export class Registrar {
             return;
           }
           const instance = contact.params.get('+sip.instance');
-          updates.push({ key: instance ? `instance:${instance}` : contact.uriText, uri: contact.uriText, expires: Math.min(expires, this.maxExpires) });
+          const outboundParams = [...contact.params].filter(([name]) => name === '+sip.instance' || name === 'reg-id');
+          updates.push({
+            key: instance ? `instance:${instance}` : contact.uriText,
+            uri: contact.uriText,
+            expires: Math.min(expires, this.maxExpires),
+            outboundParams,
+          });
         }
         for (const update of updates) {
           const existing = location.get(aor, update.key);
@@ -265,6 +278,7 @@ export class Registrar {
             cseq,
             flow: tx.flow,
             userAgent: request.headers.get('User-Agent'),
+            outboundParams: update.outboundParams,
           });
         }
         stack.metrics.inc('registrations');
@@ -276,9 +290,8 @@ export class Registrar {
     const headers: [string, string][] = [];
     for (const binding of location.lookup(aor)) {
       const remaining = Math.max(0, Math.round((binding.expiresAtMs - now) / 1000));
-      const contact = parseNameAddr(binding.contactUri);
-      const text = contact ? formatNameAddr({ ...contact, params: new Map([['expires', String(remaining)]]) }) : `<${binding.contactUri}>;expires=${remaining}`;
-      headers.push(['Contact', text]);
+      // The URI exactly as registered, in brackets: its own parameters (;transport=ws) are part of it.
+      headers.push(['Contact', `<${binding.contactUri}>;expires=${remaining}`]);
     }
     headers.push(['Date', new Date(now).toUTCString()]);
     tx.respond(stack.createResponse(request, 200, 'OK', { headers }));

@@ -32,7 +32,8 @@ export class UdpTransport implements Transport {
     socket: Socket,
   ) {
     this.socket = socket;
-    this.maxMessageBytes = opts.maxMessageBytes ?? 65_507;
+    // RFC 3261 §18.1.1 keeps UDP requests near the path MTU; 32 KiB leaves room for big SDP.
+    this.maxMessageBytes = opts.maxMessageBytes ?? 32_768;
     this.logger = opts.logger ?? silentLogger;
   }
 

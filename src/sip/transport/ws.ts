@@ -65,7 +65,14 @@ export class WsTransport implements Transport {
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = req.url ?? '';
     const pathname = url.split('?')[0];
-    if (pathname !== this.path && pathname !== `${this.path}/`) return; // someone else's upgrade
+    if (pathname !== this.path && pathname !== `${this.path}/`) {
+      // Another upgrade handler may own this path; if none does, refuse instead of leaving the
+      // client hanging.
+      if (this.opts.server.listenerCount('upgrade') <= 1) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nNo WebSocket endpoint here; SIP is at ' + this.path + '\n');
+      }
+      return;
+    }
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((p) => p.trim().toLowerCase());
