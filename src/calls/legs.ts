@@ -14,7 +14,7 @@ import type { ClientTransaction, ServerTransaction } from '../sip/transaction.js
 import { isReliable, type Flow } from '../sip/transport/types.js';
 import type { LegRole } from './journal/types.js';
 
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REFER';
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER';
 
 export type LegState = 'trying' | 'ringing' | 'answered' | 'ended';
 

@@ -1,9 +1,11 @@
 /**
  * HTTP Digest authentication for SIP (RFC 3261 §22, RFC 2617 with qop=auth, MD5).
  *
- * Nonces are stateless: `<issued-ms>.<hmac>` signed with a per-process secret, so any number of
- * challenges costs no memory. A nonce older than `nonceTtlSeconds` is answered with `stale=true`,
- * which makes clients retry with the same credentials and a fresh nonce. Nonce counts are
+ * Nonces are stateless: `<issued-ms>.<salt>.<hmac>` signed with a per-process secret, so any number
+ * of challenges costs no memory. The random salt makes every nonce unique even when many challenges
+ * are issued in the same millisecond (nonce counts are tracked per nonce, so two UAs must never
+ * share one). A nonce older than `nonceTtlSeconds` is answered with `stale=true`, which makes
+ * clients retry with the same credentials and a fresh nonce. Nonce counts are
  * remembered per nonce (bounded) to refuse replays.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -71,8 +73,8 @@ export class DigestAuthenticator {
   }
 
   newNonce(): string {
-    const issued = this.now().toString(36);
-    return `${issued}.${this.sign(issued)}`;
+    const payload = `${this.now().toString(36)}.${randomBytes(9).toString('base64url')}`;
+    return `${payload}.${this.sign(payload)}`;
   }
 
   /** The value of a WWW-Authenticate / Proxy-Authenticate header. */
@@ -82,13 +84,14 @@ export class DigestAuthenticator {
   }
 
   private checkNonce(nonce: string): 'ok' | 'bad' | 'stale' {
-    const dot = nonce.indexOf('.');
-    if (dot <= 0) return 'bad';
-    const issued = nonce.slice(0, dot);
-    const expected = Buffer.from(this.sign(issued));
-    const given = Buffer.from(nonce.slice(dot + 1));
+    const lastDot = nonce.lastIndexOf('.');
+    const firstDot = nonce.indexOf('.');
+    if (firstDot <= 0 || lastDot === firstDot) return 'bad';
+    const payload = nonce.slice(0, lastDot);
+    const expected = Buffer.from(this.sign(payload));
+    const given = Buffer.from(nonce.slice(lastDot + 1));
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'bad';
-    const issuedMs = Number.parseInt(issued, 36);
+    const issuedMs = Number.parseInt(nonce.slice(0, firstDot), 36);
     if (!Number.isFinite(issuedMs)) return 'bad';
     if (this.now() - issuedMs > this.nonceTtlMs) return 'stale';
     return 'ok';

@@ -9,7 +9,7 @@
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { DigestAuthenticator } from './digest.js';
-import { parseContactList, parseNameAddr } from './headers.js';
+import { formatParams, parseContactList, parseNameAddr } from './headers.js';
 import type { SipRequest } from './message.js';
 import type { SipStack } from './stack.js';
 import type { ServerTransaction } from './transaction.js';
@@ -291,7 +291,9 @@ export class Registrar {
     for (const binding of location.lookup(aor)) {
       const remaining = Math.max(0, Math.round((binding.expiresAtMs - now) / 1000));
       // The URI exactly as registered, in brackets: its own parameters (;transport=ws) are part of it.
-      headers.push(['Contact', `<${binding.contactUri}>;expires=${remaining}`]);
+      // RFC 5626 clients (JsSIP) find their binding in the 200 by +sip.instance and reg-id.
+      const outbound = binding.outboundParams?.length ? formatParams(new Map(binding.outboundParams)) : '';
+      headers.push(['Contact', `<${binding.contactUri}>;expires=${remaining}${outbound}`]);
     }
     headers.push(['Date', new Date(now).toUTCString()]);
     tx.respond(stack.createResponse(request, 200, 'OK', { headers }));

@@ -104,6 +104,9 @@ export class SipStack implements TransactionHost {
   }
 
   removeClientTransaction(key: string): void {
+    const transaction = this.clientTransactions.get(key);
+    // An INVITE that ended (Timer B, transport error) before any provisional: its deferred CANCEL goes too.
+    if (transaction) this.pendingCancels.delete(transaction);
     this.clientTransactions.delete(key);
   }
 
@@ -199,6 +202,12 @@ export class SipStack implements TransactionHost {
     if (request.method === 'INVITE') {
       // Quench INVITE retransmissions at once; the TU's own provisional responses follow.
       transaction.respond(this.createResponse(request, 100, 'Trying'));
+      if (transaction.state === 'terminated') {
+        // Nowhere to answer (e.g. a Via naming port 0 without rport): the TU could not respond either.
+        this.metrics.inc('droppedMessages');
+        this.logger.warn({ flow }, 'sip: INVITE dropped: its responses cannot be sent');
+        return;
+      }
     }
     if (!this.onRequest) {
       transaction.respond(this.createResponse(request, 503, 'Service Unavailable'));
@@ -218,7 +227,7 @@ export class SipStack implements TransactionHost {
     if (invite.isFinal || invite.cancelled) return; // too late: the INVITE already has its answer
     invite.cancelled = true;
     if (invite.onCancel) invite.onCancel(cancel);
-    else invite.respond(this.createResponse(invite.request, 487, 'Request Terminated'));
+    else invite.respond(this.createResponse(invite.request, 487, 'Request Terminated', { toTag: invite.localTag }));
   }
 
   private receiveResponse(response: SipResponse, flow: Flow): void {
@@ -256,11 +265,14 @@ export class SipStack implements TransactionHost {
     const via = parseVia(top);
     if (!via) return;
     let changed = false;
-    if (via.host !== flow.address && !via.params.has('received')) {
+    const rportRequested = via.params.has('rport') && !via.params.get('rport');
+    const sentByHost = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
+    // RFC 3581 §4: with rport, received is added even when the address equals sent-by.
+    if ((sentByHost.toLowerCase() !== flow.address.toLowerCase() || rportRequested) && !via.params.has('received')) {
       via.params.set('received', flow.address);
       changed = true;
     }
-    if (via.params.has('rport') && !via.params.get('rport')) {
+    if (rportRequested) {
       via.params.set('rport', String(flow.port));
       changed = true;
     }
@@ -356,6 +368,7 @@ export class SipStack implements TransactionHost {
     });
     this.clientTransactions.set(transaction.key, transaction);
     transaction.start();
+    invite.cancelSent();
   }
 
   /** Build a response to `request` (RFC 3261 §8.2.6): Via, From, To (+tag), Call-ID, CSeq copied. */
@@ -371,6 +384,11 @@ export class SipStack implements TransactionHost {
     headers.append('Call-ID', request.headers.get('Call-ID') ?? '');
     headers.append('CSeq', request.headers.get('CSeq') ?? '');
     if (request.headers.has('Timestamp') && status === 100) headers.append('Timestamp', request.headers.get('Timestamp')!);
+    // RFC 3261 §12.1.1: a response that creates a dialog (18x/2xx to INVITE) echoes the Record-Route
+    // set in order, or the proxies that asked to stay on the path are skipped by in-dialog requests.
+    if (request.method === 'INVITE' && status > 100 && status < 300) {
+      for (const value of request.headers.getLines('Record-Route')) headers.append('Record-Route', value);
+    }
     if (opts.headers) for (const [name, value] of opts.headers) headers.append(name, value);
     const body = opts.body ?? EMPTY_BODY;
     if (body.length > 0) headers.set('Content-Type', opts.contentType ?? 'application/sdp');

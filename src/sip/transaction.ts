@@ -5,6 +5,7 @@
  * client transactions retransmit requests over UDP and time out. Over WebSocket (reliable) no
  * retransmission happens and the wait timers D, I, J, K are zero.
  */
+import { getTag } from './headers.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { serializeMessage } from './serializer.js';
 import { isReliable, type Flow } from './transport/types.js';
@@ -45,6 +46,11 @@ export class ServerTransaction {
   /** Called once when the transaction ends (e.g. Timer H fired without ACK: `timedOut`). */
   onTerminated?: (reason: 'normal' | 'timedOut' | 'transportError') => void;
   cancelled = false;
+  /**
+   * The To tag of the responses sent so far (RFC 3261 §8.2.6.2: all responses but 100 carry the
+   * same one), so that a response the stack makes on the TU's behalf (487 to a CANCEL) matches.
+   */
+  localTag?: string;
 
   constructor(
     private readonly host: TransactionHost,
@@ -76,6 +82,7 @@ export class ServerTransaction {
     const data = serializeMessage(response);
     this.lastResponse = data;
     this.lastStatus = response.status;
+    if (response.status > 100 && this.localTag === undefined) this.localTag = getTag(response.headers.get('To') ?? '');
     if (!this.host.sendRaw(data, this.flow)) {
       this.terminate('transportError');
       return;
@@ -164,6 +171,8 @@ export class ClientTransaction {
   private readonly data: Buffer;
   private retransmitTimer?: NodeJS.Timeout;
   private timeoutTimer?: NodeJS.Timeout;
+  /** RFC 3261 §9.1: after a CANCEL, give the INVITE 64·T1 to get its final response. */
+  private cancelTimer?: NodeJS.Timeout;
   private retransmitInterval: number;
   /** The ACK sent for a non-2xx final response, kept to answer retransmitted finals. */
   private ackData?: Buffer;
@@ -230,8 +239,13 @@ export class ClientTransaction {
     if (this.state === 'terminated') return;
     if (status < 200) {
       if (this.state === 'calling' || this.state === 'trying' || this.state === 'proceeding') {
+        if (this.isInvite && this.state === 'calling') {
+          // Timer A stops; Timer B only runs in Calling (§17.1.1.2): a ringing INVITE waits for
+          // its final response, or for the TU to CANCEL it, however long that takes.
+          clearTimeout(this.retransmitTimer);
+          clearTimeout(this.timeoutTimer);
+        }
         this.state = 'proceeding';
-        if (this.isInvite) clearTimeout(this.retransmitTimer);
         this.lastStatus = Math.max(this.lastStatus, status);
         this.handlers.onResponse(response, this);
       }
@@ -243,6 +257,7 @@ export class ClientTransaction {
       if (first) {
         clearTimeout(this.retransmitTimer);
         clearTimeout(this.timeoutTimer);
+        clearTimeout(this.cancelTimer);
         this.state = 'accepted';
         this.lastStatus = status;
         this.timeoutTimer = setTimeout(() => this.terminate(), 64 * this.host.timers.T1);
@@ -258,6 +273,7 @@ export class ClientTransaction {
     if (this.state === 'accepted') return;
     clearTimeout(this.retransmitTimer);
     clearTimeout(this.timeoutTimer);
+    clearTimeout(this.cancelTimer);
     this.lastStatus = status;
     this.state = 'completed';
     if (this.isInvite) {
@@ -271,11 +287,24 @@ export class ClientTransaction {
     this.handlers.onResponse(response, this);
   }
 
+  /**
+   * A CANCEL for this INVITE was sent: if no final response arrives within 64·T1, the transaction
+   * is destroyed and the TU told of a timeout (RFC 3261 §9.1).
+   */
+  cancelSent(): void {
+    if (!this.isInvite || this.cancelTimer || (this.state !== 'calling' && this.state !== 'proceeding')) return;
+    this.cancelTimer = setTimeout(() => {
+      this.host.countTimeout();
+      this.fail('timeout');
+    }, 64 * this.host.timers.T1);
+  }
+
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     clearTimeout(this.retransmitTimer);
     clearTimeout(this.timeoutTimer);
+    clearTimeout(this.cancelTimer);
     this.host.removeClientTransaction(this.key);
   }
 }

@@ -24,6 +24,7 @@ export class UdpTransport implements Transport {
   onFlowClosed?: (flow: Flow) => void;
   private readonly socket: Socket;
   private boundPort = 0;
+  private closed = false;
   private readonly maxMessageBytes: number;
   private readonly logger: Logger;
 
@@ -85,14 +86,24 @@ export class UdpTransport implements Transport {
   }
 
   send(data: Buffer, flow: Flow): boolean {
-    if (flow.protocol !== 'udp') return false;
-    this.socket.send(data, flow.port, flow.address, (err) => {
-      if (err) this.logger.warn({ err, address: flow.address, port: flow.port }, 'udp send failed');
-    });
+    if (flow.protocol !== 'udp' || this.closed) return false;
+    // dgram throws synchronously for port 0 (a Via may name it) and on a closed socket; a throw from
+    // a retransmission timer would take the process down, so every refusal is a `false` instead.
+    if (!Number.isInteger(flow.port) || flow.port < 1 || flow.port > 65_535) return false;
+    try {
+      this.socket.send(data, flow.port, flow.address, (err) => {
+        if (err) this.logger.warn({ err, address: flow.address, port: flow.port }, 'udp send failed');
+      });
+    } catch (err) {
+      this.logger.warn({ err, address: flow.address, port: flow.port }, 'udp send refused');
+      return false;
+    }
     return true;
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 }
