@@ -29,6 +29,8 @@ export interface CallControlOptions {
   now?: () => number;
   /** Pause before a queue offers a call again to a member who already had it this round (ms). */
   queueRetryDelayMs?: number;
+  /** How long a direct call may ring unanswered (ms, default 60 s). */
+  ringTimeoutMs?: number;
 }
 
 interface DialogBinding {
@@ -57,6 +59,7 @@ export class CallControl {
       domain: opts.directory.tenant.domain,
       now,
       queueRetryDelayMs: opts.queueRetryDelayMs,
+      ringTimeoutMs: opts.ringTimeoutMs,
       targetsOfUser: (user) => this.targetsOfUser(user),
       bindDialog: (dialog, call, leg) => this.dialogs.set(dialog.key, { call, leg }),
       unbindDialog: (dialog) => this.dialogs.delete(dialog.key),

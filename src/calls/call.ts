@@ -31,6 +31,8 @@ export interface CallServices {
   unbindDialog(dialog: Dialog): void;
   callEnded(call: Call): void;
   queueRetryDelayMs?: number;
+  /** How long a direct call may ring before the caller gets 480 (no answer). */
+  ringTimeoutMs?: number;
 }
 
 export interface CallSetup {
@@ -191,11 +193,21 @@ export class Call implements LegEvents {
     this.begin();
     const leg = this.placeUserLeg(user);
     if (!leg) this.fail(480, 'Unavailable', 'Temporarily Unavailable');
+    else this.startRingTimer();
   }
 
   routeToTrunk(target: OutboundTarget): void {
     this.begin();
     this.placeTrunkLeg(target);
+    this.startRingTimer();
+  }
+
+  /** Nobody answers a direct call forever: after the ring timeout the caller gets 480. */
+  private startRingTimer(): void {
+    const timer = setTimeout(() => {
+      if (this.state === 'routing') this.fail(480, 'NoAnswer', 'No Answer');
+    }, this.services.ringTimeoutMs ?? 60_000);
+    timer.unref();
   }
 
   /** An inbound service call: the caller waits in the queue and hears ringing. */

@@ -23,7 +23,11 @@ export type LegRole =
   | 'allocation' // a queue's offer of the call to a member
   | 'trunk'; // an outgoing leg to a trunk (external number)
 
-export type AllocationRejectReason = 'Timeout' | 'CallDisconnected' | 'GenericUserRejected' | 'OtherConnected';
+export type AllocationRejectReason =
+  | 'Timeout'
+  | 'CallDisconnected'
+  | 'GenericUserRejected'
+  | 'OtherConnected';
 
 export type QueueLeaveReason =
   | 'Answered'
@@ -102,6 +106,13 @@ export type JournalFact =
       sipStatus: number;
       /** For direct calls: the user who answered (if any). */
       answeredByUserId?: string;
+      /** Finer cause than `reason`, e.g. 'ServerRestart' when crash recovery ended the call. */
+      cause?: string;
+      /**
+       * When the call really ended, if that is earlier than the entry's time: crash recovery
+       * appends the fact at start-up but ends the call at the last time it was known to be alive.
+       */
+      endedAtMs?: number;
     });
 
 export type JournalFactType = JournalFact['type'];
@@ -114,7 +125,6 @@ export type JournalEntry = {
   timeMs: number;
   fact: JournalFact;
 };
-
 
 export interface Journal {
   /**

@@ -1,0 +1,255 @@
+import Database from 'better-sqlite3';
+import { JournalError, JournalErrorCode } from './errors.js';
+import type { Journal, JournalEntry, JournalFact } from './types.js';
+
+export interface SqliteJournalOptions {
+  /**
+   * Longest time an appended fact waits in memory before its group commit (default 5 ms).
+   * 0 commits every append synchronously. This is the window a process crash can lose.
+   */
+  groupCommitMs?: number;
+  /** Pending entries that force an immediate group commit (default 256). */
+  maxBatch?: number;
+  /** Told about failed group commits (retried) and throwing subscribers (skipped). */
+  onError?: (error: JournalError) => void;
+}
+
+export interface SqliteJournalStats {
+  /** Group-commit transactions written since open. */
+  commits: number;
+  /** Entries appended but not yet durable. */
+  pending: number;
+  /** Highest durable sequence. */
+  durableSeq: number;
+}
+
+export interface SqliteJournal extends Journal {
+  stats(): SqliteJournalStats;
+}
+
+interface JournalRow {
+  seq: number;
+  time_ms: number;
+  fact: string;
+}
+
+const DEFAULT_GROUP_COMMIT_MS = 5;
+const DEFAULT_MAX_BATCH = 256;
+/** After a failed commit, wait this long before retrying so a full disk is not hammered. */
+const RETRY_MS = 1000;
+
+/**
+ * The durable journal on one SQLite file. Appends are synchronous and cheap (memory only); a group
+ * commit writes everything pending in one transaction, so call control never waits for the disk.
+ */
+export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {}): SqliteJournal {
+  const groupCommitMs = opts.groupCommitMs ?? DEFAULT_GROUP_COMMIT_MS;
+  const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
+  if (!Number.isFinite(groupCommitMs) || groupCommitMs < 0) {
+    throw new JournalError(JournalErrorCode.BadOption, `groupCommitMs must be >= 0, got ${groupCommitMs}`);
+  }
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+    throw new JournalError(
+      JournalErrorCode.BadOption,
+      `maxBatch must be a positive integer, got ${maxBatch}`,
+    );
+  }
+  const reportError = opts.onError ?? (() => {});
+
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+    // WAL + NORMAL: a commit is an append to the WAL without fsync; a process crash loses
+    // nothing committed, a power loss may lose the commits since the last WAL checkpoint.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS journal (
+        seq INTEGER PRIMARY KEY,
+        time_ms INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        call_leg_id TEXT,
+        type TEXT NOT NULL,
+        fact TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS journal_call_id ON journal (call_id, seq);
+    `);
+  } catch (cause) {
+    throw new JournalError(JournalErrorCode.OpenFailed, `cannot open journal ${path}: ${String(cause)}`, {
+      cause,
+    });
+  }
+
+  const insert = db.prepare(
+    'INSERT INTO journal (seq, time_ms, call_id, call_leg_id, type, fact) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const selectAfter = db.prepare('SELECT seq, time_ms, fact FROM journal WHERE seq > ? ORDER BY seq LIMIT ?');
+  const tail = db.prepare('SELECT seq, time_ms FROM journal ORDER BY seq DESC LIMIT 1').get() as
+    | { seq: number; time_ms: number }
+    | undefined;
+
+  const writeBatch = db.transaction((entries: JournalEntry[]) => {
+    for (const entry of entries) {
+      const { fact } = entry;
+      const callLegId = 'callLegId' in fact ? fact.callLegId : null;
+      insert.run(entry.seq, entry.timeMs, fact.callId, callLegId, fact.type, JSON.stringify(fact));
+    }
+  });
+
+  let lastSeq = tail?.seq ?? 0;
+  let durableSeq = lastSeq;
+  // Times never go backwards, even if the wall clock does: consumers order by seq but reason in time.
+  let lastTimeMs = tail?.time_ms ?? 0;
+  let pending: JournalEntry[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let commits = 0;
+  let closed = false;
+  const listeners = new Set<(entry: JournalEntry) => void>();
+  // Entries waiting for delivery: a listener that appends must not see its entry before the
+  // current one has reached every other listener.
+  const deliveryQueue: JournalEntry[] = [];
+  let delivering = false;
+
+  function commit(): void {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (pending.length === 0) return;
+    const batch = pending;
+    try {
+      writeBatch(batch);
+    } catch (cause) {
+      const error = new JournalError(
+        JournalErrorCode.WriteFailed,
+        `journal group commit of ${batch.length} entries failed: ${String(cause)}`,
+        { cause },
+      );
+      if (!closed) timer = setTimeout(commit, RETRY_MS);
+      throw error;
+    }
+    pending = [];
+    durableSeq = batch[batch.length - 1]!.seq;
+    commits += 1;
+  }
+
+  function commitFromTimer(): void {
+    try {
+      commit();
+    } catch (error) {
+      reportError(error as JournalError);
+    }
+  }
+
+  function deliver(entry: JournalEntry): void {
+    deliveryQueue.push(entry);
+    if (delivering) return;
+    delivering = true;
+    try {
+      for (let next = deliveryQueue.shift(); next; next = deliveryQueue.shift()) {
+        for (const listener of listeners) {
+          try {
+            listener(next);
+          } catch (cause) {
+            reportError(
+              new JournalError(JournalErrorCode.WriteFailed, `journal subscriber threw: ${String(cause)}`, {
+                cause,
+              }),
+            );
+          }
+        }
+      }
+    } finally {
+      delivering = false;
+    }
+  }
+
+  function assertOpen(operation: string): void {
+    if (closed) throw new JournalError(JournalErrorCode.Closed, `journal ${path} is closed (${operation})`);
+  }
+
+  function decode(row: JournalRow): JournalEntry {
+    let fact: unknown;
+    try {
+      fact = JSON.parse(row.fact);
+    } catch (cause) {
+      throw new JournalError(JournalErrorCode.CorruptEntry, `journal entry ${row.seq} is not JSON`, {
+        cause,
+      });
+    }
+    if (typeof fact !== 'object' || fact === null || !('type' in fact)) {
+      throw new JournalError(JournalErrorCode.CorruptEntry, `journal entry ${row.seq} is not a fact`);
+    }
+    return { seq: row.seq, timeMs: row.time_ms, fact: fact as JournalFact };
+  }
+
+  return {
+    append(fact: JournalFact): JournalEntry {
+      assertOpen('append');
+      lastSeq += 1;
+      lastTimeMs = Math.max(lastTimeMs, Date.now());
+      const entry: JournalEntry = { seq: lastSeq, timeMs: lastTimeMs, fact };
+      pending.push(entry);
+      if (groupCommitMs === 0 || pending.length >= maxBatch) {
+        // A failed forced commit is retried by the timer; the append itself has succeeded.
+        commitFromTimer();
+      } else if (!timer) {
+        timer = setTimeout(commitFromTimer, groupCommitMs);
+      }
+      deliver(entry);
+      return entry;
+    },
+
+    async flush(): Promise<void> {
+      if (closed) return;
+      commit();
+    },
+
+    async read(afterSeq: number, limit: number): Promise<JournalEntry[]> {
+      assertOpen('read');
+      if (limit <= 0) return [];
+      const rows = selectAfter.all(afterSeq, limit) as JournalRow[];
+      const entries = rows.map(decode);
+      if (entries.length < limit) {
+        // Rows and the buffer never overlap: the buffer only holds seqs above durableSeq.
+        const from = Math.max(afterSeq, durableSeq);
+        for (const entry of pending) {
+          if (entries.length >= limit) break;
+          if (entry.seq > from) entries.push(entry);
+        }
+      }
+      return entries;
+    },
+
+    subscribe(listener: (entry: JournalEntry) => void): () => void {
+      // Wrap so that subscribing the same function twice yields two independent subscriptions.
+      const wrapped = (entry: JournalEntry) => listener(entry);
+      listeners.add(wrapped);
+      return () => {
+        listeners.delete(wrapped);
+      };
+    },
+
+    lastSeq(): number {
+      return lastSeq;
+    },
+
+    stats(): SqliteJournalStats {
+      return { commits, pending: pending.length, durableSeq };
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      try {
+        commit();
+      } finally {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        listeners.clear();
+        db.close();
+      }
+    },
+  };
+}
