@@ -8,7 +8,7 @@
  */
 
 import { splitHeaderList } from './message.js';
-import { formatUri, isTokenChar, isValidHost, parsePort, parseUri, type SipUri } from './uri.js';
+import { formatUri, isTokenChar, isValidHost, isValidUri, parsePort, parseUri, type SipUri } from './uri.js';
 
 export interface NameAddr {
   /** Display name, unquoted and unescaped; undefined when the value has none. */
@@ -119,11 +119,26 @@ function isParamValueChar(code: number): boolean {
   return isTokenChar(code) || code === 58 /* : */;
 }
 
+function nameIs(text: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let k = 0; k < lower.length; k++)
+    if ((text.charCodeAt(start + k) | 0x20) !== lower.charCodeAt(k)) return false;
+  return true;
+}
+
 /**
- * Parses `*( SEMI generic-param )` starting at `i` into `params`. Returns the index after the last
- * parameter (whitespace skipped), or -1 for a malformed parameter (empty, bad name, bad value).
+ * Parses `*( SEMI generic-param )` starting at `i` into `params` (or only checks them when `params`
+ * is null). Returns the index after the last parameter (whitespace skipped), or -1 for a malformed
+ * parameter (empty, bad name, bad value). With `viaRules`, the first branch / received must have a
+ * value and the first rport a port number if it has one (RFC 3261 §20.42, RFC 3581).
  */
-function parseGenericParams(text: string, i: number, params: Map<string, string | null>): number {
+function parseGenericParams(
+  text: string,
+  i: number,
+  params: Map<string, string | null> | null,
+  viaRules = false,
+): number {
+  let seen = 0;
   for (;;) {
     i = skipWs(text, i);
     if (i >= text.length || text.charCodeAt(i) !== 59 /* ; */) return i;
@@ -131,12 +146,12 @@ function parseGenericParams(text: string, i: number, params: Map<string, string 
     const nameStart = i;
     i = scanToken(text, i);
     if (i === nameStart) return -1;
-    const name = text.slice(nameStart, i).toLowerCase();
-    let value: string | null = null;
+    const nameEnd = i;
+    let valueStart = -1;
     const afterName = skipWs(text, i);
     if (afterName < text.length && text.charCodeAt(afterName) === 61 /* = */) {
       i = skipWs(text, afterName + 1);
-      const valueStart = i;
+      valueStart = i;
       const c = text.charCodeAt(i);
       if (c === 34) {
         i = scanQuoted(text, i);
@@ -149,9 +164,25 @@ function parseGenericParams(text: string, i: number, params: Map<string, string 
         while (i < text.length && isParamValueChar(text.charCodeAt(i))) i++;
         if (i === valueStart) return -1;
       }
-      value = text.slice(valueStart, i);
     }
-    if (!params.has(name)) params.set(name, value);
+    if (viaRules) {
+      const kind = nameIs(text, nameStart, nameEnd, 'branch')
+        ? 1
+        : nameIs(text, nameStart, nameEnd, 'received')
+          ? 2
+          : nameIs(text, nameStart, nameEnd, 'rport')
+            ? 4
+            : 0;
+      if (kind !== 0 && (seen & kind) === 0) {
+        seen |= kind;
+        if (kind !== 4 && valueStart === -1) return -1;
+        if (kind === 4 && valueStart !== -1 && parsePort(text, valueStart, i) === undefined) return -1;
+      }
+    }
+    if (params !== null) {
+      const name = text.slice(nameStart, nameEnd).toLowerCase();
+      if (!params.has(name)) params.set(name, valueStart === -1 ? null : text.slice(valueStart, i));
+    }
   }
 }
 
@@ -164,7 +195,8 @@ function isToken(value: string): boolean {
 function formatParamValue(value: string): string {
   if (isToken(value)) return value;
   if (value.charCodeAt(0) === 34 && scanQuoted(value, 0) === value.length) return value;
-  if (value.charCodeAt(0) === 91 && value.charCodeAt(value.length - 1) === 93 && isValidHost(value)) return value;
+  if (value.charCodeAt(0) === 91 && value.charCodeAt(value.length - 1) === 93 && isValidHost(value))
+    return value;
   return quote(value);
 }
 
@@ -181,6 +213,13 @@ export function formatParams(params: Map<string, string | null>): string {
 // ---- name-addr / addr-spec (From, To, Contact, Route, Record-Route, Refer-To …) ----
 
 function collapseWs(text: string): string {
+  let simple = true;
+  for (let i = 0; i < text.length && simple; i++) {
+    const c = text.charCodeAt(i);
+    if (isWs(c) && (c !== 32 || i === 0 || i === text.length - 1 || text.charCodeAt(i + 1) === 32))
+      simple = false;
+  }
+  if (simple) return text;
   let out = '';
   let pendingSpace = false;
   for (let i = 0; i < text.length; i++) {
@@ -195,13 +234,11 @@ function collapseWs(text: string): string {
   return out;
 }
 
-/**
- * Parses `[display-name] <URI> *(;param)` or `addr-spec *(;param)`. In the addr-spec form the URI ends
- * at the first ';' and what follows are header parameters (RFC 3261 §20.10); such a URI may not
- * contain ',', '?' or ';' (those require angle brackets).
- */
-export function parseNameAddr(value: string): NameAddr | undefined {
-  const text = value;
+/** Marks a successful check in validation mode (nothing is built). */
+const VALID: unique symbol = Symbol('valid');
+
+/** Parses (`build`) or only checks a name-addr / addr-spec; see parseNameAddr. */
+function scanNameAddr(text: string, build: boolean): NameAddr | typeof VALID | undefined {
   let i = skipWs(text, 0);
   if (i >= text.length) return undefined;
   let displayName: string | undefined;
@@ -209,7 +246,7 @@ export function parseNameAddr(value: string): NameAddr | undefined {
   if (text.charCodeAt(i) === 34) {
     const end = scanQuoted(text, i);
     if (end < 0) return undefined;
-    displayName = unescapeQuoted(text, i + 1, end - 1);
+    if (build) displayName = unescapeQuoted(text, i + 1, end - 1);
     i = skipWs(text, end);
     if (text.charCodeAt(i) !== 60 /* < */) return undefined;
     bracketed = true;
@@ -217,13 +254,16 @@ export function parseNameAddr(value: string): NameAddr | undefined {
     let j = i;
     while (j < text.length) {
       const c = text.charCodeAt(j);
-      if (!isTokenChar(c) && !isWs(c)) break;
+      // Non-ASCII is not a token character, but UAs send unquoted UTF-8 names; it is unambiguous.
+      if (!isTokenChar(c) && !isWs(c) && c < 128) break;
       j++;
     }
     if (text.charCodeAt(j) === 60) {
       // RFC 4475 §3.1.1.6: no LWS between the display name and '<' is accepted.
-      const name = collapseWs(text.slice(i, j));
-      if (name.length > 0) displayName = name;
+      if (build && j > i) {
+        const name = collapseWs(text.slice(i, j));
+        if (name.length > 0) displayName = name;
+      }
       i = j;
       bracketed = true;
     }
@@ -244,14 +284,32 @@ export function parseNameAddr(value: string): NameAddr | undefined {
     }
     uriText = text.slice(start, i);
   }
+  if (!build) {
+    if (!isValidUri(uriText)) return undefined;
+    return parseGenericParams(text, i, null) === text.length ? VALID : undefined;
+  }
   const uri = parseUri(uriText);
   if (!uri) return undefined;
   const params = new Map<string, string | null>();
-  i = parseGenericParams(text, i, params);
-  if (i !== text.length) return undefined;
+  if (parseGenericParams(text, i, params) !== text.length) return undefined;
   const result: NameAddr = { uri, uriText, params };
   if (displayName !== undefined) result.displayName = displayName;
   return result;
+}
+
+/**
+ * Parses `[display-name] <URI> *(;param)` or `addr-spec *(;param)`. In the addr-spec form the URI ends
+ * at the first ';' and what follows are header parameters (RFC 3261 §20.10); such a URI may not
+ * contain ',', '?' or ';' (those require angle brackets).
+ */
+export function parseNameAddr(value: string): NameAddr | undefined {
+  const result = scanNameAddr(value, true);
+  return result === VALID ? undefined : result;
+}
+
+/** True when parseNameAddr would accept `value` (checks without building anything). */
+export function isValidNameAddr(value: string): boolean {
+  return scanNameAddr(value, false) === VALID;
 }
 
 /** Formats a name-addr, always with angle brackets (safe for any URI). */
@@ -318,29 +376,39 @@ class ViaValue implements Via {
   }
 }
 
-/** Parses one via-parm (`SIP/2.0/UDP host:port;branch=…`); split a Via line with splitHeaderList first. */
-export function parseVia(value: string): Via | undefined {
-  const text = value;
+/** Parses (`build`) or only checks one via-parm; see parseVia. */
+function scanVia(text: string, build: boolean): Via | typeof VALID | undefined {
   let i = skipWs(text, 0);
   let start = i;
   i = scanToken(text, i);
-  if (i - start !== 3 || text.slice(start, i).toUpperCase() !== 'SIP') return undefined;
+  const isSip =
+    i - start === 3 &&
+    (text.charCodeAt(start) | 0x20) === 115 &&
+    (text.charCodeAt(start + 1) | 0x20) === 105 &&
+    (text.charCodeAt(start + 2) | 0x20) === 112;
+  if (!isSip) return undefined;
   i = skipWs(text, i);
   if (text.charCodeAt(i) !== 47 /* / */) return undefined;
   i = skipWs(text, i + 1);
   start = i;
   i = scanToken(text, i);
-  if (text.slice(start, i) !== '2.0') return undefined;
+  if (
+    i - start !== 3 ||
+    text.charCodeAt(start) !== 50 ||
+    text.charCodeAt(start + 1) !== 46 ||
+    text.charCodeAt(start + 2) !== 48
+  ) {
+    return undefined;
+  }
   i = skipWs(text, i);
   if (text.charCodeAt(i) !== 47) return undefined;
   i = skipWs(text, i + 1);
-  start = i;
+  const transportStart = i;
   i = scanToken(text, i);
-  if (i === start) return undefined;
-  const transport = text.slice(start, i).toUpperCase();
-  const afterTransport = i;
+  const transportEnd = i;
+  if (transportEnd === transportStart) return undefined;
   i = skipWs(text, i);
-  if (i === afterTransport) return undefined;
+  if (i === transportEnd) return undefined;
   start = i;
   if (text.charCodeAt(i) === 91) {
     const close = text.indexOf(']', i);
@@ -349,7 +417,10 @@ export function parseVia(value: string): Via | undefined {
   } else {
     while (i < text.length) {
       const c = text.charCodeAt(i);
-      if (!((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 122) || c === 45 || c === 46 || c === 95)) break;
+      if (
+        !((c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 122) || c === 45 || c === 46 || c === 95)
+      )
+        break;
       i++;
     }
   }
@@ -364,15 +435,21 @@ export function parseVia(value: string): Via | undefined {
     port = parsePort(text, start, i);
     if (port === undefined) return undefined;
   }
-  const params = new Map<string, string | null>();
-  i = parseGenericParams(text, i, params);
-  if (i !== text.length) return undefined;
-  const via = new ViaValue(transport, host, port, params);
-  if (params.has('branch') && !via.branch) return undefined;
-  if (params.has('received') && !via.received) return undefined;
-  const rport = params.get('rport');
-  if (rport !== undefined && rport !== null && parsePort(rport, 0, rport.length) === undefined) return undefined;
-  return via;
+  const params = build ? new Map<string, string | null>() : null;
+  if (parseGenericParams(text, i, params, true) !== text.length) return undefined;
+  if (params === null) return VALID;
+  return new ViaValue(text.slice(transportStart, transportEnd).toUpperCase(), host, port, params);
+}
+
+/** Parses one via-parm (`SIP/2.0/UDP host:port;branch=…`); split a Via line with splitHeaderList first. */
+export function parseVia(value: string): Via | undefined {
+  const via = scanVia(value, true);
+  return via === VALID ? undefined : via;
+}
+
+/** True when parseVia would accept `value` (checks without building anything). */
+export function isValidVia(value: string): boolean {
+  return scanVia(value, false) === VALID;
 }
 
 /** Parses every via-parm of one or more Via header lines, or undefined if any is malformed. */
@@ -406,7 +483,11 @@ export function formatVia(via: Via): string {
 
 /** True when `branch` is an RFC 3261 branch: the magic cookie followed by at least one character. */
 export function isRfc3261Branch(branch: string | undefined): boolean {
-  return branch !== undefined && branch.length > BRANCH_MAGIC_COOKIE.length && branch.startsWith(BRANCH_MAGIC_COOKIE);
+  return (
+    branch !== undefined &&
+    branch.length > BRANCH_MAGIC_COOKIE.length &&
+    branch.startsWith(BRANCH_MAGIC_COOKIE)
+  );
 }
 
 // ---- CSeq, numbers ----
@@ -469,28 +550,49 @@ export function getExpires(contact: NameAddr, expiresHeader?: string): number | 
 
 // ---- Contact ----
 
+function scanContactList(
+  value: string | readonly string[],
+  contacts: NameAddr[] | null,
+): 'star' | 'list' | undefined {
+  const lines = typeof value === 'string' ? [value] : value;
+  let star = false;
+  let count = 0;
+  for (const line of lines) {
+    const parts = line.indexOf(',') === -1 ? [line.trim()] : splitHeaderList(line);
+    for (const part of parts) {
+      if (part.length === 0) continue;
+      if (part === '*') {
+        star = true;
+        continue;
+      }
+      if (contacts === null) {
+        if (!isValidNameAddr(part)) return undefined;
+      } else {
+        const contact = parseNameAddr(part);
+        if (!contact) return undefined;
+        contacts.push(contact);
+      }
+      count++;
+    }
+  }
+  if (star) return count === 0 ? 'star' : undefined;
+  return count === 0 ? undefined : 'list';
+}
+
 /**
  * Parses Contact header value(s): `*`, or a comma-separated list of name-addr / addr-spec.
  * Undefined when any element is malformed, when `*` is mixed with contacts, or when there is none.
  */
 export function parseContactList(value: string | readonly string[]): ContactList | undefined {
-  const lines = typeof value === 'string' ? [value] : value;
   const contacts: NameAddr[] = [];
-  let star = false;
-  for (const line of lines) {
-    for (const part of splitHeaderList(line)) {
-      if (part === '*') {
-        star = true;
-        continue;
-      }
-      const contact = parseNameAddr(part);
-      if (!contact) return undefined;
-      contacts.push(contact);
-    }
-  }
-  if (star) return contacts.length === 0 ? { star: true } : undefined;
-  if (contacts.length === 0) return undefined;
-  return { star: false, contacts };
+  const kind = scanContactList(value, contacts);
+  if (kind === undefined) return undefined;
+  return kind === 'star' ? { star: true } : { star: false, contacts };
+}
+
+/** True when parseContactList would accept `value` (checks without building anything). */
+export function isValidContactList(value: string | readonly string[]): boolean {
+  return scanContactList(value, null) !== undefined;
 }
 
 // ---- Authentication (WWW-Authenticate, Authorization, Proxy-*) ----
@@ -560,7 +662,8 @@ export function formatAuthParams(auth: AuthParams, kind?: 'challenge' | 'credent
 
 const WKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const SIP_DATE = /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const SIP_DATE =
+  /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
 
 /**
  * Parses a Date header (RFC 3261 §20.17: rfc1123-date, GMT only). A date in any other zone
@@ -569,9 +672,21 @@ const SIP_DATE = /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat), (\d{2}) (Jan|Feb|Mar|Apr|May|J
 export function parseSipDate(value: string): Date | undefined {
   const m = SIP_DATE.exec(value.trim());
   if (!m) return undefined;
-  const [, wkday, day, month, year, hh, mm, ss] = m as unknown as [string, string, string, string, string, string, string, string];
-  const date = new Date(Date.UTC(Number(year), MONTHS.indexOf(month), Number(day), Number(hh), Number(mm), Number(ss)));
-  if (date.getUTCDate() !== Number(day) || Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59) return undefined;
+  const [, wkday, day, month, year, hh, mm, ss] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const date = new Date(
+    Date.UTC(Number(year), MONTHS.indexOf(month), Number(day), Number(hh), Number(mm), Number(ss)),
+  );
+  if (date.getUTCDate() !== Number(day) || Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59)
+    return undefined;
   if (WKDAYS[date.getUTCDay()] !== wkday) return undefined;
   return date;
 }

@@ -4,7 +4,7 @@
  * what the URI means; `formatUri` re-escapes whatever the grammar requires.
  */
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 export interface SipUri {
   /** Lowercase scheme: 'sip', 'sips', 'tel', or any other scheme (then `opaque` holds the rest). */
@@ -74,22 +74,27 @@ function hexValue(code: number): number {
   return -1;
 }
 
-/**
- * Checks that text[start, end) consists of characters of `flags` or `%HH` escapes, and returns it
- * decoded (UTF-8; an invalid sequence decodes to U+FFFD). Undefined when a character is not allowed.
- */
-function decodeComponent(text: string, start: number, end: number, flags: number): string | undefined {
-  let hasEscape = false;
+/** True when text[start, end) consists of characters of `flags` and well-formed `%HH` escapes. */
+function checkComponent(text: string, start: number, end: number, flags: number): boolean {
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === 37 /* % */) {
-      if (i + 2 >= end) return undefined;
-      if (hexValue(text.charCodeAt(i + 1)) < 0 || hexValue(text.charCodeAt(i + 2)) < 0) return undefined;
-      hasEscape = true;
+      if (i + 2 >= end) return false;
+      if (hexValue(text.charCodeAt(i + 1)) < 0 || hexValue(text.charCodeAt(i + 2)) < 0) return false;
       i += 2;
-    } else if (c >= 128 || (CLASS[c]! & flags) === 0) return undefined;
+    } else if (c >= 128 || (CLASS[c]! & flags) === 0) return false;
   }
-  if (!hasEscape) return text.slice(start, end);
+  return true;
+}
+
+/**
+ * Checks text[start, end) like checkComponent and returns it decoded (UTF-8; an invalid sequence
+ * decodes to U+FFFD), or undefined when a character is not allowed.
+ */
+function decodeComponent(text: string, start: number, end: number, flags: number): string | undefined {
+  if (!checkComponent(text, start, end, flags)) return undefined;
+  const percent = text.indexOf('%', start);
+  if (percent === -1 || percent >= end) return text.slice(start, end);
   const bytes: number[] = [];
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
@@ -126,11 +131,35 @@ function encodeComponent(value: string, flags: number): string {
   return out;
 }
 
-function isValidHostname(host: string): boolean {
+/** Dotted-quad IPv4 address in text[start, end), each part 0-255 (RFC 3261 §25.1). */
+function isIPv4At(text: string, start: number, end: number): boolean {
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : 46;
+    if (c === 46 /* . */) {
+      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      if (++digits > 3) return false;
+    } else return false;
+  }
+  return parts === 4;
+}
+
+/** True when `text` is a dotted-quad IPv4 address. */
+export function isIPv4Address(text: string): boolean {
+  return isIPv4At(text, 0, text.length);
+}
+
+function isValidHostnameAt(text: string, start: number, end: number): boolean {
   let allDigitsAndDots = true;
   let labelLength = 0;
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i);
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
     if (c >= 128 || (CLASS[c]! & HOST) === 0) return false;
     if (c === 46 /* . */) {
       // Empty labels are invalid; a single trailing dot (FQDN) is allowed.
@@ -141,19 +170,23 @@ function isValidHostname(host: string): boolean {
       if (c < 48 || c > 57) allDigitsAndDots = false;
     }
   }
-  if (allDigitsAndDots) return isIPv4(host);
+  if (allDigitsAndDots) return isIPv4At(text, start, end);
   return true;
+}
+
+function isValidHostAt(text: string, start: number, end: number): boolean {
+  if (end <= start) return false;
+  if (text.charCodeAt(start) === 91 /* [ */) {
+    if (text.charCodeAt(end - 1) !== 93 /* ] */) return false;
+    const inner = text.slice(start + 1, end - 1);
+    return inner.indexOf('%') === -1 && isIPv6(inner);
+  }
+  return isValidHostnameAt(text, start, end);
 }
 
 /** Validates `host` as it may appear in a URI or Via: hostname, IPv4, or bracketed IPv6 reference. */
 export function isValidHost(host: string): boolean {
-  if (host.length === 0) return false;
-  if (host.charCodeAt(0) === 91 /* [ */) {
-    if (host.charCodeAt(host.length - 1) !== 93 /* ] */) return false;
-    const inner = host.slice(1, -1);
-    return inner.indexOf('%') === -1 && isIPv6(inner);
-  }
-  return isValidHostname(host);
+  return isValidHostAt(host, 0, host.length);
 }
 
 /** Parses a port of 1-5 digits in 0..65535 from text[start, end). */
@@ -169,10 +202,16 @@ export function parsePort(text: string, start: number, end: number): number | un
 }
 
 /**
- * Parses `;name[=value]` URI parameters from text[start, end) into `params`; returns the index where
- * parsing stopped (the '?' of headers, or `end`), or -1 when a parameter is malformed.
+ * Parses `;name[=value]` URI parameters from text[start, end) into `params` (or only checks them
+ * when `params` is null); returns the index where parsing stopped (the '?' of headers, or `end`),
+ * or -1 when a parameter is malformed.
  */
-function parseUriParams(text: string, start: number, end: number, params: Map<string, string | null>): number {
+function parseUriParams(
+  text: string,
+  start: number,
+  end: number,
+  params: Map<string, string | null> | null,
+): number {
   let i = start;
   while (i < end && text.charCodeAt(i) === 59 /* ; */) {
     const nameStart = ++i;
@@ -181,70 +220,88 @@ function parseUriParams(text: string, start: number, end: number, params: Map<st
       if (c === 61 /* = */ || c === 59 || c === 63 /* ? */) break;
       i++;
     }
-    const name = decodeComponent(text, nameStart, i, PARAM);
-    if (!name) return -1;
-    let value: string | null = null;
+    const nameEnd = i;
+    if (nameEnd === nameStart || !checkComponent(text, nameStart, nameEnd, PARAM)) return -1;
+    let valueStart = -1;
     if (i < end && text.charCodeAt(i) === 61) {
-      const valueStart = ++i;
+      valueStart = ++i;
       while (i < end) {
         const c = text.charCodeAt(i);
         if (c === 59 || c === 63) break;
         i++;
       }
-      const decoded = decodeComponent(text, valueStart, i, PARAM);
-      if (!decoded) return -1;
-      value = decoded;
+      if (i === valueStart || !checkComponent(text, valueStart, i, PARAM)) return -1;
     }
-    const key = name.toLowerCase();
-    // RFC 3261 §19.1.1: a parameter appears at most once; the first occurrence wins.
-    if (!params.has(key)) params.set(key, value);
+    if (params !== null) {
+      const key = decodeComponent(text, nameStart, nameEnd, PARAM)!.toLowerCase();
+      // RFC 3261 §19.1.1: a parameter appears at most once; the first occurrence wins.
+      if (!params.has(key))
+        params.set(key, valueStart === -1 ? null : decodeComponent(text, valueStart, i, PARAM)!);
+    }
   }
   return i;
 }
 
-function parseUriHeaders(text: string, start: number, end: number, headers: Map<string, string>): boolean {
+function parseUriHeaders(
+  text: string,
+  start: number,
+  end: number,
+  headers: Map<string, string> | null,
+): boolean {
   let i = start;
   for (;;) {
     const nameStart = i;
     while (i < end && text.charCodeAt(i) !== 61 /* = */ && text.charCodeAt(i) !== 38 /* & */) i++;
     if (i >= end || text.charCodeAt(i) !== 61) return false;
-    const name = decodeComponent(text, nameStart, i, HNV);
-    if (!name) return false;
+    const nameEnd = i;
+    if (nameEnd === nameStart || !checkComponent(text, nameStart, nameEnd, HNV)) return false;
     const valueStart = ++i;
     while (i < end && text.charCodeAt(i) !== 38) i++;
-    const value = decodeComponent(text, valueStart, i, HNV);
-    if (value === undefined) return false;
-    if (!headers.has(name)) headers.set(name, value);
+    if (!checkComponent(text, valueStart, i, HNV)) return false;
+    if (headers !== null) {
+      const name = decodeComponent(text, nameStart, nameEnd, HNV)!;
+      if (!headers.has(name)) headers.set(name, decodeComponent(text, valueStart, i, HNV)!);
+    }
     if (i >= end) return true;
     i++; // '&'
   }
 }
 
-function parseSipUri(text: string, scheme: string, pos: number): SipUri | undefined {
+const SCAN_INVALID = 0;
+const SCAN_VALID = 1;
+const SCAN_VALID_WITH_HEADERS = 2;
+
+/**
+ * Parses (into `uri`) or only checks (`uri` null) the part of a sip/sips URI after the scheme.
+ * Returns SCAN_INVALID, SCAN_VALID, or SCAN_VALID_WITH_HEADERS.
+ */
+function scanSipUri(text: string, pos: number, uri: SipUri | null): number {
   const end = text.length;
-  const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
   let hostStart = pos;
-  const at = text.indexOf('@', pos);
+  let at = -1;
+  let colon = -1;
+  for (let k = pos; k < end; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 64 /* @ */) {
+      // '@' is allowed nowhere else in a SIP URI, so a second one makes it invalid.
+      if (at !== -1) return SCAN_INVALID;
+      at = k;
+    } else if (c === 58 /* : */ && colon === -1 && at === -1) colon = k;
+  }
   if (at !== -1) {
-    // '@' is allowed nowhere else in a SIP URI, so a second one makes it invalid.
-    if (text.indexOf('@', at + 1) !== -1) return undefined;
-    let colon = text.indexOf(':', pos);
-    if (colon > at) colon = -1;
     const userEnd = colon === -1 ? at : colon;
-    const user = decodeComponent(text, pos, userEnd, USER);
-    if (!user) return undefined;
-    uri.user = user;
-    if (colon !== -1) {
-      const password = decodeComponent(text, colon + 1, at, PASSWORD);
-      if (password === undefined) return undefined;
-      uri.password = password;
+    if (userEnd === pos || !checkComponent(text, pos, userEnd, USER)) return SCAN_INVALID;
+    if (colon !== -1 && !checkComponent(text, colon + 1, at, PASSWORD)) return SCAN_INVALID;
+    if (uri !== null) {
+      uri.user = decodeComponent(text, pos, userEnd, USER)!;
+      if (colon !== -1) uri.password = decodeComponent(text, colon + 1, at, PASSWORD)!;
     }
     hostStart = at + 1;
   }
   let i = hostStart;
   if (text.charCodeAt(i) === 91 /* [ */) {
     const close = text.indexOf(']', i);
-    if (close === -1) return undefined;
+    if (close === -1) return SCAN_INVALID;
     i = close + 1;
   } else {
     while (i < end) {
@@ -253,38 +310,36 @@ function parseSipUri(text: string, scheme: string, pos: number): SipUri | undefi
       i++;
     }
   }
-  const host = text.slice(hostStart, i);
-  if (!isValidHost(host)) return undefined;
-  uri.host = host;
+  if (!isValidHostAt(text, hostStart, i)) return SCAN_INVALID;
+  if (uri !== null) uri.host = text.slice(hostStart, i);
   if (i < end && text.charCodeAt(i) === 58) {
     const portStart = ++i;
     while (i < end && text.charCodeAt(i) !== 59 && text.charCodeAt(i) !== 63) i++;
     const port = parsePort(text, portStart, i);
-    if (port === undefined) return undefined;
-    uri.port = port;
+    if (port === undefined) return SCAN_INVALID;
+    if (uri !== null) uri.port = port;
   }
-  i = parseUriParams(text, i, end, uri.params);
-  if (i < 0) return undefined;
+  i = parseUriParams(text, i, end, uri === null ? null : uri.params);
+  if (i < 0) return SCAN_INVALID;
   if (i < end) {
-    if (text.charCodeAt(i) !== 63) return undefined;
-    if (!parseUriHeaders(text, i + 1, end, uri.headers)) return undefined;
+    if (text.charCodeAt(i) !== 63) return SCAN_INVALID;
+    if (!parseUriHeaders(text, i + 1, end, uri === null ? null : uri.headers)) return SCAN_INVALID;
+    return SCAN_VALID_WITH_HEADERS;
   }
-  return uri;
+  return SCAN_VALID;
 }
 
-function parseTelUri(text: string, pos: number): SipUri | undefined {
+function scanTelUri(text: string, pos: number, uri: SipUri | null): boolean {
   const end = text.length;
   let i = pos;
   while (i < end && text.charCodeAt(i) !== 59) {
     const c = text.charCodeAt(i);
-    if (c >= 128 || (CLASS[c]! & TEL) === 0) return undefined;
+    if (c >= 128 || (CLASS[c]! & TEL) === 0) return false;
     i++;
   }
-  if (i === pos) return undefined;
-  const uri: SipUri = { scheme: 'tel', host: text.slice(pos, i), params: new Map(), headers: new Map() };
-  i = parseUriParams(text, i, end, uri.params);
-  if (i !== end) return undefined;
-  return uri;
+  if (i === pos) return false;
+  if (uri !== null) uri.host = text.slice(pos, i);
+  return parseUriParams(text, i, end, uri === null ? null : uri.params) === end;
 }
 
 /** Length of a valid `scheme ":"` prefix of `text` (RFC 3986 scheme), or -1. */
@@ -301,6 +356,47 @@ function schemeEnd(text: string): number {
   return -1;
 }
 
+/** Scheme of `text` lowercased, for the three schemes parsed into components; else the lowercase scheme. */
+function schemeOf(text: string, colon: number): string {
+  if (colon === 3) {
+    const a = text.charCodeAt(0) | 0x20;
+    const b = text.charCodeAt(1) | 0x20;
+    const c = text.charCodeAt(2) | 0x20;
+    if (a === 115 && b === 105 && c === 112) return 'sip';
+    if (a === 116 && b === 101 && c === 108) return 'tel';
+  }
+  return text.slice(0, colon).toLowerCase();
+}
+
+/**
+ * True when `text` is a URI `parseUri` accepts, without building it (for validation on hot paths).
+ */
+export function isValidUri(text: string): boolean {
+  const colon = schemeEnd(text);
+  if (colon <= 0) return false;
+  const scheme = schemeOf(text, colon);
+  if (scheme === 'sip' || scheme === 'sips') return scanSipUri(text, colon + 1, null) !== SCAN_INVALID;
+  if (scheme === 'tel') return scanTelUri(text, colon + 1, null);
+  return colon + 1 < text.length && checkComponent(text, colon + 1, text.length, URIC);
+}
+
+/** What a Request-URI is, checked without building it (RFC 3261 §8.2.2.1, RFC 4475 §3.1.2.11). */
+export type RequestUriKind = 'invalid' | 'sip' | 'sip-with-headers' | 'tel' | 'other-scheme';
+
+export function classifyRequestUri(text: string): RequestUriKind {
+  const colon = schemeEnd(text);
+  if (colon <= 0) return 'invalid';
+  const scheme = schemeOf(text, colon);
+  if (scheme === 'sip' || scheme === 'sips') {
+    const result = scanSipUri(text, colon + 1, null);
+    return result === SCAN_INVALID ? 'invalid' : result === SCAN_VALID ? 'sip' : 'sip-with-headers';
+  }
+  if (scheme === 'tel') return scanTelUri(text, colon + 1, null) ? 'tel' : 'invalid';
+  return colon + 1 < text.length && checkComponent(text, colon + 1, text.length, URIC)
+    ? 'other-scheme'
+    : 'invalid';
+}
+
 /**
  * Parses a URI. sip/sips/tel URIs are parsed into components; any other well-formed absolute URI
  * (RFC 3261 `absoluteURI`) is returned with its scheme and `opaque` rest, so that a server can tell
@@ -309,13 +405,14 @@ function schemeEnd(text: string): number {
 export function parseUri(text: string): SipUri | undefined {
   const colon = schemeEnd(text);
   if (colon <= 0) return undefined;
-  const scheme = text.slice(0, colon).toLowerCase();
-  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(text, scheme, colon + 1);
-  if (scheme === 'tel') return parseTelUri(text, colon + 1);
-  if (colon + 1 >= text.length) return undefined;
-  const opaque = decodeComponent(text, colon + 1, text.length, URIC);
-  if (opaque === undefined) return undefined;
-  return { scheme, host: '', params: new Map(), headers: new Map(), opaque: text.slice(colon + 1) };
+  const scheme = schemeOf(text, colon);
+  const uri: SipUri = { scheme, host: '', params: new Map(), headers: new Map() };
+  if (scheme === 'sip' || scheme === 'sips')
+    return scanSipUri(text, colon + 1, uri) !== SCAN_INVALID ? uri : undefined;
+  if (scheme === 'tel') return scanTelUri(text, colon + 1, uri) ? uri : undefined;
+  if (colon + 1 >= text.length || !checkComponent(text, colon + 1, text.length, URIC)) return undefined;
+  uri.opaque = text.slice(colon + 1);
+  return uri;
 }
 
 function formatParams(params: Map<string, string | null>): string {
