@@ -6,11 +6,16 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { apiPlugin } from './api/server.js';
+import type { RateLimits } from './api/types.js';
 import { CallControl } from './calls/call-control.js';
 import { openSqliteJournal, type SqliteJournal } from './calls/journal/sqlite-journal.js';
 import { createDirectory } from './config/directory.js';
 import type { Directory, Tenant } from './config/types.js';
 import { createLogger, type Logger } from './logger.js';
+import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
+import { openStore } from './records/store/index.js';
+import type { RecordStore } from './records/types.js';
 import { DigestAuthenticator } from './sip/digest.js';
 import { SipMetrics } from './sip/metrics.js';
 import { LocationService, Registrar } from './sip/registrar.js';
@@ -34,6 +39,12 @@ export interface PlatformOptions {
   queueRetryDelayMs?: number;
   /** Group commit interval of the journal (ms). */
   journalGroupCommitMs?: number;
+  /** PostgreSQL schema for the records (tests isolate themselves with one). */
+  databaseSchema?: string;
+  /** REST API rate limits (tests and benchmarks raise them). */
+  apiRateLimits?: Partial<RateLimits>;
+  /** How long a direct call may ring unanswered (ms). */
+  ringTimeoutMs?: number;
 }
 
 export interface Platform {
@@ -44,6 +55,10 @@ export interface Platform {
   readonly registrar: Registrar;
   readonly callControl: CallControl;
   readonly journal: SqliteJournal;
+  readonly store: RecordStore;
+  readonly postProcessor: PostProcessor;
+  /** CallIds that crash recovery ended at start-up (calls the previous process left in progress). */
+  readonly recoveredCallIds: string[];
   readonly http: FastifyInstance;
   readonly httpPort: number;
   readonly sipPort: number;
@@ -58,10 +73,37 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const directory = createDirectory(opts.tenant);
   const metrics = new SipMetrics();
   const journal = openSqliteJournal(join(opts.dataDir, 'journal.db'), { groupCommitMs: opts.journalGroupCommitMs });
+  const store = await openStore({
+    databaseUrl: opts.databaseUrl,
+    dataDir: opts.dataDir,
+    schema: opts.databaseSchema,
+    onError: (err) => logger.error({ err }, 'records: store error'),
+  });
 
-  const http: FastifyInstance = Fastify({ loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true });
+  // Post-processing catches up and ends what a crash left in progress before call control takes
+  // its first call, so every call it then sees in progress is a live one.
+  const postProcessor = createPostProcessor({
+    journal,
+    store,
+    directory,
+    delaySeconds: opts.tenant.postProcessing.delaySeconds,
+    onError: (err) => logger.error({ err }, 'records: post-processing failed; retrying from the checkpoint'),
+  });
+  await postProcessor.catchUp();
+  const recoveredCallIds = await postProcessor.recoverInterruptedCalls();
+  if (recoveredCallIds.length > 0) {
+    logger.warn({ callIds: recoveredCallIds }, `records: ended ${recoveredCallIds.length} call(s) left in progress by the previous run`);
+  }
+  postProcessor.start();
+
+  const http: FastifyInstance = Fastify({
+    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+  });
   http.get('/health', async () => ({ status: 'ok' }));
   http.get('/metrics', async () => metrics.snapshot());
+  await http.register(apiPlugin, { directory, records: store, credentials: store, logger, rateLimits: opts.apiRateLimits });
   await http.listen({ host: opts.host, port: opts.httpPort });
   const httpAddress = http.server.address();
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : opts.httpPort;
@@ -88,6 +130,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     journal,
     logger: logger.child({ component: 'calls' }),
     queueRetryDelayMs: opts.queueRetryDelayMs,
+    ringTimeoutMs: opts.ringTimeoutMs,
   });
 
   const hostPart = advertisedHost.includes(':') ? `[${advertisedHost}]` : advertisedHost;
@@ -100,6 +143,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     registrar,
     callControl,
     journal,
+    store,
+    postProcessor,
+    recoveredCallIds,
     http,
     httpPort,
     sipPort: udp.port,
@@ -112,6 +158,11 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       registrar.close();
       await stack.close();
       await http.close();
+      // Everything call control journaled becomes records before the process exits.
+      await journal.flush();
+      await postProcessor.stop();
+      await postProcessor.catchUp();
+      await store.close();
       await journal.close();
     },
   };

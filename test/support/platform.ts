@@ -1,0 +1,110 @@
+/**
+ * Test support: a real platform on ephemeral ports with its own data directory (and, for
+ * PostgreSQL, its own schema), test UAs registered over WebSocket, and a REST client that signs in
+ * the way integrations do (POST /authuser/{email} → HTTP Basic email:SecretKey).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Tenant } from '../../src/config/types.js';
+import { startPlatform, type Platform, type PlatformOptions } from '../../src/platform.js';
+import { TestUa } from '../../src/testing/test-ua.js';
+
+export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+export interface TestPlatform {
+  platform: Platform;
+  ua(extension: string, password: string): Promise<TestUa>;
+  rest(email: string, password: string): Promise<RestClient>;
+  close(): Promise<void>;
+}
+
+export async function startTestPlatform(tenant: Tenant, store: StoreKind, extra: Partial<PlatformOptions> = {}): Promise<TestPlatform> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
+  const schema = store === 'postgres' ? `sb_e2e_${randomBytes(5).toString('hex')}` : undefined;
+  const platform = await startPlatform({
+    tenant,
+    dataDir,
+    host: '127.0.0.1',
+    httpPort: 0,
+    sipPort: 0,
+    databaseUrl: store === 'postgres' ? POSTGRES_URL : undefined,
+    databaseSchema: schema,
+    apiRateLimits: { requests: { capacity: 10_000, refillPerSecond: 10_000 } },
+    queueRetryDelayMs: 200,
+    ...extra,
+  });
+  const uas: TestUa[] = [];
+  return {
+    platform,
+    async ua(extension, password) {
+      const ua = await TestUa.overWebSocket(platform.wsUrl, { extension, password, domain: tenant.domain });
+      uas.push(ua);
+      const response = await ua.register();
+      if (response.status !== 200) throw new Error(`register ${extension}: ${response.status}`);
+      return ua;
+    },
+    async rest(email, password) {
+      return RestClient.signIn(platform.httpUrl, email, password);
+    },
+    async close() {
+      await Promise.all(uas.map((ua) => ua.close()));
+      await platform.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      if (schema) {
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.end();
+      }
+    },
+  };
+}
+
+export class RestClient {
+  private constructor(
+    readonly baseUrl: string,
+    readonly userId: string,
+    private readonly authorization: string,
+  ) {}
+
+  static async signIn(baseUrl: string, email: string, password: string): Promise<RestClient> {
+    const response = await fetch(new URL(`authuser/${encodeURIComponent(email)}`, baseUrl), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Json-Serializer': '2' },
+      body: JSON.stringify({ UserName: email, Password: password }),
+    });
+    if (response.status !== 200) throw new Error(`authuser ${email}: ${response.status} ${await response.text()}`);
+    const { UserID, SecretKey } = (await response.json()) as { UserID: string; SecretKey: string };
+    return new RestClient(baseUrl, UserID, `Basic ${Buffer.from(`${email}:${SecretKey}`).toString('base64')}`);
+  }
+
+  async get(path: string, query: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+    const url = new URL(path.replace(/^\//, ''), this.baseUrl);
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    const response = await fetch(url, { headers: { Authorization: this.authorization, 'X-Json-Serializer': '2' } });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /** GET that must succeed with a JSON array. */
+  async list<T = Record<string, unknown>>(path: string, query: Record<string, string> = {}): Promise<T[]> {
+    const { status, body } = await this.get(path, query);
+    if (status !== 200 || !Array.isArray(body)) throw new Error(`GET ${path}: ${status} ${JSON.stringify(body)}`);
+    return body as T[];
+  }
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
