@@ -172,3 +172,57 @@ export interface CredentialStore {
   /** Hashes of the user's current keys, newest first. */
   listSecretKeyHashes(userId: string): Promise<string[]>;
 }
+
+/** A detail as written: `subSeq` orders the details that one journal fact produced. */
+export interface ServiceCallDetailWrite extends ServiceCallDetail {
+  subSeq: number;
+}
+
+/**
+ * Post-processing's durable per-call state. The store keeps `state` opaque (JSON text owned by
+ * post-processing); `ended` and the times let it find calls that a crash interrupted.
+ */
+export interface CallProgress {
+  callId: string;
+  state: string;
+  ended: boolean;
+  /** Highest journal seq applied to this call: facts at or below it are already in the records. */
+  lastSeq: number;
+  /** Journal time of the last fact of this call: its last known sign of life. */
+  lastTimeMs: number;
+}
+
+/**
+ * Everything one post-processing batch produced. Written in ONE transaction together with the
+ * consumer's checkpoint, so records and checkpoint can never disagree after a crash.
+ * Records are upserted by eventId (last write wins); details are insert-once.
+ */
+export interface RecordBatch {
+  checkpoint?: { consumer: string; seq: number };
+  userCallEvents?: readonly UserCallEvent[];
+  serviceCalls?: readonly ServiceCall[];
+  serviceCallDetails?: readonly ServiceCallDetailWrite[];
+  outboundServiceCalls?: readonly OutboundServiceCall[];
+  outboundCallbackCalls?: readonly OutboundCallbackCall[];
+  callProgress?: readonly CallProgress[];
+}
+
+/** What post-processing (and the benchmark's seeding) writes. */
+export interface RecordWriter {
+  writeBatch(batch: RecordBatch): Promise<void>;
+  /** Last journal seq the consumer has fully applied (0 when it never ran). */
+  readCheckpoint(consumer: string): Promise<number>;
+  /** Move a consumer's checkpoint, e.g. back to 0 to replay the journal. */
+  setCheckpoint(consumer: string, seq: number): Promise<void>;
+  loadCallProgress(callIds: readonly string[]): Promise<Map<string, CallProgress>>;
+  /** Calls started but not ended, oldest activity first: what crash recovery ends. */
+  listOpenCallProgress(): Promise<CallProgress[]>;
+}
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** The record store: read side for the REST API, write side for post-processing. */
+export interface RecordStore extends RecordReader, RecordWriter, CredentialStore {
+  readonly dialect: StoreDialect;
+  close(): Promise<void>;
+}

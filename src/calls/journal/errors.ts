@@ -7,6 +7,8 @@ export const JournalErrorCode = {
   Closed: 'JOURNAL_CLOSED',
   /** A group commit failed (disk full, I/O error); the entries stay buffered and are retried. */
   WriteFailed: 'JOURNAL_WRITE_FAILED',
+  /** Reading durable entries failed (I/O error, missing table). */
+  ReadFailed: 'JOURNAL_READ_FAILED',
   /** A stored row could not be decoded (its fact column is not a JSON object). */
   CorruptEntry: 'JOURNAL_CORRUPT_ENTRY',
   /** An option is out of range. */

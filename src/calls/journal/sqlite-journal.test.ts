@@ -42,8 +42,11 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const journal of opened.splice(0)) await journal.close();
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    for (const journal of opened.splice(0)) await journal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('openSqliteJournal', () => {
@@ -195,6 +198,32 @@ describe('openSqliteJournal', () => {
       call_leg_id: (facts[1] as { callLegId: string }).callLegId,
       type: 'LegCreated',
     });
+  });
+
+  it('keeps entries buffered when a commit fails, and retries them', async () => {
+    const errors: JournalError[] = [];
+    const journal = open({ groupCommitMs: 5, onError: (error) => errors.push(error) });
+    const other = new Database(path);
+    try {
+      // Another connection takes the table away: a real failure of the next group commit.
+      other.exec('ALTER TABLE journal RENAME TO journal_away');
+      const callId = randomUUID();
+      journal.append(legFact(callId, 1));
+      journal.append(legFact(callId, 2));
+      await expect(journal.flush()).rejects.toMatchObject({ code: 'JOURNAL_WRITE_FAILED' });
+      expect(journal.stats()).toMatchObject({ pending: 2, durableSeq: 0 });
+      await expect(journal.read(0, 10)).rejects.toMatchObject({ code: 'JOURNAL_READ_FAILED' });
+      expect(journal.append(legFact(callId, 3)).seq).toBe(3);
+      for (let waited = 0; errors.length === 0 && waited < 3000; waited += 20) await sleep(20);
+      expect(errors[0]?.code).toBe('JOURNAL_WRITE_FAILED');
+      other.exec('ALTER TABLE journal_away RENAME TO journal');
+      for (let waited = 0; durableRows() < 3 && waited < 3000; waited += 20) await sleep(20);
+      expect(durableRows()).toBe(3);
+      expect(journal.stats()).toMatchObject({ pending: 0, durableSeq: 3 });
+      expect((await journal.read(0, 10)).map((entry) => entry.seq)).toEqual([1, 2, 3]);
+    } finally {
+      other.close();
+    }
   });
 
   it('refuses use after close with a coded error, and close is idempotent', async () => {

@@ -105,6 +105,8 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
   let timer: NodeJS.Timeout | undefined;
   let commits = 0;
   let closed = false;
+  /** A commit failed and a retry is scheduled. */
+  let retrying = false;
   const listeners = new Set<(entry: JournalEntry) => void>();
   // Entries waiting for delivery: a listener that appends must not see its entry before the
   // current one has reached every other listener.
@@ -126,10 +128,12 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
         `journal group commit of ${batch.length} entries failed: ${String(cause)}`,
         { cause },
       );
-      if (!closed) timer = setTimeout(commit, RETRY_MS);
+      retrying = true;
+      if (!closed) timer = setTimeout(commitFromTimer, RETRY_MS);
       throw error;
     }
     pending = [];
+    retrying = false;
     durableSeq = batch[batch.length - 1]!.seq;
     commits += 1;
   }
@@ -191,7 +195,9 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
       lastTimeMs = Math.max(lastTimeMs, Date.now());
       const entry: JournalEntry = { seq: lastSeq, timeMs: lastTimeMs, fact };
       pending.push(entry);
-      if (groupCommitMs === 0 || pending.length >= maxBatch) {
+      if (retrying) {
+        // The last commit failed: the retry timer owns the next attempt; don't hit the disk per append.
+      } else if (groupCommitMs === 0 || pending.length >= maxBatch) {
         // A failed forced commit is retried by the timer; the append itself has succeeded.
         commitFromTimer();
       } else if (!timer) {
@@ -209,7 +215,14 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     async read(afterSeq: number, limit: number): Promise<JournalEntry[]> {
       assertOpen('read');
       if (limit <= 0) return [];
-      const rows = selectAfter.all(afterSeq, limit) as JournalRow[];
+      let rows: JournalRow[];
+      try {
+        rows = selectAfter.all(afterSeq, limit) as JournalRow[];
+      } catch (cause) {
+        throw new JournalError(JournalErrorCode.ReadFailed, `journal read failed: ${String(cause)}`, {
+          cause,
+        });
+      }
       const entries = rows.map(decode);
       if (entries.length < limit) {
         // Rows and the buffer never overlap: the buffer only holds seqs above durableSeq.

@@ -1,0 +1,311 @@
+/**
+ * The records a call's state stands for (DESIGN.md §2). A pure function of the state: the same
+ * facts always give the same records, which is what makes re-processing idempotent. Modified is
+ * not part of it; the processor stamps it when a record's content changes.
+ */
+import type {
+  CallResult,
+  OutboundCallbackCall,
+  OutboundServiceCall,
+  ServiceCall,
+  UserCallEvent,
+} from '../types.js';
+import { type CallState, type LegState, leftForElsewhere, type QueueVisit } from './call-state.js';
+import { recordId, recordKey } from './ids.js';
+
+/** Name lookups (from the tenant Directory); unknown ids give ''. */
+export interface Names {
+  userName(userId: string): string;
+  queueName(queueId: string): string;
+  callbackListName(callbackListId: string): string;
+  /** The queue a callback list belongs to, if the list is known. */
+  callbackListQueueId(callbackListId: string): string | null;
+  /** The user a dialled extension or number belongs to (a direct call's callee without a leg). */
+  userIdByDialled(dialled: string): string | null;
+}
+
+export type Unstamped<T> = Omit<T, 'modifiedMs'>;
+
+export interface DerivedRecords {
+  userCallEvents: Unstamped<UserCallEvent>[];
+  serviceCalls: Unstamped<ServiceCall>[];
+  outboundServiceCalls: Unstamped<OutboundServiceCall>[];
+  outboundCallbackCalls: Unstamped<OutboundCallbackCall>[];
+}
+
+/** Whole seconds between two times, never negative. */
+function seconds(fromMs: number, toMs: number): number {
+  return Math.max(0, Math.round((toMs - fromMs) / 1000));
+}
+
+function minOf(values: (number | null)[]): number | null {
+  let min: number | null = null;
+  for (const value of values) if (value !== null && (min === null || value < min)) min = value;
+  return min;
+}
+
+/** When someone other than the caller took the call (callee, trunk or queue member). */
+function callAnsweredMs(state: CallState): number | null {
+  return minOf(
+    state.legs.filter((leg) => leg.role !== 'caller').map((leg) => leg.connectedMs ?? leg.answeredMs),
+  );
+}
+
+/** The result seen from the calling side. */
+function callerResult(state: CallState): CallResult | null {
+  if (!state.ended) return null;
+  if (callAnsweredMs(state) !== null) return 'Handled';
+  switch (state.ended.reason) {
+    case 'Normal':
+      return 'Handled';
+    case 'CallerCancelled':
+      return 'Cancelled';
+    case 'Busy':
+    case 'Rejected':
+      return 'Busy';
+    case 'NoAnswer':
+    case 'Unavailable':
+    case 'NotFound':
+      return 'Missed';
+    case 'Failed':
+      return 'Failed';
+  }
+}
+
+const DECLINE_STATUSES: ReadonlySet<number> = new Set([486, 600, 603]);
+
+export function deriveRecords(state: CallState, names: Names): DerivedRecords {
+  const out: DerivedRecords = {
+    userCallEvents: [],
+    serviceCalls: [],
+    outboundServiceCalls: [],
+    outboundCallbackCalls: [],
+  };
+  const { started, ended } = state;
+  const aNum = started?.aNum ?? '';
+  const bNum = started?.bNum ?? '';
+  const callerLeg = state.legs.find((leg) => leg.role === 'caller') ?? null;
+  const callerUserId = started?.callerUserId ?? callerLeg?.userId ?? null;
+  const answeredMs = callAnsweredMs(state);
+  const endedMs = ended?.endedMs ?? null;
+  const talkSeconds = answeredMs !== null && endedMs !== null ? seconds(answeredMs, endedMs) : 0;
+
+  for (const visit of state.visits) out.serviceCalls.push(header(state, visit, names, aNum, bNum));
+
+  for (const leg of state.legs) {
+    const event = allocationEvent(state, leg, names, aNum, bNum);
+    if (event) out.userCallEvents.push(event);
+  }
+
+  const kind = started?.callKind;
+  // DirectCall events are written once, after the call disconnects.
+  if (started && ended && (kind === 'direct' || kind === 'inbound-service') && callerUserId) {
+    out.userCallEvents.push({
+      eventId: recordId(recordKey.directCallEvent(state.callId, callerUserId, 'outbound')),
+      callId: state.callId,
+      callLegId: callerLeg?.callLegId ?? '',
+      userId: callerUserId,
+      userName: names.userName(callerUserId),
+      callType: 'DirectCall',
+      direction: 'outbound',
+      result: callerResult(state) ?? 'Failed',
+      aNum,
+      bNum,
+      queueId: null,
+      queueName: null,
+      timestampMs: started.startedMs,
+      answerTimeMs: answeredMs,
+      endTimeMs: ended.endedMs,
+      durationSeconds: talkSeconds,
+      recordingIds: [],
+    });
+  }
+  if (started && ended && kind === 'direct')
+    out.userCallEvents.push(...calleeEvents(state, names, aNum, bNum));
+
+  if (started && kind === 'outbound-service') {
+    const queueId = started.queueId ?? '';
+    out.outboundServiceCalls.push({
+      eventId: recordId(recordKey.outboundServiceCall(state.callId)),
+      callId: state.callId,
+      callLegId: callerLeg?.callLegId ?? '',
+      queueId,
+      queueName: queueId ? names.queueName(queueId) : '',
+      userId: callerUserId ?? '',
+      userName: callerUserId ? names.userName(callerUserId) : '',
+      aNum,
+      bNum,
+      timestampMs: started.startedMs,
+      answerTimeMs: answeredMs,
+      endTimeMs: endedMs,
+      durationSeconds: talkSeconds,
+      result: callerResult(state),
+      recordingIds: [],
+    });
+  }
+
+  if (started && kind === 'outbound-callback') {
+    const callbackListId = started.callbackListId ?? '';
+    out.outboundCallbackCalls.push({
+      eventId: recordId(recordKey.outboundCallbackCall(state.callId)),
+      callId: state.callId,
+      callLegId: callerLeg?.callLegId ?? '',
+      callbackListId,
+      callbackListName: callbackListId ? names.callbackListName(callbackListId) : '',
+      callbackRequestId: started.callbackRequestId ?? '',
+      queueId: started.queueId ?? (callbackListId ? names.callbackListQueueId(callbackListId) : null),
+      userId: callerUserId ?? '',
+      userName: callerUserId ? names.userName(callerUserId) : '',
+      aNum,
+      bNum,
+      timestampMs: started.startedMs,
+      answerTimeMs: answeredMs,
+      endTimeMs: endedMs,
+      durationSeconds: talkSeconds,
+      result: callerResult(state),
+      recordingIds: [],
+    });
+  }
+  return out;
+}
+
+function header(
+  state: CallState,
+  visit: QueueVisit,
+  names: Names,
+  aNum: string,
+  bNum: string,
+): Unstamped<ServiceCall> {
+  const answered = visit.answeredMs !== null;
+  const endTimeMs = !answered && leftForElsewhere(visit) ? visit.leftMs : (state.ended?.endedMs ?? null);
+  let result: CallResult | null = null;
+  if (endTimeMs !== null) {
+    if (answered) result = 'Handled';
+    else if (leftForElsewhere(visit)) result = 'Missed';
+    else if (visit.leftReason === 'CallerHungUp' || state.ended?.reason === 'CallerCancelled')
+      result = 'Cancelled';
+    else if (state.ended?.reason === 'Failed') result = 'Failed';
+    else result = 'Missed';
+  }
+  let waitTimeSeconds = 0;
+  if (visit.answeredMs !== null) waitTimeSeconds = seconds(visit.arrivalMs, visit.answeredMs);
+  else if (endTimeMs !== null) waitTimeSeconds = seconds(visit.arrivalMs, endTimeMs);
+  return {
+    eventId: recordId(recordKey.serviceCall(state.callId, visit.queueId)),
+    callId: state.callId,
+    queueId: visit.queueId,
+    queueName: names.queueName(visit.queueId),
+    aNum,
+    bNum,
+    arrivalTimeMs: visit.arrivalMs,
+    answerTimeMs: visit.answeredMs,
+    endTimeMs,
+    waitTimeSeconds,
+    durationSeconds:
+      visit.answeredMs !== null && endTimeMs !== null ? seconds(visit.answeredMs, endTimeMs) : 0,
+    result,
+    answeredByUserId: visit.answeredByUserId,
+    answeredByUserName: visit.answeredByUserId ? names.userName(visit.answeredByUserId) : null,
+    allocationCount: visit.allocationCount,
+    recordingIds: [],
+  };
+}
+
+/**
+ * One event per allocation leg: Handled from the member's connect on (its end filled in later),
+ * Allocated once an allocation ended without the member answering; nothing while it rings.
+ */
+function allocationEvent(
+  state: CallState,
+  leg: LegState,
+  names: Names,
+  aNum: string,
+  bNum: string,
+): Unstamped<UserCallEvent> | null {
+  if (leg.offeredMs === null || leg.userId === null) return null;
+  const base = {
+    eventId: recordId(recordKey.allocationEvent(leg.callLegId)),
+    callId: state.callId,
+    callLegId: leg.callLegId,
+    userId: leg.userId,
+    userName: names.userName(leg.userId),
+    callType: 'ServiceCall' as const,
+    direction: 'inbound' as const,
+    aNum,
+    bNum,
+    queueId: leg.queueId,
+    queueName: leg.queueId ? names.queueName(leg.queueId) : null,
+    timestampMs: leg.offeredMs,
+    recordingIds: [],
+  };
+  if (leg.connectedMs !== null) {
+    const endTimeMs = leg.endedMs ?? state.ended?.endedMs ?? null;
+    return {
+      ...base,
+      result: 'Handled',
+      answerTimeMs: leg.connectedMs,
+      endTimeMs,
+      durationSeconds: endTimeMs !== null ? seconds(leg.connectedMs, endTimeMs) : 0,
+    };
+  }
+  const allocationEndMs = leg.rejectedMs ?? leg.endedMs ?? state.ended?.endedMs ?? null;
+  if (allocationEndMs === null) return null;
+  return { ...base, result: 'Allocated', answerTimeMs: null, endTimeMs: allocationEndMs, durationSeconds: 0 };
+}
+
+/** The called users of a direct call: one event per user, the answered leg if any. */
+function calleeEvents(
+  state: CallState,
+  names: Names,
+  aNum: string,
+  bNum: string,
+): Unstamped<UserCallEvent>[] {
+  const ended = state.ended!;
+  const started = state.started!;
+  const legsByUser = new Map<string, LegState[]>();
+  for (const leg of state.legs) {
+    if (leg.role !== 'callee' || leg.userId === null) continue;
+    legsByUser.set(leg.userId, [...(legsByUser.get(leg.userId) ?? []), leg]);
+  }
+  const hasTrunkLeg = state.legs.some((leg) => leg.role === 'trunk');
+  if (legsByUser.size === 0 && !hasTrunkLeg) {
+    // Routed to a user with no registered device: no leg was placed, but the user missed a call.
+    const userId = names.userIdByDialled(bNum);
+    if (userId !== null) legsByUser.set(userId, []);
+  }
+  const events: Unstamped<UserCallEvent>[] = [];
+  for (const [userId, legs] of legsByUser) {
+    const answeredLeg =
+      legs
+        .filter((leg) => leg.answeredMs !== null)
+        .sort((x, y) => (x.answeredMs ?? 0) - (y.answeredMs ?? 0))[0] ?? null;
+    const answered = answeredLeg !== null || ended.answeredByUserId === userId;
+    let result: CallResult;
+    if (answered) result = 'Handled';
+    else if (ended.reason === 'Rejected' || legs.some((leg) => DECLINE_STATUSES.has(leg.endSipStatus ?? 0))) {
+      result = 'Rejected';
+    } else if (ended.reason === 'Failed') result = 'Failed';
+    else result = 'Missed';
+    const answerTimeMs = answeredLeg?.answeredMs ?? null;
+    events.push({
+      eventId: recordId(recordKey.directCallEvent(state.callId, userId, 'inbound')),
+      callId: state.callId,
+      callLegId: (answeredLeg ?? legs[0])?.callLegId ?? '',
+      userId,
+      userName: names.userName(userId),
+      callType: 'DirectCall',
+      direction: 'inbound',
+      result,
+      aNum,
+      bNum,
+      queueId: null,
+      queueName: null,
+      timestampMs: minOf(legs.map((leg) => leg.createdMs)) ?? started.startedMs,
+      answerTimeMs,
+      endTimeMs: ended.endedMs,
+      durationSeconds: answerTimeMs !== null ? seconds(answerTimeMs, ended.endedMs) : 0,
+      recordingIds: [],
+    });
+  }
+  return events;
+}

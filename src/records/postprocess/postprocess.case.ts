@@ -1,0 +1,913 @@
+/**
+ * Post-processing contract: synthetic fact sequences through a real SQLite journal into a real
+ * store. Run against both stores by the SQLite and PostgreSQL test files.
+ *
+ * Date is faked (timers are not) so that journal times — and hence every record time — are exact.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openSqliteJournal, type SqliteJournal } from '../../calls/journal/sqlite-journal.js';
+import type { JournalFact } from '../../calls/journal/types.js';
+import { createDirectory } from '../../config/directory.js';
+import type { StoreFactory } from '../store/test-stores.js';
+import type {
+  OutboundCallbackCall,
+  OutboundServiceCall,
+  RecordStore,
+  ServiceCall,
+  ServiceCallDetail,
+  UserCallEvent,
+} from '../types.js';
+import { recordId, recordKey } from './ids.js';
+import { createPostProcessor, type PostProcessor, type PostProcessorOptions } from './post-processor.js';
+import {
+  LIST_SUPPORT,
+  QUEUE_SALES,
+  QUEUE_SUPPORT,
+  ScriptedCall,
+  TEST_TENANT,
+  USER_A,
+  USER_B,
+  USER_C,
+} from './test-calls.js';
+
+const T0 = Date.UTC(2030, 5, 1, 8, 0, 0);
+const directory = createDirectory(TEST_TENANT);
+const EVERYTHING = { by: 'modified', fromMs: 0, toMs: Number.MAX_SAFE_INTEGER } as const;
+
+function setTime(ms: number): void {
+  vi.setSystemTime(ms);
+}
+function advance(ms: number): void {
+  vi.setSystemTime(Date.now() + ms);
+}
+
+interface Snapshot {
+  userCallEvents: UserCallEvent[];
+  serviceCalls: ServiceCall[];
+  details: ServiceCallDetail[];
+  outboundServiceCalls: OutboundServiceCall[];
+  outboundCallbackCalls: OutboundCallbackCall[];
+}
+
+async function snapshot(store: RecordStore): Promise<Snapshot> {
+  const userCallEvents = await store.listUserCallEvents({
+    selection: EVERYTHING,
+    visibleDirectCallUserIds: '*',
+    visibleAgentCallUserIds: '*',
+  });
+  const serviceCalls = await store.listServiceCalls({ selection: EVERYTHING, visibleQueueIds: '*' });
+  const details: ServiceCallDetail[] = [];
+  for (const callId of [...new Set(serviceCalls.map((header) => header.callId))].sort()) {
+    details.push(...(await store.listServiceCallDetails(callId)));
+  }
+  return {
+    userCallEvents,
+    serviceCalls,
+    details,
+    outboundServiceCalls: await store.listOutboundServiceCalls({
+      selection: EVERYTHING,
+      visibleQueueIds: '*',
+    }),
+    outboundCallbackCalls: await store.listOutboundCallbackCalls({
+      selection: EVERYTHING,
+      visibleCallbackListIds: '*',
+    }),
+  };
+}
+
+async function eventsOfCall(store: RecordStore, callId: string): Promise<UserCallEvent[]> {
+  return store.listUserCallEvents({
+    selection: { by: 'callId', callId },
+    visibleDirectCallUserIds: '*',
+    visibleAgentCallUserIds: '*',
+  });
+}
+
+async function headersOfCall(store: RecordStore, callId: string): Promise<ServiceCall[]> {
+  return store.listServiceCalls({ selection: { by: 'callId', callId }, visibleQueueIds: '*' });
+}
+
+/** The seed's scenario: A calls Support; B declines; C answers; A hangs up a minute later. */
+function seedScenario(journal: SqliteJournal) {
+  setTime(T0);
+  const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+  advance(1000);
+  const legB = call.offer(QUEUE_SUPPORT, USER_B);
+  call.ring(legB);
+  advance(3000);
+  call.decline(legB, QUEUE_SUPPORT, USER_B);
+  advance(1000);
+  const legC = call.offer(QUEUE_SUPPORT, USER_C);
+  call.ring(legC);
+  advance(4000);
+  call.connectAllocation(legC, QUEUE_SUPPORT, USER_C);
+  advance(60_000);
+  call.hangup();
+  return { call, legB, legC };
+}
+
+/** Everything the seed scenario must produce, exactly. */
+async function expectSeedRecords(
+  store: RecordStore,
+  seed: ReturnType<typeof seedScenario>,
+  modifiedMs?: number,
+) {
+  const { call, legB, legC } = seed;
+  const events = await eventsOfCall(store, call.callId);
+  const stamp = modifiedMs === undefined ? { modifiedMs: expect.any(Number) } : { modifiedMs };
+  expect(events).toEqual([
+    {
+      eventId: recordId(recordKey.directCallEvent(call.callId, USER_A, 'outbound')),
+      callId: call.callId,
+      callLegId: call.callerLegId,
+      userId: USER_A,
+      userName: 'a@example.com',
+      callType: 'DirectCall',
+      direction: 'outbound',
+      result: 'Handled',
+      aNum: '1001',
+      bNum: '100',
+      queueId: null,
+      queueName: null,
+      timestampMs: T0,
+      answerTimeMs: T0 + 9000,
+      endTimeMs: T0 + 69_000,
+      durationSeconds: 60,
+      recordingIds: [],
+      ...stamp,
+    },
+    {
+      eventId: recordId(recordKey.allocationEvent(legB)),
+      callId: call.callId,
+      callLegId: legB,
+      userId: USER_B,
+      userName: 'b@example.com',
+      callType: 'ServiceCall',
+      direction: 'inbound',
+      result: 'Allocated',
+      aNum: '1001',
+      bNum: '100',
+      queueId: QUEUE_SUPPORT,
+      queueName: 'Support',
+      timestampMs: T0 + 1000,
+      answerTimeMs: null,
+      endTimeMs: T0 + 4000,
+      durationSeconds: 0,
+      recordingIds: [],
+      ...stamp,
+    },
+    {
+      eventId: recordId(recordKey.allocationEvent(legC)),
+      callId: call.callId,
+      callLegId: legC,
+      userId: USER_C,
+      userName: 'c@example.com',
+      callType: 'ServiceCall',
+      direction: 'inbound',
+      result: 'Handled',
+      aNum: '1001',
+      bNum: '100',
+      queueId: QUEUE_SUPPORT,
+      queueName: 'Support',
+      timestampMs: T0 + 5000,
+      answerTimeMs: T0 + 9000,
+      endTimeMs: T0 + 69_000,
+      durationSeconds: 60,
+      recordingIds: [],
+      ...stamp,
+    },
+  ]);
+  expect(await headersOfCall(store, call.callId)).toEqual([
+    {
+      eventId: recordId(recordKey.serviceCall(call.callId, QUEUE_SUPPORT)),
+      callId: call.callId,
+      queueId: QUEUE_SUPPORT,
+      queueName: 'Support',
+      aNum: '1001',
+      bNum: '100',
+      arrivalTimeMs: T0,
+      answerTimeMs: T0 + 9000,
+      endTimeMs: T0 + 69_000,
+      waitTimeSeconds: 9,
+      durationSeconds: 60,
+      result: 'Handled',
+      answeredByUserId: USER_C,
+      answeredByUserName: 'c@example.com',
+      allocationCount: 2,
+      recordingIds: [],
+      ...stamp,
+    },
+  ]);
+  const details = await store.listServiceCallDetails(call.callId);
+  expect(details.map((d) => [d.eventType, d.userName, d.reason, d.timestampMs - T0])).toEqual([
+    ['CallArrival', null, null, 0],
+    ['UserAllocation', 'b@example.com', null, 1000],
+    ['UserReject', 'b@example.com', 'GenericUserRejected', 4000],
+    ['UserAllocation', 'c@example.com', null, 5000],
+    ['UserConnect', 'c@example.com', null, 9000],
+    ['CallDisconnect', null, 'Normal', 69_000],
+  ]);
+  expect(details.map((d) => d.callLegId)).toEqual([null, legB, legB, legC, legC, null]);
+  expect(details.every((d) => d.queueId === QUEUE_SUPPORT && d.queueName === 'Support')).toBe(true);
+  expect(new Set(details.map((d) => d.eventId)).size).toBe(6);
+}
+
+export function runPostProcessContract(name: string, makeFactory: () => StoreFactory): void {
+  describe(`post-processing contract: ${name}`, () => {
+    let factory: StoreFactory;
+    let dir: string;
+    let journal: SqliteJournal;
+    let store: RecordStore;
+    let storeCount = 0;
+    const processors: PostProcessor[] = [];
+
+    beforeAll(() => {
+      factory = makeFactory();
+    });
+    afterAll(async () => {
+      await factory?.cleanup();
+    });
+
+    beforeEach(async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      setTime(T0);
+      dir = mkdtempSync(join(tmpdir(), 'postprocess-'));
+      journal = openSqliteJournal(join(dir, 'journal.db'));
+      storeCount += 1;
+      store = await factory.open(`pp${storeCount}`);
+    });
+
+    afterEach(async () => {
+      try {
+        for (const processor of processors.splice(0)) await processor.stop();
+        await journal.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        vi.useRealTimers();
+      }
+    });
+
+    function processor(over: Partial<PostProcessorOptions> = {}): PostProcessor {
+      const created = createPostProcessor({ journal, store, directory, delaySeconds: 0, ...over });
+      processors.push(created);
+      return created;
+    }
+
+    it('turns the seed scenario into exactly 3 user events, 1 header and 6 details', async () => {
+      const seed = seedScenario(journal);
+      await processor().catchUp();
+      await expectSeedRecords(store, seed, T0 + 69_000);
+      // Each event is visible only with its own permission.
+      const onlyA = await store.listUserCallEvents({
+        selection: { by: 'callId', callId: seed.call.callId },
+        visibleDirectCallUserIds: [USER_A],
+        visibleAgentCallUserIds: [],
+      });
+      expect(onlyA.map((e) => e.userId)).toEqual([USER_A]);
+      const agentsBC = await store.listUserCallEvents({
+        selection: { by: 'callId', callId: seed.call.callId },
+        visibleDirectCallUserIds: [USER_B, USER_C],
+        visibleAgentCallUserIds: [USER_B, USER_C],
+      });
+      expect(agentsBC.map((e) => e.result)).toEqual(['Allocated', 'Handled']);
+      expect(await store.readCheckpoint('records')).toBe(journal.lastSeq());
+    });
+
+    it('writes service-call records as the call progresses and DirectCall events only at the end', async () => {
+      const pp = processor();
+      setTime(T0);
+      const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      await pp.catchUp();
+      const [arrived] = await headersOfCall(store, call.callId);
+      expect(arrived).toMatchObject({ result: null, allocationCount: 0, endTimeMs: null, modifiedMs: T0 });
+      expect(await eventsOfCall(store, call.callId)).toEqual([]);
+
+      advance(1000);
+      const legB = call.offer(QUEUE_SUPPORT, USER_B);
+      await pp.catchUp();
+      expect(await headersOfCall(store, call.callId)).toMatchObject([
+        { allocationCount: 1, modifiedMs: T0 + 1000 },
+      ]);
+      expect(await eventsOfCall(store, call.callId)).toEqual([]);
+
+      // A fact that changes no record leaves every Modified alone.
+      advance(500);
+      call.ring(legB);
+      await pp.catchUp();
+      expect(await headersOfCall(store, call.callId)).toMatchObject([{ modifiedMs: T0 + 1000 }]);
+
+      advance(2500);
+      call.withdraw(legB, QUEUE_SUPPORT, USER_B, 'Timeout');
+      await pp.catchUp();
+      expect(await eventsOfCall(store, call.callId)).toMatchObject([
+        { userId: USER_B, result: 'Allocated', endTimeMs: T0 + 4000, modifiedMs: T0 + 4000 },
+      ]);
+
+      advance(1000);
+      const legC = call.offer(QUEUE_SUPPORT, USER_C);
+      advance(2000);
+      call.connectAllocation(legC, QUEUE_SUPPORT, USER_C);
+      await pp.catchUp();
+      expect(await eventsOfCall(store, call.callId)).toMatchObject([
+        { userId: USER_B, result: 'Allocated', modifiedMs: T0 + 4000 },
+        { userId: USER_C, result: 'Handled', answerTimeMs: T0 + 7000, endTimeMs: null, durationSeconds: 0 },
+      ]);
+      expect(await headersOfCall(store, call.callId)).toMatchObject([
+        {
+          answerTimeMs: T0 + 7000,
+          answeredByUserId: USER_C,
+          waitTimeSeconds: 7,
+          result: null,
+          allocationCount: 2,
+        },
+      ]);
+
+      advance(30_000);
+      call.hangup('CalleeHangup');
+      await pp.catchUp();
+      const events = await eventsOfCall(store, call.callId);
+      expect(events).toMatchObject([
+        {
+          userId: USER_A,
+          callType: 'DirectCall',
+          direction: 'outbound',
+          result: 'Handled',
+          durationSeconds: 30,
+        },
+        { userId: USER_B, result: 'Allocated', modifiedMs: T0 + 4000 },
+        {
+          userId: USER_C,
+          result: 'Handled',
+          endTimeMs: T0 + 37_000,
+          durationSeconds: 30,
+          modifiedMs: T0 + 37_000,
+        },
+      ]);
+      expect(await headersOfCall(store, call.callId)).toMatchObject([
+        { result: 'Handled', endTimeMs: T0 + 37_000, durationSeconds: 30, modifiedMs: T0 + 37_000 },
+      ]);
+      const details = await store.listServiceCallDetails(call.callId);
+      expect(details.map((d) => [d.eventType, d.reason])).toEqual([
+        ['CallArrival', null],
+        ['UserAllocation', null],
+        ['UserReject', 'Timeout'],
+        ['UserAllocation', null],
+        ['UserConnect', null],
+        ['CallDisconnect', 'Normal'],
+      ]);
+    });
+
+    it('gives a member allocated twice two events with different legs', async () => {
+      setTime(T0);
+      const call = new ScriptedCall(journal).startService(QUEUE_SALES, USER_A);
+      advance(1000);
+      const first = call.offer(QUEUE_SALES, USER_C);
+      advance(2000);
+      call.decline(first, QUEUE_SALES, USER_C, 603);
+      advance(1000);
+      const second = call.offer(QUEUE_SALES, USER_C);
+      advance(2000);
+      call.connectAllocation(second, QUEUE_SALES, USER_C);
+      advance(10_000);
+      call.hangup();
+      await processor().catchUp();
+      const events = await eventsOfCall(store, call.callId);
+      expect(events.map((e) => [e.userId, e.callLegId, e.result, e.callType])).toEqual([
+        [USER_A, call.callerLegId, 'Handled', 'DirectCall'],
+        [USER_C, first, 'Allocated', 'ServiceCall'],
+        [USER_C, second, 'Handled', 'ServiceCall'],
+      ]);
+      expect(new Set(events.map((e) => e.eventId)).size).toBe(3);
+      expect(await headersOfCall(store, call.callId)).toMatchObject([
+        { allocationCount: 2, answeredByUserId: USER_C, result: 'Handled', queueName: 'Sales' },
+      ]);
+    });
+
+    it('records a caller who abandons while queued', async () => {
+      setTime(T0);
+      const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      advance(2000);
+      const legB = call.offer(QUEUE_SUPPORT, USER_B);
+      call.ring(legB);
+      advance(5000);
+      call.callerCancels([legB], QUEUE_SUPPORT);
+      await processor().catchUp();
+      expect(await headersOfCall(store, call.callId)).toMatchObject([
+        {
+          result: 'Cancelled',
+          answerTimeMs: null,
+          answeredByUserId: null,
+          endTimeMs: T0 + 7000,
+          waitTimeSeconds: 7,
+          durationSeconds: 0,
+          allocationCount: 1,
+        },
+      ]);
+      expect((await eventsOfCall(store, call.callId)).map((e) => [e.userId, e.callType, e.result])).toEqual([
+        [USER_A, 'DirectCall', 'Cancelled'],
+        [USER_B, 'ServiceCall', 'Allocated'],
+      ]);
+      const details = await store.listServiceCallDetails(call.callId);
+      expect(details.map((d) => [d.eventType, d.reason])).toEqual([
+        ['CallArrival', null],
+        ['UserAllocation', null],
+        ['UserReject', 'CallDisconnected'],
+        ['CallDisconnect', 'CallerCancelled'],
+      ]);
+    });
+
+    it('records an external caller (no user) in the queue and overflow to another queue', async () => {
+      setTime(T0);
+      const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, undefined, '+358409999999');
+      advance(120_000);
+      call.overflow(QUEUE_SUPPORT, QUEUE_SALES);
+      advance(1000);
+      const legC = call.offer(QUEUE_SALES, USER_C);
+      advance(2000);
+      call.connectAllocation(legC, QUEUE_SALES, USER_C);
+      advance(20_000);
+      call.hangup();
+      await processor().catchUp();
+      expect(await headersOfCall(store, call.callId)).toMatchObject([
+        {
+          queueName: 'Support',
+          result: 'Missed',
+          endTimeMs: T0 + 120_000,
+          waitTimeSeconds: 120,
+          allocationCount: 0,
+        },
+        {
+          queueName: 'Sales',
+          result: 'Handled',
+          arrivalTimeMs: T0 + 120_000,
+          waitTimeSeconds: 3,
+          durationSeconds: 20,
+        },
+      ]);
+      expect((await eventsOfCall(store, call.callId)).map((e) => [e.userId, e.result])).toEqual([
+        [USER_C, 'Handled'],
+      ]);
+      const details = await store.listServiceCallDetails(call.callId);
+      expect(details.map((d) => [d.queueName, d.eventType, d.reason])).toEqual([
+        ['Support', 'CallArrival', null],
+        ['Support', 'QueueOverflow', 'Overflow'],
+        ['Sales', 'CallArrival', null],
+        ['Sales', 'UserAllocation', null],
+        ['Sales', 'UserConnect', null],
+        ['Sales', 'CallDisconnect', 'Normal'],
+      ]);
+    });
+
+    it('records an answered direct call for both users, only once it has ended', async () => {
+      const pp = processor();
+      setTime(T0);
+      const call = new ScriptedCall(journal).startDirect('1002', USER_A);
+      advance(100);
+      const legB = call.placeLeg('callee', USER_B);
+      call.ring(legB);
+      advance(3900);
+      call.answer(legB, USER_B);
+      advance(45_000);
+      await pp.catchUp();
+      expect(await eventsOfCall(store, call.callId)).toEqual([]);
+      call.hangup('CalleeHangup');
+      await pp.catchUp();
+      expect(await eventsOfCall(store, call.callId)).toEqual([
+        {
+          eventId: recordId(recordKey.directCallEvent(call.callId, USER_A, 'outbound')),
+          callId: call.callId,
+          callLegId: call.callerLegId,
+          userId: USER_A,
+          userName: 'a@example.com',
+          callType: 'DirectCall',
+          direction: 'outbound',
+          result: 'Handled',
+          aNum: '1001',
+          bNum: '1002',
+          queueId: null,
+          queueName: null,
+          timestampMs: T0,
+          answerTimeMs: T0 + 4000,
+          endTimeMs: T0 + 49_000,
+          durationSeconds: 45,
+          recordingIds: [],
+          modifiedMs: T0 + 49_000,
+        },
+        {
+          eventId: recordId(recordKey.directCallEvent(call.callId, USER_B, 'inbound')),
+          callId: call.callId,
+          callLegId: legB,
+          userId: USER_B,
+          userName: 'b@example.com',
+          callType: 'DirectCall',
+          direction: 'inbound',
+          result: 'Handled',
+          aNum: '1001',
+          bNum: '1002',
+          queueId: null,
+          queueName: null,
+          timestampMs: T0 + 100,
+          answerTimeMs: T0 + 4000,
+          endTimeMs: T0 + 49_000,
+          durationSeconds: 45,
+          recordingIds: [],
+          modifiedMs: T0 + 49_000,
+        },
+      ]);
+      expect(await headersOfCall(store, call.callId)).toEqual([]);
+    });
+
+    it('records unanswered direct calls: cancelled, declined, nobody registered, and an external call', async () => {
+      setTime(T0);
+      const cancelled = new ScriptedCall(journal).startDirect('1002', USER_A);
+      const cancelledLeg = cancelled.placeLeg('callee', USER_B);
+      cancelled.ring(cancelledLeg);
+      advance(8000);
+      cancelled.callerCancels([cancelledLeg]);
+
+      const declined = new ScriptedCall(journal).startDirect('1003', USER_A);
+      const declinedLeg = declined.placeLeg('callee', USER_C);
+      advance(2000);
+      declined.calleeFails(declinedLeg, 603, 'Rejected');
+
+      const offline = new ScriptedCall(journal).startDirect('1003', USER_B, '1002');
+      offline.unavailable();
+
+      const external = new ScriptedCall(journal).startDirect('+358409999999', USER_C, '1003');
+      const trunkLeg = external.placeLeg('trunk');
+      advance(3000);
+      external.answer(trunkLeg);
+      advance(10_000);
+      external.hangup();
+
+      const inboundFromTrunk = new ScriptedCall(journal).startDirect('1001', undefined, '+358401234567');
+      const toA = inboundFromTrunk.placeLeg('callee', USER_A);
+      advance(1000);
+      inboundFromTrunk.calleeFails(toA, 408, 'NoAnswer');
+
+      await processor().catchUp();
+      const results = async (call: ScriptedCall) =>
+        (await eventsOfCall(store, call.callId))
+          .sort((x, y) => x.userId.localeCompare(y.userId))
+          .map((e) => [e.userId, e.direction, e.result, e.durationSeconds]);
+      expect(await results(cancelled)).toEqual([
+        [USER_A, 'outbound', 'Cancelled', 0],
+        [USER_B, 'inbound', 'Missed', 0],
+      ]);
+      expect(await results(declined)).toEqual([
+        [USER_A, 'outbound', 'Busy', 0],
+        [USER_C, 'inbound', 'Rejected', 0],
+      ]);
+      expect(await results(offline)).toEqual([
+        [USER_B, 'outbound', 'Missed', 0],
+        [USER_C, 'inbound', 'Missed', 0],
+      ]);
+      expect(await results(external)).toEqual([[USER_C, 'outbound', 'Handled', 10]]);
+      expect(await results(inboundFromTrunk)).toEqual([[USER_A, 'inbound', 'Missed', 0]]);
+      const offlineEvents = await eventsOfCall(store, offline.callId);
+      expect(offlineEvents.find((e) => e.direction === 'inbound')?.callLegId).toBe('');
+    });
+
+    it('writes outbound service and callback call records from start to end', async () => {
+      const pp = processor();
+      setTime(T0);
+      const osc = new ScriptedCall(journal).startOutbound('outbound-service', USER_B, {
+        queueId: QUEUE_SUPPORT,
+      });
+      const occ = new ScriptedCall(journal).startOutbound('outbound-callback', USER_C, {
+        callbackListId: LIST_SUPPORT,
+        callbackRequestId: 'request-1',
+      });
+      await pp.catchUp();
+      const window = { by: 'callId', callId: osc.callId } as const;
+      expect(await store.listOutboundServiceCalls({ selection: window, visibleQueueIds: '*' })).toMatchObject(
+        [{ userId: USER_B, queueName: 'Support', result: null, endTimeMs: null, callLegId: osc.callerLegId }],
+      );
+      const oscTrunk = osc.placeLeg('trunk');
+      const occTrunk = occ.placeLeg('trunk');
+      advance(5000);
+      osc.answer(oscTrunk);
+      advance(60_000);
+      osc.hangup();
+      occ.calleeFails(occTrunk, 486, 'Busy');
+      await pp.catchUp();
+      expect(
+        await store.listOutboundServiceCalls({ selection: window, visibleQueueIds: [QUEUE_SUPPORT] }),
+      ).toEqual([
+        {
+          eventId: recordId(recordKey.outboundServiceCall(osc.callId)),
+          callId: osc.callId,
+          callLegId: osc.callerLegId,
+          queueId: QUEUE_SUPPORT,
+          queueName: 'Support',
+          userId: USER_B,
+          userName: 'b@example.com',
+          aNum: '+35810100100',
+          bNum: '+358409999999',
+          timestampMs: T0,
+          answerTimeMs: T0 + 5000,
+          endTimeMs: T0 + 65_000,
+          durationSeconds: 60,
+          result: 'Handled',
+          recordingIds: [],
+          modifiedMs: T0 + 65_000,
+        },
+      ]);
+      expect(
+        await store.listOutboundCallbackCalls({
+          selection: { by: 'callId', callId: occ.callId },
+          visibleCallbackListIds: [LIST_SUPPORT],
+        }),
+      ).toMatchObject([
+        {
+          eventId: recordId(recordKey.outboundCallbackCall(occ.callId)),
+          callbackListId: LIST_SUPPORT,
+          callbackListName: 'Support callbacks',
+          callbackRequestId: 'request-1',
+          queueId: QUEUE_SUPPORT,
+          userId: USER_C,
+          result: 'Busy',
+          endTimeMs: T0 + 65_000,
+        },
+      ]);
+      // Outbound calls give no user call events or headers of their own.
+      expect(await eventsOfCall(store, osc.callId)).toEqual([]);
+      expect(await headersOfCall(store, osc.callId)).toEqual([]);
+    });
+
+    it('changes nothing when the journal is replayed from 0 over the populated store', async () => {
+      const seed = seedScenario(journal);
+      setTime(T0 + 100_000);
+      const direct = new ScriptedCall(journal).startDirect('1002', USER_A);
+      const leg = direct.placeLeg('callee', USER_B);
+      direct.answer(leg, USER_B);
+      advance(5000);
+      direct.hangup();
+      await processor().catchUp();
+      const before = await snapshot(store);
+      expect(before.userCallEvents).toHaveLength(5);
+
+      advance(3_600_000);
+      await store.setCheckpoint('records', 0);
+      const replay = processor();
+      await replay.catchUp();
+      expect(await snapshot(store)).toEqual(before);
+      expect(await store.readCheckpoint('records')).toBe(journal.lastSeq());
+      // A second consumer reading everything from 0 changes nothing either.
+      await processor({ consumerName: 'audit' }).catchUp();
+      expect(await snapshot(store)).toEqual(before);
+      await expectSeedRecords(store, seed);
+    });
+
+    it('rebuilds identical records (ids, content, Modified) into an empty store', async () => {
+      seedScenario(journal);
+      await processor({ now: () => T0 + 70_000 }).catchUp();
+      const original = await snapshot(store);
+      const empty = await factory.open(`rebuild${storeCount}`);
+      const rebuild = createPostProcessor({
+        journal,
+        store: empty,
+        directory,
+        delaySeconds: 0,
+        now: () => T0 + 70_000,
+      });
+      await rebuild.catchUp();
+      expect(await snapshot(empty)).toEqual(original);
+    });
+
+    it('produces the same records whatever the batch size (Modified aside)', async () => {
+      seedScenario(journal);
+      const abandoned = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      const legB = abandoned.offer(QUEUE_SUPPORT, USER_B);
+      advance(3000);
+      abandoned.callerCancels([legB], QUEUE_SUPPORT);
+      const direct = new ScriptedCall(journal).startDirect('1002', USER_C, '1003');
+      const legToB = direct.placeLeg('callee', USER_B);
+      advance(1000);
+      direct.calleeFails(legToB, 603, 'Rejected');
+      await processor().catchUp();
+      const other = await factory.open(`batch${storeCount}`);
+      await createPostProcessor({
+        journal,
+        store: other,
+        directory,
+        delaySeconds: 0,
+        batchSize: 1,
+      }).catchUp();
+      const withoutModified = (records: Snapshot) =>
+        Object.fromEntries(
+          Object.entries(records).map(([table, rows]) => [
+            table,
+            (rows as { modifiedMs: number }[]).map(({ modifiedMs: _modifiedMs, ...rest }) => rest),
+          ]),
+        );
+      const bulk = await snapshot(store);
+      expect(bulk.userCallEvents).toHaveLength(7);
+      expect(withoutModified(await snapshot(other))).toEqual(withoutModified(bulk));
+    });
+
+    it('retries a batch whose transaction failed, from the same checkpoint', async () => {
+      vi.useRealTimers();
+      let failuresLeft = 1;
+      const flaky: RecordStore = {
+        ...store,
+        async writeBatch(batch) {
+          if (failuresLeft > 0) {
+            failuresLeft -= 1;
+            throw new Error('connection reset');
+          }
+          return store.writeBatch(batch);
+        },
+      };
+      const errors: Error[] = [];
+      const pp = processor({ store: flaky, onError: (error) => errors.push(error) });
+      pp.start();
+      const call = new ScriptedCall(journal).startDirect('1002', USER_A);
+      const leg = call.placeLeg('callee', USER_B);
+      call.answer(leg, USER_B);
+      call.hangup();
+      await waitFor(async () => (await eventsOfCall(store, call.callId)).length === 2, 5000);
+      expect(errors).toEqual([expect.objectContaining({ code: 'RECORDS_POSTPROCESS_FAILED' })]);
+      expect(await store.readCheckpoint('records')).toBe(journal.lastSeq());
+    });
+
+    it('resumes from the checkpoint after a restart of journal, store and processor', async () => {
+      const storeName = `pp${storeCount}`;
+      setTime(T0);
+      const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      advance(1000);
+      const legB = call.offer(QUEUE_SUPPORT, USER_B);
+      call.ring(legB);
+      advance(3000);
+      call.decline(legB, QUEUE_SUPPORT, USER_B);
+      const first = processor();
+      await first.catchUp();
+      const checkpoint = await store.readCheckpoint('records');
+      expect(checkpoint).toBe(journal.lastSeq());
+      await first.stop();
+
+      // Restart: everything is reopened from disk / database.
+      await journal.close();
+      await store.close();
+      journal = openSqliteJournal(join(dir, 'journal.db'));
+      store = await factory.open(storeName);
+      expect(journal.lastSeq()).toBe(checkpoint);
+      call.rebind(journal);
+
+      advance(1000);
+      const legC = call.offer(QUEUE_SUPPORT, USER_C);
+      call.ring(legC);
+      advance(4000);
+      call.connectAllocation(legC, QUEUE_SUPPORT, USER_C);
+      advance(60_000);
+      call.hangup();
+      await processor().catchUp();
+      await expectSeedRecords(store, { call, legB, legC });
+    });
+
+    it('ends interrupted calls as Failed at their last known time after a crash', async () => {
+      setTime(T0);
+      const queued = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      advance(1000);
+      const legB = queued.offer(QUEUE_SUPPORT, USER_B);
+      advance(2000);
+      queued.ring(legB);
+      const talking = new ScriptedCall(journal).startService(QUEUE_SALES, USER_B);
+      advance(1000);
+      const legC = talking.offer(QUEUE_SALES, USER_C);
+      advance(1000);
+      talking.connectAllocation(legC, QUEUE_SALES, USER_C);
+      const finished = new ScriptedCall(journal).startDirect('1003', USER_A);
+      finished.unavailable();
+      // Crash: the process dies with two calls up. Nothing ends them in the journal.
+      await processor().catchUp();
+      await journal.close();
+      journal = openSqliteJournal(join(dir, 'journal.db'));
+      const lastBeforeCrash = journal.lastSeq();
+
+      setTime(T0 + 600_000);
+      const restarted = processor();
+      await restarted.catchUp();
+      const recovered = await restarted.recoverInterruptedCalls();
+      expect(recovered.sort()).toEqual([queued.callId, talking.callId].sort());
+
+      const appended = await journal.read(lastBeforeCrash, 10);
+      expect(appended.map((entry) => entry.fact)).toEqual(
+        expect.arrayContaining<JournalFact>([
+          {
+            type: 'CallEnded',
+            callId: queued.callId,
+            reason: 'Failed',
+            sipStatus: 500,
+            cause: 'ServerRestart',
+            endedAtMs: T0 + 3000,
+          },
+          {
+            type: 'CallEnded',
+            callId: talking.callId,
+            reason: 'Failed',
+            sipStatus: 500,
+            cause: 'ServerRestart',
+            endedAtMs: T0 + 5000,
+          },
+        ]),
+      );
+      expect(appended).toHaveLength(2);
+
+      expect(await headersOfCall(store, queued.callId)).toMatchObject([
+        { result: 'Failed', endTimeMs: T0 + 3000, waitTimeSeconds: 3, modifiedMs: T0 + 600_000 },
+      ]);
+      expect(
+        (await eventsOfCall(store, queued.callId)).map((e) => [e.userId, e.result, e.endTimeMs]),
+      ).toEqual([
+        [USER_A, 'Failed', T0 + 3000],
+        [USER_B, 'Allocated', T0 + 3000],
+      ]);
+      expect(
+        (await store.listServiceCallDetails(queued.callId)).map((d) => [d.eventType, d.reason]).slice(-2),
+      ).toEqual([
+        ['UserReject', 'CallDisconnected'],
+        ['CallDisconnect', 'ServerRestart'],
+      ]);
+      // The answered call stays Handled; its talk time ends at the last sign of life.
+      expect(await headersOfCall(store, talking.callId)).toMatchObject([
+        { result: 'Handled', endTimeMs: T0 + 5000, durationSeconds: 0 },
+      ]);
+      expect(
+        (await eventsOfCall(store, talking.callId)).map((e) => [e.userId, e.result, e.endTimeMs]),
+      ).toEqual([
+        [USER_B, 'Handled', T0 + 5000],
+        [USER_C, 'Handled', T0 + 5000],
+      ]);
+      expect(await store.listOpenCallProgress()).toEqual([]);
+
+      // Recovery is idempotent: nothing left to end, nothing appended, nothing changed.
+      const after = await snapshot(store);
+      expect(await restarted.recoverInterruptedCalls()).toEqual([]);
+      expect(journal.lastSeq()).toBe(lastBeforeCrash + 2);
+      expect(await snapshot(store)).toEqual(after);
+    });
+
+    it('makes journal entries durable before committing records made from them', async () => {
+      await journal.close();
+      journal = openSqliteJournal(join(dir, 'journal.db'), { groupCommitMs: 60_000 });
+      seedScenario(journal);
+      expect(journal.stats().durableSeq).toBe(0);
+      await processor().catchUp();
+      const raw = new Database(join(dir, 'journal.db'), { readonly: true });
+      const { n } = raw.prepare('SELECT count(*) AS n FROM journal').get() as { n: number };
+      raw.close();
+      expect(n).toBe(journal.lastSeq());
+    });
+
+    it('refuses to run when its checkpoint is ahead of the journal', async () => {
+      await store.setCheckpoint('records', 1000);
+      await expect(processor().catchUp()).rejects.toMatchObject({
+        code: 'RECORDS_CHECKPOINT_AHEAD_OF_JOURNAL',
+      });
+    });
+
+    it('follows the journal once started, processing each fact as it is appended', async () => {
+      vi.useRealTimers();
+      const pp = processor();
+      pp.start();
+      const call = new ScriptedCall(journal).startDirect('1002', USER_A);
+      const leg = call.placeLeg('callee', USER_B);
+      call.answer(leg, USER_B);
+      const ended = call.hangup();
+      await waitFor(async () => (await eventsOfCall(store, call.callId)).length === 2, 5000);
+      expect(pp.processedSeq()).toBeGreaterThanOrEqual(ended.seq);
+    });
+
+    it('holds facts back for delaySeconds when following the journal', async () => {
+      vi.useRealTimers();
+      const pp = processor({ delaySeconds: 0.4 });
+      pp.start();
+      const call = new ScriptedCall(journal).startDirect('1002', USER_A);
+      const ended = call.unavailable();
+      await sleep(150);
+      expect(await eventsOfCall(store, call.callId)).toEqual([]);
+      expect(await pp.runOnce()).toBe(0);
+      await waitFor(async () => (await eventsOfCall(store, call.callId)).length === 2, 5000);
+      expect(Date.now()).toBeGreaterThanOrEqual(ended.timeMs + 400);
+      const [event] = await eventsOfCall(store, call.callId);
+      expect(event!.modifiedMs).toBeGreaterThanOrEqual(ended.timeMs + 400);
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}

@@ -1,0 +1,4 @@
+import { sqliteStoreFactory } from '../store/test-stores.js';
+import { runPostProcessContract } from './postprocess.case.js';
+
+runPostProcessContract('SQLite', sqliteStoreFactory);

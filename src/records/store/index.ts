@@ -1,0 +1,202 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseIntrospector,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  type PostgresDialectConfig,
+  type SchemaMetadata,
+  SqliteDialect,
+  sql,
+  type TableMetadata,
+} from 'kysely';
+import pg from 'pg';
+import { RecordsError, RecordsErrorCode } from '../errors.js';
+import type { RecordStore } from '../types.js';
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations.js';
+import type { RecordsDatabase } from './schema.js';
+import { createKyselyStore } from './store.js';
+
+export { createKyselyStore } from './store.js';
+
+export interface OpenStoreOptions {
+  /** postgres:// or postgresql:// selects PostgreSQL; anything else (or nothing) SQLite. */
+  databaseUrl?: string;
+  /** SQLite: the store is `<dataDir>/records.db` (created with its folder when missing). */
+  dataDir: string;
+  /** PostgreSQL: keep every table in this schema (created when missing), e.g. to isolate tests. */
+  schema?: string;
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+  /** Told about errors of idle pooled connections, which otherwise nobody awaits. */
+  onError?: (error: RecordsError) => void;
+}
+
+const PG_INT8_OID = 20;
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+export function isPostgresUrl(databaseUrl: string | undefined): databaseUrl is string {
+  return databaseUrl !== undefined && /^postgres(ql)?:\/\//i.test(databaseUrl);
+}
+
+/** Open the record store and bring its schema to the latest migration. */
+export async function openStore(opts: OpenStoreOptions): Promise<RecordStore> {
+  if (isPostgresUrl(opts.databaseUrl)) return openPostgresStore(opts.databaseUrl, opts);
+  return openSqliteStore(opts.dataDir);
+}
+
+async function openSqliteStore(dataDir: string): Promise<RecordStore> {
+  const path = join(dataDir, 'records.db');
+  let database: Database.Database;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    database = new Database(path);
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('busy_timeout = 5000');
+    // 64 MiB of page cache instead of SQLite's 2 MiB: index pages of a year of records stay hot.
+    database.pragma('cache_size = -65536');
+  } catch (cause) {
+    throw new RecordsError(RecordsErrorCode.StoreOpenFailed, `cannot open ${path}: ${String(cause)}`, {
+      cause,
+    });
+  }
+  const db = new Kysely<RecordsDatabase>({ dialect: new SqliteDialect({ database }) });
+  await migrate(db, path, undefined);
+  return createKyselyStore(db, 'sqlite');
+}
+
+async function openPostgresStore(databaseUrl: string, opts: OpenStoreOptions): Promise<RecordStore> {
+  const { schema } = opts;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new RecordsError(
+      RecordsErrorCode.BadOption,
+      `schema must be a plain SQL identifier, got "${schema}"`,
+    );
+  }
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: 10_000,
+    // Scoped to this pool, not pg's global parser table: other pools in the process keep theirs.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8_OID && format !== 'binary'
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', (cause) => {
+    opts.onError?.(
+      new RecordsError(
+        RecordsErrorCode.StoreOpenFailed,
+        `idle PostgreSQL connection failed: ${cause.message}`,
+        {
+          cause,
+        },
+      ),
+    );
+  });
+  const where = schema ? `${redact(databaseUrl)} schema ${schema}` : redact(databaseUrl);
+  let scope: string;
+  try {
+    if (schema) {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      scope = schema;
+    } else {
+      const { rows } = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+      scope = rows[0]?.schema ?? 'public';
+    }
+  } catch (cause) {
+    await pool.end().catch(() => {});
+    throw new RecordsError(RecordsErrorCode.StoreOpenFailed, `cannot reach ${where}: ${String(cause)}`, {
+      cause,
+    });
+  }
+  const db = new Kysely<RecordsDatabase>({
+    dialect: new SchemaScopedPostgresDialect(
+      {
+        pool,
+        onCreateConnection: schema
+          ? async (connection) => {
+              await connection.executeQuery(CompiledQuery.raw(`SET search_path TO "${schema}"`));
+            }
+          : undefined,
+      },
+      scope,
+    ),
+  });
+  await migrate(db, where, scope);
+  return createKyselyStore(db, 'postgres');
+}
+
+/**
+ * Kysely's Migrator asks the introspector whether its bookkeeping tables exist, and the stock
+ * PostgreSQL introspector reads every column of every schema in the database: slow on a shared
+ * server, and it fails outright when another client drops a schema meanwhile (tests do that all
+ * the time). Ours looks at the store's own schema only.
+ */
+class SchemaScopedPostgresDialect extends PostgresDialect {
+  constructor(
+    config: PostgresDialectConfig,
+    private readonly scope: string,
+  ) {
+    super(config);
+  }
+
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    const scope = this.scope;
+    const getTables = async (): Promise<TableMetadata[]> => {
+      const { rows } = await sql<{ name: string }>`
+        select table_name as name from information_schema.tables where table_schema = ${scope}`.execute(db);
+      return rows.map((row) => ({ name: row.name, schema: scope, isView: false, columns: [] }));
+    };
+    return {
+      async getSchemas(): Promise<SchemaMetadata[]> {
+        const { rows } = await sql<{ name: string }>`
+          select nspname as name from pg_catalog.pg_namespace where nspname = ${scope}`.execute(db);
+        return rows;
+      },
+      getTables,
+      async getMetadata() {
+        return { tables: await getTables() };
+      },
+    };
+  }
+}
+
+async function migrate(
+  db: Kysely<RecordsDatabase>,
+  where: string,
+  migrationTableSchema: string | undefined,
+): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    migrationTableSchema,
+    provider: migrationProvider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+  let failure: unknown;
+  try {
+    ({ error: failure } = await migrator.migrateToLatest());
+  } catch (cause) {
+    failure = cause;
+  }
+  if (failure !== undefined) {
+    await db.destroy().catch(() => {});
+    throw new RecordsError(
+      RecordsErrorCode.StoreOpenFailed,
+      `cannot migrate the record store at ${where}: ${String(failure)}`,
+      { cause: failure },
+    );
+  }
+}
+
+/** Connection strings may carry passwords; messages must not. */
+function redact(databaseUrl: string): string {
+  return databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
