@@ -52,8 +52,19 @@ function callAnsweredMs(state: CallState): number | null {
 }
 
 /** The result seen from the calling side. */
+/**
+ * A call that crash recovery ended (the process died under it) is Failed for every party, even if
+ * it had been answered: nobody knows how it really ended.
+ */
+export const INTERRUPTED_CAUSE = 'ServerRestart';
+
+function interrupted(state: CallState): boolean {
+  return state.ended?.cause === INTERRUPTED_CAUSE;
+}
+
 function callerResult(state: CallState): CallResult | null {
   if (!state.ended) return null;
+  if (interrupted(state)) return 'Failed';
   if (callAnsweredMs(state) !== null) return 'Handled';
   switch (state.ended.reason) {
     case 'Normal':
@@ -180,7 +191,8 @@ function header(
   const endTimeMs = !answered && leftForElsewhere(visit) ? visit.leftMs : (state.ended?.endedMs ?? null);
   let result: CallResult | null = null;
   if (endTimeMs !== null) {
-    if (answered) result = 'Handled';
+    if (interrupted(state)) result = 'Failed';
+    else if (answered) result = 'Handled';
     else if (leftForElsewhere(visit)) result = 'Missed';
     else if (visit.leftReason === 'CallerHungUp' || state.ended?.reason === 'CallerCancelled')
       result = 'Cancelled';
@@ -242,7 +254,7 @@ function allocationEvent(
     const endTimeMs = leg.endedMs ?? state.ended?.endedMs ?? null;
     return {
       ...base,
-      result: 'Handled',
+      result: interrupted(state) ? 'Failed' : 'Handled',
       answerTimeMs: leg.connectedMs,
       endTimeMs,
       durationSeconds: endTimeMs !== null ? seconds(leg.connectedMs, endTimeMs) : 0,
@@ -281,7 +293,8 @@ function calleeEvents(
         .sort((x, y) => (x.answeredMs ?? 0) - (y.answeredMs ?? 0))[0] ?? null;
     const answered = answeredLeg !== null || ended.answeredByUserId === userId;
     let result: CallResult;
-    if (answered) result = 'Handled';
+    if (interrupted(state)) result = 'Failed';
+    else if (answered) result = 'Handled';
     else if (ended.reason === 'Rejected' || legs.some((leg) => DECLINE_STATUSES.has(leg.endSipStatus ?? 0))) {
       result = 'Rejected';
     } else if (ended.reason === 'Failed') result = 'Failed';

@@ -17,7 +17,7 @@ import type {
   UserCallEvent,
 } from '../types.js';
 import { applyEntry, type CallState, decodeCallState, encodeCallState, newCallState } from './call-state.js';
-import { deriveRecords, type Names } from './derive.js';
+import { deriveRecords, INTERRUPTED_CAUSE, type Names } from './derive.js';
 import { recordId, recordKey } from './ids.js';
 
 export interface PostProcessorOptions {
@@ -331,7 +331,7 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
         callId: progress.callId,
         reason: 'Failed',
         sipStatus: 500,
-        cause: 'ServerRestart',
+        cause: INTERRUPTED_CAUSE,
         endedAtMs: Math.max(progress.lastTimeMs, atMs ?? 0),
       });
     }

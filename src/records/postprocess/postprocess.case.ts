@@ -833,15 +833,17 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
         ['UserReject', 'CallDisconnected'],
         ['CallDisconnect', 'ServerRestart'],
       ]);
-      // The answered call stays Handled; its talk time ends at the last sign of life.
+      // An answered call is Failed too (nobody knows how it ended); its talk time ends at the last
+      // sign of life, and the answer time stays recorded.
       expect(await headersOfCall(store, talking.callId)).toMatchObject([
-        { result: 'Handled', endTimeMs: T0 + 5000, durationSeconds: 0 },
+        { result: 'Failed', endTimeMs: T0 + 5000, durationSeconds: 0 },
       ]);
+      expect((await headersOfCall(store, talking.callId))[0]!.answerTimeMs).not.toBeNull();
       expect(
         (await eventsOfCall(store, talking.callId)).map((e) => [e.userId, e.result, e.endTimeMs]),
       ).toEqual([
-        [USER_B, 'Handled', T0 + 5000],
-        [USER_C, 'Handled', T0 + 5000],
+        [USER_B, 'Failed', T0 + 5000],
+        [USER_C, 'Failed', T0 + 5000],
       ]);
       expect(await store.listOpenCallProgress()).toEqual([]);
 

@@ -1,0 +1,167 @@
+/**
+ * Crash recovery with a real process: `switchboard start` as a child, calls up, SIGKILL. On
+ * restart post-processing ends every call that was in progress with Result Failed at the last
+ * known time; no record is lost and none is duplicated. Also: SIGTERM shuts down cleanly with
+ * every record written, and a broken config stops start-up with a message naming line and field.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestUa } from '../src/testing/test-ua.js';
+import { RestClient, waitFor } from './support/platform.js';
+
+const ROOT = join(import.meta.dirname, '..');
+
+const CONFIG = `
+domain: switchboard.local
+users:
+  - { username: a@example.com, extension: "1001", password: secret-a }
+  - { username: b@example.com, extension: "1002", password: secret-b }
+  - { username: c@example.com, extension: "1003", password: secret-c }
+  - { username: admin@example.com, extension: "1000", password: secret-admin, role: admin }
+queues:
+  - { name: Support, extension: "100", members: [b@example.com, c@example.com] }
+`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+interface Child {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startChild(args: string[]): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', VITEST: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { process: child, output: () => output, exited };
+}
+
+async function waitForReady(child: Child): Promise<void> {
+  await waitFor(async () => (child.output().includes('switchboard ready') ? true : undefined), 20_000, 'ready line');
+}
+
+describe('a switchboard process', () => {
+  let dataDir: string;
+  let configPath: string;
+  let httpPort: number;
+  let sipPort: number;
+  const uas: TestUa[] = [];
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sb-crash-'));
+    configPath = join(dataDir, 'tenant.yaml');
+    writeFileSync(configPath, CONFIG);
+    httpPort = await freePort();
+    sipPort = await freePort();
+  });
+
+  afterAll(async () => {
+    await Promise.all(uas.map((ua) => ua.close()));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const args = () => ['start', '--config', configPath, '--data', dataDir, '--http-port', String(httpPort), '--sip-port', String(sipPort)];
+  const ua = async (extension: string, password: string) => {
+    const agent = await TestUa.overWebSocket(`ws://127.0.0.1:${httpPort}/sip`, { extension, password, domain: 'switchboard.local' });
+    uas.push(agent);
+    expect((await agent.register()).status).toBe(200);
+    return agent;
+  };
+
+  it('ends calls left in progress by a SIGKILL with Result Failed, losing and duplicating nothing', async () => {
+    const first = startChild(args());
+    await waitForReady(first);
+    expect(first.output()).toMatch(/switchboard ready: sip udp 127\.0\.0\.1:\d+, sip ws ws:\/\/127\.0\.0\.1:\d+\/sip/);
+
+    const [a, b, c] = await Promise.all([ua('1001', 'secret-a'), ua('1002', 'secret-b'), ua('1003', 'secret-c')]);
+    b.onIncoming((call) => call.answer());
+    c.onIncoming((call) => call.answer());
+    // One direct call and one queue call connected when the process dies.
+    const direct = a.call('1002');
+    const directFinal = await direct.waitForFinal();
+    expect(directFinal.status).toBe(200);
+    const caller2 = await TestUa.overWebSocket(`ws://127.0.0.1:${httpPort}/sip`, { extension: '1000', password: 'secret-admin', domain: 'switchboard.local' });
+    uas.push(caller2);
+    const queued = caller2.call('100');
+    const queuedFinal = await queued.waitForFinal();
+    expect(queuedFinal.status).toBe(200);
+    const directCallId = directFinal.headers.get('X-Server-Call-Id')!;
+    const queuedCallId = queuedFinal.headers.get('X-Server-Call-Id')!;
+    // The answer facts are durable once the group commit has run (a few ms).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    first.process.kill('SIGKILL');
+    expect(await first.exited).toBeNull();
+    await Promise.all(uas.splice(0).map((agent) => agent.close()));
+
+    const second = startChild(args());
+    await waitForReady(second);
+    expect(second.output()).toMatch(/ended 2 call\(s\) left in progress/);
+    const admin = await RestClient.signIn(`http://127.0.0.1:${httpPort}/`, 'admin@example.com', 'secret-admin');
+
+    const directEvents = await admin.list<Record<string, unknown>>('/calls', { CallId: directCallId });
+    expect(directEvents).toHaveLength(2); // A outbound, B inbound — once each
+    for (const event of directEvents) {
+      expect(event.Result).toBe('Failed');
+      expect(event.EndTime).not.toBeNull();
+    }
+    const header = (await admin.list<Record<string, unknown>>('/servicecall', { CallId: queuedCallId }))[0]!;
+    expect(header.Result).toBe('Failed');
+    expect(header.AnswerTime).not.toBeNull();
+    const queueEvents = await admin.list<Record<string, unknown>>('/calls', { CallId: queuedCallId });
+    // The caller's own DirectCall (admin placed it) and the agent's ServiceCall, each once.
+    expect(queueEvents.map((e) => e.CallTypeString).sort()).toEqual(['DirectCall', 'ServiceCall']);
+    const details = await admin.list<Record<string, unknown>>(`/servicecall/${queuedCallId}/details`);
+    expect(details.at(-1)).toMatchObject({ EventTypeString: 'CallDisconnect' });
+    expect(details.filter((d) => d.EventTypeString === 'CallDisconnect')).toHaveLength(1);
+
+    // A clean SIGTERM after that: exits 0, and a third start finds nothing to recover.
+    second.process.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(second.output()).toContain('switchboard: stopped');
+    const third = startChild(args());
+    await waitForReady(third);
+    expect(third.output()).not.toMatch(/left in progress/);
+    expect(await admin.list('/calls', { CallId: directCallId })).toHaveLength(2);
+    third.process.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+  }, 60_000);
+
+  it('refuses to start with a broken config, naming the file, line and field', async () => {
+    const broken = join(dataDir, 'broken.yaml');
+    writeFileSync(broken, 'domain: x\nusers:\n  - { username: a@example.com, extension: 1001x, password: p }\n');
+    const child = startChild(['start', '--config', broken, '--data', dataDir, '--http-port', '0', '--sip-port', '0']);
+    expect(await child.exited).toBe(2);
+    expect(child.output()).toMatch(/broken\.yaml:3:\d+: users\[0\]\.extension/);
+  });
+
+  it('rejects unknown flags and bad ports with a usage message', async () => {
+    const child = startChild(['start', '--http-port', 'eighty']);
+    expect(await child.exited).toBe(2);
+    expect(child.output()).toContain('--http-port must be a port number');
+  });
+});
