@@ -6,12 +6,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestUa } from '../src/testing/test-ua.js';
-import { RestClient, waitFor } from './support/platform.js';
+import { freeTcpPort as freePort, RestClient, waitFor } from './support/platform.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -26,16 +25,6 @@ queues:
   - { name: Support, extension: "100", members: [b@example.com, c@example.com] }
 `;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 interface Child {
   process: ChildProcess;

@@ -164,6 +164,40 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
     expect((await admin.list<Json>('/servicecall', window)).map((h) => h.CallId)).toContain(callId);
   });
 
+  it('serves an integration that behaves like the enreachvoice Python client', async () => {
+    const headers = { 'X-Json-Serializer': '2', 'Content-Type': 'application/json' };
+    // 1. Discovery tells the client where the API is.
+    const discovery = await fetch(new URL('api/user?user=c@example.com', env.platform.httpUrl), { headers });
+    expect(discovery.status).toBe(200);
+    const [silo] = (await discovery.json()) as { apiEndpoint: string }[];
+    expect(silo!.apiEndpoint).toMatch(/\/$/);
+    const base = silo!.apiEndpoint;
+    // 2. Password → secret key.
+    const auth = await fetch(new URL('authuser/c@example.com', base), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ UserName: 'c@example.com', Password: 'secret-c' }),
+    });
+    const { UserID, SecretKey } = (await auth.json()) as { UserID: string; SecretKey: string };
+    expect(UserID).toBe(userId('c@example.com'));
+    const basic = { ...headers, Authorization: `Basic ${Buffer.from(`c@example.com:${SecretKey}`).toString('base64')}` };
+    const get = async (path: string) => {
+      const response = await fetch(new URL(path, base), { headers: basic });
+      expect(response.status).toBe(200);
+      return response.json() as Promise<Json | Json[]>;
+    };
+    // 3. Who am I, then the call by CallId and by a day's window in the client's date format.
+    expect(await get('users/me')).toMatchObject({ Id: UserID, UserName: 'c@example.com' });
+    const byCallId = (await get(`calls?CallId=${callId}`)) as Json[];
+    expect(byCallId.map((e) => [e.UserId, e.Result])).toEqual([[UserID, 'Handled']]);
+    const start = formatEnreachTime(startedMs - 3_600_000).replace(' ', '+');
+    const end = formatEnreachTime(Date.now() + 3_600_000).replace(' ', '+');
+    const byWindow = (await get(`calls?StartTime=${start}&EndTime=${end}`)) as Json[];
+    expect(byWindow.some((e) => e.CallId === callId && e.UserId === UserID)).toBe(true);
+    // 4. C holds no ServiceCalls grant: the service call list is empty, not an error.
+    expect(await get(`servicecall?StartTime=${start}&EndTime=${end}`)).toEqual([]);
+  });
+
   // Who may see what (DESIGN.md §4): a user holding exactly the permission named in §2 sees the
   // record; everyone else does not — list filtered, single record 404, explicit filter 403.
   const matrix: { viewer: string; password: string; sees: ('A' | 'B' | 'C' | 'queue')[] }[] = [

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -26,11 +27,13 @@ export interface TestPlatform {
 export async function startTestPlatform(tenant: Tenant, store: StoreKind, extra: Partial<PlatformOptions> = {}): Promise<TestPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
   const schema = store === 'postgres' ? `sb_e2e_${randomBytes(5).toString('hex')}` : undefined;
+  // Discovery hands out the tenant's publicUrl: it must name the port the platform really uses.
+  const httpPort = await freeTcpPort();
   const platform = await startPlatform({
-    tenant,
+    tenant: { ...tenant, publicUrl: `http://127.0.0.1:${httpPort}/` },
     dataDir,
     host: '127.0.0.1',
-    httpPort: 0,
+    httpPort,
     sipPort: 0,
     databaseUrl: store === 'postgres' ? POSTGRES_URL : undefined,
     databaseSchema: schema,
@@ -107,4 +110,15 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }
