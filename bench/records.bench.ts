@@ -10,7 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import { createApiServer } from '../src/api/server.js';
+import { createDirectory } from '../src/config/directory.js';
+import { parseTenantYaml } from '../src/config/load.js';
 import pg from 'pg';
 import { openStore } from '../src/records/store/index.js';
 import type { CallResult, RecordStore, StoreDialect, UserCallEvent } from '../src/records/types.js';
@@ -32,6 +36,10 @@ export interface BenchRecordsOptions {
   dialects?: readonly StoreDialect[];
   /** Progress lines go here (default: none). */
   log?: (line: string) => void;
+  /** Also measure GET /calls over real HTTP (sequential p50/p99, then autocannon). Default true. */
+  rest?: boolean;
+  /** autocannon duration in seconds (default 10). */
+  restSeconds?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -206,19 +214,90 @@ export async function benchRecords(opts: BenchRecordsOptions = {}): Promise<Benc
         }
       }
       latencies.sort((x, y) => x - y);
-      const label = `records ${dialect} (${events.toLocaleString('en-US')} events, ${users} users, ${days} days)`;
+      const label = `${dialect}, ${events.toLocaleString('en-US')} events`;
       results.push(
-        { name: `${label} seed`, value: Math.round(events / seedSeconds), unit: 'events/s' },
-        { name: `${label} one user one day p50`, value: round(percentile(latencies, 50)), unit: 'ms' },
-        { name: `${label} one user one day p99`, value: round(percentile(latencies, 99)), unit: 'ms' },
-        { name: `${label} one user one day rows`, value: round(rows / queries), unit: 'rows/query' },
+        { name: `store seed (${label}, ${users} users, ${days} days)`, value: Math.round(events / seedSeconds), unit: 'events/s' },
+        { name: `store query one user one day p50 (${label})`, value: round(percentile(latencies, 50)), unit: 'ms' },
+        { name: `store query one user one day p99 (${label})`, value: round(percentile(latencies, 99)), unit: 'ms' },
+        { name: `store query one user one day rows (${label})`, value: round(rows / queries), unit: 'rows/query' },
       );
       log(`${dialect}: seeded in ${seedSeconds.toFixed(1)} s; ${queries} queries measured`);
+      if (opts.rest !== false) {
+        results.push(...(await benchRest(target.store, { users, days, startMs, queries, seconds: opts.restSeconds ?? 10, label })));
+        log(`${dialect}: REST measured`);
+      }
     } finally {
       await target.dispose();
     }
   }
   return results;
+}
+
+/**
+ * The REST API's most common query over real HTTP: `GET /calls` for one user's day, as an admin
+ * (HTTP Basic, secret key verified), sequentially for p50/p99 and then with 50 concurrent
+ * connections (autocannon) for requests per second.
+ */
+async function benchRest(
+  store: RecordStore,
+  opts: { users: number; days: number; startMs: number; queries: number; seconds: number; label: string },
+): Promise<BenchResult[]> {
+  const lines = ['domain: bench.local', 'users:', '  - { username: admin@bench.local, extension: "1", password: bench, role: admin }'];
+  for (let i = 0; i < opts.users; i++) lines.push(`  - { id: "${userIdOf(i)}", username: user${i}@example.com, extension: "${10_000 + i}", password: x }`);
+  const tenant = parseTenantYaml(lines.join('\n'), 'bench tenant', { defaultPublicUrl: 'http://127.0.0.1/' });
+  const unlimited = { capacity: 1e9, refillPerSecond: 1e9 };
+  const app = createApiServer({
+    directory: createDirectory(tenant),
+    records: store,
+    credentials: store,
+    rateLimits: { requests: unlimited, anonymous: unlimited, authFailures: unlimited },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  try {
+    const auth = await fetch(`${base}/authuser/admin@bench.local`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ UserName: 'admin@bench.local', Password: 'bench' }),
+    });
+    const { SecretKey } = (await auth.json()) as { SecretKey: string };
+    const authorization = `Basic ${Buffer.from(`admin@bench.local:${SecretKey}`).toString('base64')}`;
+    const random = prng(11);
+    const fmt = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+    const nextPath = () => {
+      const userId = userIdOf(Math.floor(random() * opts.users));
+      const fromMs = opts.startMs + Math.floor(random() * opts.days) * DAY_MS;
+      const query = new URLSearchParams({ StartTime: fmt(fromMs), EndTime: fmt(fromMs + DAY_MS), UserIDs: userId });
+      return `/calls?${query}`;
+    };
+    const headers = { Authorization: authorization, 'X-Json-Serializer': '2' };
+    const latencies: number[] = [];
+    for (let i = 0; i < opts.queries + 50; i++) {
+      const started = performance.now();
+      const response = await fetch(base + nextPath(), { headers });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`GET /calls: HTTP ${response.status}`);
+      if (i >= 50) latencies.push(performance.now() - started);
+    }
+    latencies.sort((x, y) => x - y);
+    const loaded = await autocannon({
+      url: base,
+      connections: 50,
+      duration: opts.seconds,
+      headers,
+      requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: nextPath() }) }],
+    });
+    return [
+      { name: `REST GET /calls one user one day p50 (${opts.label})`, value: round(percentile(latencies, 50)), unit: 'ms' },
+      { name: `REST GET /calls one user one day p99 (${opts.label})`, value: round(percentile(latencies, 99)), unit: 'ms' },
+      { name: `REST GET /calls, 50 connections (${opts.label})`, value: Math.round(loaded.requests.average), unit: 'requests/s' },
+      { name: `REST GET /calls, 50 connections, p99 (${opts.label})`, value: loaded.latency.p99, unit: 'ms' },
+      { name: `REST GET /calls, 50 connections, errors (${opts.label})`, value: loaded.non2xx + loaded.errors, unit: 'responses' },
+    ];
+  } finally {
+    await app.close();
+  }
 }
 
 function round(value: number): number {
@@ -239,6 +318,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const events = flag('--events');
   const queries = flag('--queries');
   const results = await benchRecords({
+    rest: !process.argv.includes('--no-rest'),
     events: events ? Number(events) : undefined,
     queries: queries ? Number(queries) : undefined,
     dialects: only ? [only] : undefined,

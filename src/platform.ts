@@ -10,6 +10,8 @@ import { apiPlugin } from './api/server.js';
 import type { RateLimits } from './api/types.js';
 import { CallControl } from './calls/call-control.js';
 import { openSqliteJournal, type SqliteJournal } from './calls/journal/sqlite-journal.js';
+import { diagnosticsPlugin } from './diagnostics/plugin.js';
+import { webPlugin } from './diagnostics/web.js';
 import { createDirectory } from './config/directory.js';
 import type { Directory, Tenant } from './config/types.js';
 import { createLogger, type Logger } from './logger.js';
@@ -102,8 +104,15 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
   });
   http.get('/health', async () => ({ status: 'ok' }));
-  http.get('/metrics', async () => metrics.snapshot());
-  await http.register(apiPlugin, { directory, records: store, credentials: store, logger, rateLimits: opts.apiRateLimits });
+  http.get('/metrics', async () => ({
+    sip: metrics.snapshot(),
+    calls: { active: callControl.activeCalls.length },
+    registrations: location.size,
+    memory: process.memoryUsage(),
+  }));
+  await http.register(apiPlugin, { directory, records: store, credentials: store, callbacks: store, logger, rateLimits: opts.apiRateLimits });
+  await http.register(diagnosticsPlugin, { directory, journal, records: store, credentials: store, rateLimits: opts.apiRateLimits });
+  await http.register(webPlugin, { directory });
   await http.listen({ host: opts.host, port: opts.httpPort });
   const httpAddress = http.server.address();
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : opts.httpPort;
@@ -131,6 +140,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     logger: logger.child({ component: 'calls' }),
     queueRetryDelayMs: opts.queueRetryDelayMs,
     ringTimeoutMs: opts.ringTimeoutMs,
+    callbackRequests: store,
   });
 
   const hostPart = advertisedHost.includes(':') ? `[${advertisedHost}]` : advertisedHost;

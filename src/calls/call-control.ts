@@ -18,6 +18,15 @@ import { AgentStates } from './agents.js';
 import { Call, type CallServices } from './call.js';
 import type { Journal } from './journal/types.js';
 import { ALLOW, InboundLeg, type OutboundLeg, type OutboundTarget } from './legs.js';
+import {
+  CALLBACK_REQUEST_ID_HEADER,
+  type CallbackRequestSource,
+  decideOutbound,
+  ON_BEHALF_OF_QUEUE_HEADER,
+  type OutboundDecision,
+  type OutboundRequest,
+  presentedNumber,
+} from './outbound.js';
 
 export interface CallControlOptions {
   stack: SipStack;
@@ -31,6 +40,8 @@ export interface CallControlOptions {
   queueRetryDelayMs?: number;
   /** How long a direct call may ring unanswered (ms, default 60 s). */
   ringTimeoutMs?: number;
+  /** Callback requests (the record store): needed for INVITEs with X-Callback-Request-Id. */
+  callbackRequests?: CallbackRequestSource;
 }
 
 interface DialogBinding {
@@ -186,6 +197,16 @@ export class CallControl {
       tx.respond(stack.createResponse(request, 404, 'Not Found'));
       return;
     }
+    const onBehalfOfQueue = request.headers.get(ON_BEHALF_OF_QUEUE_HEADER);
+    const callbackRequestId = request.headers.get(CALLBACK_REQUEST_ID_HEADER);
+    if (onBehalfOfQueue !== undefined || callbackRequestId !== undefined) {
+      this.onInviteOnBehalf(request, tx, { onBehalfOfQueue, callbackRequestId, callerUser, dialled }).catch((err: unknown) => {
+        // Bad input must never take the process down: whatever went wrong, the caller gets a 500.
+        this.logger.error({ err }, 'call: placing a call on behalf of a queue failed');
+        if (!tx.isFinal) tx.respond(stack.createResponse(request, 500, 'Server Internal Error'));
+      });
+      return;
+    }
     const from = parseNameAddr(request.headers.get('From') ?? '');
     const aNum = callerUser ? (callerUser.number ?? callerUser.extension) : (from?.uri.user ?? 'anonymous');
     const callerDisplayName = callerUser ? (callerUser.displayName ?? callerUser.extension) : from?.displayName;
@@ -207,13 +228,66 @@ export class CallControl {
       transaction: tx,
     });
     this.calls.set(call.callId, call);
-    this.logger.info({ callId: call.callId, sipCallId: request.headers.get('Call-ID'), aNum, bNum: dialled, kind: call.kind }, 'call: new');
+    this.logger.debug({ callId: call.callId, sipCallId: request.headers.get('Call-ID'), aNum, bNum: dialled, kind: call.kind }, 'call: new');
     if (targetUser) call.routeToUser(targetUser);
     else if (queue) call.routeToQueue(queue);
     else call.routeToTrunk(trunkTarget(outboundTrunk!, dialled));
   }
 
+  /**
+   * An outbound service or callback call (src/calls/outbound.ts decides whether it may be placed,
+   * looking the callback request up in the store), then routed to its number like a dialled one:
+   * a user's extension or number rings the user, any other number goes to the trunk. The callee
+   * sees the queue's number and name, never the agent's.
+   */
+  private async onInviteOnBehalf(request: SipRequest, tx: ServerTransaction, outbound: OutboundRequest): Promise<void> {
+    const { stack, directory } = this.opts;
+    let decision: OutboundDecision;
+    try {
+      decision = await decideOutbound(outbound, { directory, callbacks: this.opts.callbackRequests });
+    } catch (err) {
+      this.logger.error({ err }, 'call: callback request lookup failed');
+      decision = { ok: false, status: 500, reason: 'Server Internal Error' };
+    }
+    // The caller may have CANCELled during the lookup (the stack answered it with 487).
+    if (tx.isFinal || tx.cancelled || this.closing) return;
+    const requestId = decision.ok ? decision.call.callbackRequestId : undefined;
+    // Checked after the lookup, synchronously with creating the call: two agents cannot both start one.
+    if (requestId && [...this.calls.values()].some((call) => call.onBehalfOf?.callbackRequestId === requestId)) {
+      decision = { ok: false, status: 403, reason: 'Callback Already In Progress' };
+    }
+    if (!decision.ok) {
+      tx.respond(stack.createResponse(request, decision.status, decision.reason));
+      return;
+    }
+    const placed = decision.call;
+    const targetUser = directory.userByExtension(placed.dialled) ?? directory.userByNumber(placed.dialled);
+    const isQueue = !targetUser && directory.queueByExtensionOrNumber(placed.dialled) !== undefined;
+    const trunk = !targetUser && !isQueue && isDiallableNumber(placed.dialled) ? directory.defaultTrunk() : undefined;
+    if (!targetUser && !trunk) {
+      tx.respond(stack.createResponse(request, isQueue ? 403 : 404, isQueue ? 'Queues Are Not Called On Behalf Of A Queue' : 'Not Found'));
+      return;
+    }
+    const call = new Call(this.services, {
+      kind: placed.kind,
+      aNum: presentedNumber(placed.queue),
+      bNum: placed.dialled,
+      callerUser: outbound.callerUser,
+      callerDisplayName: placed.queue.name,
+      invite: request,
+      transaction: tx,
+      onBehalfOf: { queueId: placed.queue.queueId, callbackListId: placed.callbackListId, callbackRequestId: placed.callbackRequestId },
+    });
+    this.calls.set(call.callId, call);
+    this.logger.debug({ callId: call.callId, kind: call.kind, queueId: placed.queue.queueId, callbackRequestId: placed.callbackRequestId }, 'call: new on behalf of a queue');
+    if (targetUser) call.routeToUser(targetUser);
+    else call.routeToTrunk(trunkTarget(trunk!, placed.dialled));
+  }
+
+  private closing = false;
+
   close(): void {
+    this.closing = true;
     this.unsubscribe();
     this.agents.close();
     for (const call of [...this.calls.values()]) call.hangup(undefined, 'ServerShutdown', 503);

@@ -57,6 +57,8 @@ export interface SippOptions {
   timeoutMs?: number;
   /** Further command-line arguments, passed through unchanged. */
   args?: string[];
+  /** -trace_msg into messageLog (default true; benchmarks turn it off: it costs sipp dearly). */
+  traceMessages?: boolean;
 }
 
 export interface SippResult {
@@ -261,7 +263,7 @@ async function launch(opts: SippOptions): Promise<Launched> {
   // sipp's own global timeout, a little after ours: an orphaned sipp (test worker killed) still exits.
   args.push('-timeout', `${Math.ceil(timeoutMs / 1000) + 5}s`, '-timeout_error');
   args.push('-nostdin', '-trace_stat', '-stf', files.stats, '-trace_err', '-error_file', files.errors);
-  args.push('-trace_msg', '-message_file', files.messages);
+  if (opts.traceMessages !== false) args.push('-trace_msg', '-message_file', files.messages);
   args.push(...(opts.args ?? []));
 
   const startedAt = Date.now();

@@ -1,0 +1,559 @@
+/**
+ * Call throughput and the things measured under call load:
+ *
+ * - direct calls: sipp places INVITE→200→ACK→BYE calls to a user registered (with digest auth) by
+ *   another sipp instance, through Switchboard; the rate is ramped to the highest that keeps
+ *   failed calls under 0.1 % for 10 s. The same load then goes through a Kamailio stateful proxy
+ *   (bench/kamailio/kamailio.cfg) in the same run, and Switchboard's rate is reported as a ratio;
+ * - queue calls: sipp callers → a queue → registered sipp agents answering; then with one decline
+ *   before each answer;
+ * - post-processing freshness at 50 % of the highest direct rate: a call's end (fact time) → its
+ *   record visible over REST, p50/p99;
+ * - memory: resident and heap bytes per established call with N calls up.
+ *
+ * Switchboard runs as its own process (`switchboard start`), as in production. Everything talks
+ * over loopback; every load is bounded in count and time.
+ * `npx tsx bench/calls.bench.ts [--quick]` prints a table.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { freeTcpPort, RestClient } from '../test/support/platform.js';
+import { freeUdpPort, loadScenario, runSipp, type SippResult, startSipp } from '../test/support/sipp.js';
+import type { BenchResult } from './records.bench.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const DOMAIN = 'switchboard.local';
+const PASSWORD = 'bench';
+const STEP_SECONDS = 10;
+
+const scenario = (name: string) => readFileSync(join(ROOT, 'bench', 'scenarios', `${name}.xml`), 'utf8');
+
+export interface BenchCallsOptions {
+  /** Rates (calls/s) tried in order until one fails. */
+  rates?: number[];
+  /** Agents in the queue benchmark. */
+  agents?: number;
+  /** Calls held up for the memory measurement. */
+  memoryCalls?: number;
+  /** Which parts to run (default all). */
+  phases?: ReadonlySet<Phase>;
+  log?: (line: string) => void;
+}
+
+export type Phase = 'kamailio' | 'direct' | 'freshness' | 'queue' | 'memory';
+const ALL_PHASES: ReadonlySet<Phase> = new Set(['kamailio', 'direct', 'freshness', 'queue', 'memory']);
+
+interface Server {
+  sipPort: number;
+  httpPort?: number;
+  process: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function benchTenant(trunkPort: number, agents: number): string {
+  const users = [
+    `  - { username: admin@bench.local, extension: "1000", password: ${PASSWORD}, role: admin }`,
+    `  - { username: admin2@bench.local, extension: "1010", password: ${PASSWORD}, role: admin }`,
+    `  - { username: admin3@bench.local, extension: "1020", password: ${PASSWORD}, role: admin }`,
+    `  - { username: callee@bench.local, extension: "3000", password: ${PASSWORD}, number: "+35830000" }`,
+    `  - { username: decliner@bench.local, extension: "3999", password: ${PASSWORD} }`,
+  ];
+  const agentNames: string[] = [];
+  for (let i = 1; i <= agents; i++) {
+    users.push(`  - { username: agent${i}@bench.local, extension: "${3000 + i}", password: ${PASSWORD} }`);
+    agentNames.push(`agent${i}@bench.local`);
+  }
+  return `domain: ${DOMAIN}
+postProcessing: { delaySeconds: 0 }
+users:
+${users.join('\n')}
+queues:
+  - { name: Bench, extension: "200", members: [${agentNames.join(', ')}], strategy: longest-idle, allocationTimeoutSeconds: 10, maxWaitSeconds: 30 }
+  - { name: BenchDecline, extension: "201", members: [decliner@bench.local, ${agentNames.join(', ')}], strategy: sequential, allocationTimeoutSeconds: 10, maxWaitSeconds: 30 }
+trunks:
+  - { name: loadgen, host: 127.0.0.1, port: ${trunkPort} }
+`;
+}
+
+async function startSwitchboard(dir: string, trunkPort: number, agents: number): Promise<Server> {
+  const config = join(dir, 'bench.yaml');
+  writeFileSync(config, benchTenant(trunkPort, agents));
+  const sipPort = await freeUdpPort();
+  const httpPort = await freeTcpPort();
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli.ts'),
+      'start',
+      '--config',
+      config,
+      '--data',
+      join(dir, 'data'),
+      '--sip-port',
+      String(sipPort),
+      '--http-port',
+      String(httpPort),
+    ],
+    { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', VITEST: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return waitForServer(child, sipPort, httpPort, 'switchboard ready');
+}
+
+async function startKamailio(dir: string): Promise<Server> {
+  const sipPort = await freeUdpPort();
+  const child = spawn(
+    'kamailio',
+    [
+      '-f',
+      join(ROOT, 'bench/kamailio/kamailio.cfg'),
+      '-l',
+      `udp:127.0.0.1:${sipPort}`,
+      '-DD',
+      '-E',
+      '-m',
+      '256',
+      '-M',
+      '32',
+      '-Y',
+      dir,
+      '-P',
+      join(dir, 'kamailio.pid'),
+    ],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // Kamailio says nothing when ready at debug=0: give it a moment, then check it is alive.
+  const server = await waitForServer(child, sipPort, undefined, undefined);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  if (child.exitCode !== null) throw new Error(`kamailio exited: ${server.output()}`);
+  return server;
+}
+
+function waitForServer(
+  child: ChildProcess,
+  sipPort: number,
+  httpPort: number | undefined,
+  readyText: string | undefined,
+): Promise<Server> {
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output = (output + chunk).slice(-20_000);
+  });
+  child.stderr?.on('data', (chunk) => {
+    output = (output + chunk).slice(-20_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const server: Server = {
+    sipPort,
+    httpPort,
+    process: child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  if (!readyText) return Promise.resolve(server);
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => reject(new Error(`not ready in 30 s: ${output}`)), 30_000);
+    const check = setInterval(() => {
+      if (output.includes(readyText)) {
+        clearInterval(check);
+        clearTimeout(deadline);
+        resolve(server);
+      } else if (child.exitCode !== null) {
+        clearInterval(check);
+        clearTimeout(deadline);
+        reject(new Error(`exited before ready: ${output}`));
+      }
+    }, 50);
+  });
+}
+
+/** REGISTER `extension` (digest) with the contact at `port`, from that port. */
+async function register(server: Server, extension: string, port: number): Promise<void> {
+  const result = await runSipp({
+    scenario: loadScenario('register'),
+    name: `register-${extension}`,
+    remote: { host: '127.0.0.1', port: server.sipPort },
+    localPort: port,
+    service: extension,
+    authUser: extension,
+    authPassword: PASSWORD,
+    variables: { domain: DOMAIN, expires: 3600 },
+    traceMessages: false,
+  });
+  if (!result.ok)
+    throw new Error(
+      `REGISTER ${extension} failed (exit ${result.exitCode}): ${result.errorLog.slice(0, 2000)}`,
+    );
+}
+
+interface StepResult {
+  rate: number;
+  calls: number;
+  failed: number;
+  seconds: number;
+  passed: boolean;
+}
+
+async function loadStep(
+  server: Server,
+  callerPort: number,
+  service: string,
+  rate: number,
+  seconds = STEP_SECONDS,
+  hold = 0,
+): Promise<StepResult> {
+  const calls = Math.round(rate * seconds);
+  const started = performance.now();
+  const result: SippResult = await runSipp({
+    scenario: scenario('bench-uac'),
+    name: 'bench-uac',
+    remote: { host: '127.0.0.1', port: server.sipPort },
+    localPort: callerPort,
+    service,
+    rate,
+    calls,
+    callLimit: Math.max(200, rate * 4),
+    variables: { domain: DOMAIN },
+    recvTimeoutMs: 8000,
+    timeoutMs: (seconds + 40) * 1000,
+    traceMessages: false,
+    args: ['-d', String(hold), '-max_recv_loops', '10000', '-max_sched_loops', '10000'],
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  const done = result.successfulCalls + result.failedCalls;
+  const failed = result.failedCalls + Math.max(0, calls - done);
+  // Sustained: fewer than 0.1 % failures and the calls fit in the step (sipp kept up with the rate).
+  const passed = failed / calls < 0.001 && elapsed < seconds * 1.3 + 8;
+  return { rate, calls, failed, seconds: Math.round(elapsed * 10) / 10, passed };
+}
+
+async function ramp(
+  label: string,
+  server: Server,
+  callerPort: number,
+  service: string,
+  rates: number[],
+  log: (line: string) => void,
+): Promise<number> {
+  let best = 0;
+  for (const rate of rates) {
+    const step = await loadStep(server, callerPort, service, rate);
+    log(
+      `${label}: ${rate} calls/s → ${step.failed} of ${step.calls} failed in ${step.seconds} s ${step.passed ? 'ok' : 'FAIL'}`,
+    );
+    if (!step.passed) break;
+    best = rate;
+    // Let retransmission timers and wait states drain between steps.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  return best;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Poll REST for records modified since the load began; note when each call's record first shows. */
+async function measureFreshness(
+  server: Server,
+  callerPort: number,
+  rate: number,
+  log: (line: string) => void,
+): Promise<{ p50: number; p99: number; samples: number }> {
+  // Three admins poll in turn every 20 ms: the API's per-credential limit is 20 requests/s each.
+  const base = `http://127.0.0.1:${server.httpPort}/`;
+  const admins = await Promise.all(
+    ['admin', 'admin2', 'admin3'].map((name) => RestClient.signIn(base, `${name}@bench.local`, PASSWORD)),
+  );
+  const firstSeen = new Map<string, { seenMs: number; endMs: number }>();
+  let polling = true;
+  const since = new Date(Date.now() - 1000).toISOString();
+  const poller = (async () => {
+    for (let turn = 0; polling; turn++) {
+      const until = new Date(Date.now() + 60_000).toISOString();
+      const events = await admins[turn % admins.length]!.list<{ CallId: string; EndTime: string | null }>(
+        '/calls',
+        { ModifiedAfter: since, ModifiedBefore: until },
+      );
+      const now = Date.now();
+      for (const event of events) {
+        if (!event.EndTime || firstSeen.has(event.CallId)) continue;
+        firstSeen.set(event.CallId, { seenMs: now, endMs: Date.parse(event.EndTime) });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  const step = await loadStep(server, callerPort, '3000', rate);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  polling = false;
+  await poller;
+  const lags = [...firstSeen.values()].map((s) => s.seenMs - s.endMs).sort((a, b) => a - b);
+  log(
+    `freshness at ${rate} calls/s: ${lags.length} records seen (${step.calls} calls placed, ${step.failed} failed)`,
+  );
+  return { p50: percentile(lags, 50), p99: percentile(lags, 99), samples: lags.length };
+}
+
+async function metrics(server: Server): Promise<{ rss: number; heapUsed: number; active: number }> {
+  const response = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`);
+  const body = (await response.json()) as {
+    memory: { rss: number; heapUsed: number };
+    calls: { active: number };
+  };
+  return { rss: body.memory.rss, heapUsed: body.memory.heapUsed, active: body.calls.active };
+}
+
+async function measureMemory(
+  server: Server,
+  callerPort: number,
+  calls: number,
+  log: (line: string) => void,
+): Promise<{ rssPerCall: number; heapPerCall: number; established: number }> {
+  // Transactions of earlier phases linger up to 64·T1 = 32 s: let them drain for a clean baseline.
+  const gcSettle = () => new Promise((resolve) => setTimeout(resolve, 35_000));
+  await gcSettle();
+  const before = await metrics(server);
+  const rate = 500;
+  const holdMs = Math.ceil(calls / rate) * 1000 + 15_000;
+  const load = runSipp({
+    scenario: scenario('bench-uac'),
+    name: 'bench-hold',
+    remote: { host: '127.0.0.1', port: server.sipPort },
+    localPort: callerPort,
+    service: '3000',
+    rate,
+    calls,
+    callLimit: calls,
+    variables: { domain: DOMAIN },
+    recvTimeoutMs: 10_000,
+    timeoutMs: holdMs + 120_000,
+    traceMessages: false,
+    args: ['-d', String(holdMs)],
+  });
+  // Wait until every call is up (or the count stops growing), then sample.
+  let last = -1;
+  let peak = before;
+  for (let i = 0; i < 120; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    peak = await metrics(server);
+    if (peak.active >= calls || (peak.active === last && peak.active > 0)) break;
+    last = peak.active;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const up = await metrics(server);
+  if (up.active === 0) {
+    const result = await load;
+    log(`memory load: ${result.successfulCalls} ok, ${result.failedCalls} failed; ${result.errorLog.slice(0, 1500)}`);
+  }
+  log(
+    `memory: ${up.active} calls up; rss ${(before.rss / 1e6).toFixed(1)} → ${(up.rss / 1e6).toFixed(1)} MB, heap ${(before.heapUsed / 1e6).toFixed(1)} → ${(up.heapUsed / 1e6).toFixed(1)} MB`,
+  );
+  await load;
+  return {
+    rssPerCall: Math.round((up.rss - before.rss) / Math.max(1, up.active)),
+    heapPerCall: Math.round((up.heapUsed - before.heapUsed) / Math.max(1, up.active)),
+    established: up.active,
+  };
+}
+
+export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchResult[]> {
+  const log = opts.log ?? (() => {});
+  const rates = opts.rates ?? [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000];
+  const agents = opts.agents ?? 20;
+  const results: BenchResult[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-calls-'));
+  const callerPort = await freeUdpPort();
+  const calleePort = await freeUdpPort();
+  const declinePort = await freeUdpPort();
+  try {
+    // ---- Kamailio reference ----
+    let kamailioRate = 0;
+    const phases = opts.phases ?? ALL_PHASES;
+    if (phases.has('kamailio')) {
+      const kamailio = await startKamailio(dir);
+      try {
+        await register(kamailio, '3000', calleePort);
+        const uas = await startSipp({
+          scenario: scenario('bench-uas'),
+          name: 'bench-uas',
+          localPort: calleePort,
+          calls: 10_000_000,
+          timeoutMs: 3_600_000,
+          traceMessages: false,
+        });
+        try {
+          kamailioRate = await ramp('kamailio direct', kamailio, callerPort, '3000', rates, log);
+        } finally {
+          await uas.stop();
+        }
+      } finally {
+        await kamailio.stop();
+      }
+      results.push({
+        name: 'direct calls, Kamailio stateful proxy (reference)',
+        value: kamailioRate,
+        unit: 'calls/s',
+      });
+    }
+
+    // ---- Switchboard ----
+    const switchboard = await startSwitchboard(dir, callerPort, agents);
+    try {
+      await register(switchboard, '3000', calleePort);
+      const uas = await startSipp({
+        scenario: scenario('bench-uas'),
+        name: 'bench-uas',
+        localPort: calleePort,
+        calls: 10_000_000,
+        timeoutMs: 3_600_000,
+        traceMessages: false,
+      });
+      let directRate = rates[0]!;
+      try {
+        if (phases.has('direct')) {
+          directRate = await ramp('switchboard direct', switchboard, callerPort, '3000', rates, log);
+          results.push({ name: 'direct calls, Switchboard B2BUA', value: directRate, unit: 'calls/s' });
+          if (kamailioRate > 0)
+            results.push({
+              name: 'direct calls, Switchboard / Kamailio',
+              value: Math.round((directRate / kamailioRate) * 100),
+              unit: '%',
+            });
+        }
+        if (phases.has('freshness')) {
+          const freshness = await measureFreshness(
+            switchboard,
+            callerPort,
+            Math.max(10, Math.round(directRate / 2)),
+            log,
+          );
+          results.push(
+            {
+              name: `post-processing freshness at ${Math.round(directRate / 2)} calls/s, p50`,
+              value: freshness.p50,
+              unit: 'ms',
+            },
+            {
+              name: `post-processing freshness at ${Math.round(directRate / 2)} calls/s, p99`,
+              value: freshness.p99,
+              unit: 'ms',
+            },
+          );
+        }
+      } finally {
+        await uas.stop();
+      }
+
+      // Queue calls: the agents all register their contact at one sipp UAS.
+      if (phases.has('queue'))
+        for (let i = 1; i <= agents; i++) await register(switchboard, String(3000 + i), calleePort);
+      const agentsUas = !phases.has('queue')
+        ? undefined
+        : await startSipp({
+            scenario: scenario('bench-uas'),
+            name: 'bench-agents',
+            localPort: calleePort,
+            calls: 10_000_000,
+            timeoutMs: 3_600_000,
+            traceMessages: false,
+          });
+      if (agentsUas)
+        try {
+          const queueRate = await ramp('switchboard queue', switchboard, callerPort, '200', rates, log);
+          results.push({
+            name: `queue calls (${agents} agents, longest-idle)`,
+            value: queueRate,
+            unit: 'calls/s',
+          });
+          await register(switchboard, '3999', declinePort);
+          const decliner = await startSipp({
+            scenario: scenario('bench-uas-decline'),
+            name: 'bench-decliner',
+            localPort: declinePort,
+            calls: 10_000_000,
+            timeoutMs: 3_600_000,
+            traceMessages: false,
+          });
+          try {
+            const declineRate = await ramp(
+              'switchboard queue with a decline',
+              switchboard,
+              callerPort,
+              '201',
+              rates,
+              log,
+            );
+            results.push({
+              name: 'queue calls with one decline before each answer',
+              value: declineRate,
+              unit: 'calls/s',
+            });
+          } finally {
+            await decliner.stop();
+          }
+        } finally {
+          await agentsUas.stop();
+        }
+
+      // Memory per established call.
+      if (phases.has('memory')) {
+        const memoryUas = await startSipp({
+          scenario: scenario('bench-uas'),
+          name: 'bench-uas-hold',
+          localPort: calleePort,
+          calls: 10_000_000,
+          callLimit: 100_000,
+          timeoutMs: 3_600_000,
+          traceMessages: false,
+        });
+        try {
+          const memory = await measureMemory(switchboard, callerPort, opts.memoryCalls ?? 10_000, log);
+          results.push(
+            {
+              name: `memory per established call (${memory.established} up), resident`,
+              value: memory.rssPerCall,
+              unit: 'bytes',
+            },
+            {
+              name: `memory per established call (${memory.established} up), JS heap`,
+              value: memory.heapPerCall,
+              unit: 'bytes',
+            },
+          );
+        } finally {
+          await memoryUas.stop();
+        }
+      }
+    } finally {
+      await switchboard.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const quick = process.argv.includes('--quick');
+  const only = process.argv.indexOf('--only');
+  const rows = await benchCalls({
+    phases: only >= 0 ? new Set(process.argv[only + 1]!.split(',') as Phase[]) : undefined,
+    rates: quick ? [50, 100] : undefined,
+    memoryCalls: quick ? 500 : undefined,
+    agents: quick ? 5 : undefined,
+    log: (line) => console.error(line),
+  });
+  console.table(rows);
+}
