@@ -355,7 +355,9 @@ async function measureMemory(
   const up = await metrics(server);
   if (up.active === 0) {
     const result = await load;
-    log(`memory load: ${result.successfulCalls} ok, ${result.failedCalls} failed; ${result.errorLog.slice(0, 1500)}`);
+    log(
+      `memory load: ${result.successfulCalls} ok, ${result.failedCalls} failed; ${result.errorLog.slice(0, 1500)}`,
+    );
   }
   log(
     `memory: ${up.active} calls up; rss ${(before.rss / 1e6).toFixed(1)} → ${(up.rss / 1e6).toFixed(1)} MB, heap ${(before.heapUsed / 1e6).toFixed(1)} → ${(up.heapUsed / 1e6).toFixed(1)} MB`,

@@ -17,7 +17,9 @@ import { type BenchResult, benchRecords } from './records.bench.js';
 const ROOT = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
-const only = new Set(onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : ['parser', 'records', 'calls']);
+const only = new Set(
+  onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : ['parser', 'records', 'calls'],
+);
 const log = (line: string) => console.error(`  ${line}`);
 
 interface Row extends BenchResult {
@@ -31,7 +33,8 @@ function targetOf(row: BenchResult): string | undefined {
   if (row.name.startsWith('queue calls (')) return '≥ 500 calls/s';
   if (row.name.includes('freshness') && row.name.endsWith('p99')) return '≤ 1000 ms';
   if (row.name.startsWith('REST GET /calls one user one day p99')) return '≤ 20 ms';
-  if (row.name.startsWith('memory per established call') && row.name.endsWith('resident')) return '≤ 20480 bytes';
+  if (row.name.startsWith('memory per established call') && row.name.endsWith('resident'))
+    return '≤ 20480 bytes';
   return undefined;
 }
 
@@ -43,7 +46,12 @@ if (only.has('parser')) {
 }
 if (only.has('records')) {
   console.error('records and REST (seeding the stores)…');
-  for (const r of await benchRecords({ events: quick ? 20_000 : 1_000_000, queries: quick ? 100 : 500, restSeconds: quick ? 3 : 10, log }))
+  for (const r of await benchRecords({
+    events: quick ? 20_000 : 1_000_000,
+    queries: quick ? 100 : 500,
+    restSeconds: quick ? 3 : 10,
+    log,
+  }))
     rows.push({ suite: 'records', ...r });
 }
 if (only.has('calls')) {
@@ -60,14 +68,28 @@ const machine = {
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
 };
-const report = { date: new Date(started).toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000), quick, machine, results: rows };
+const report = {
+  date: new Date(started).toISOString(),
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  quick,
+  machine,
+  results: rows,
+};
 const dir = join(ROOT, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
 const stamp = report.date.replace(/[:.]/g, '-');
 writeFileSync(join(dir, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-console.table(rows.map((r) => ({ suite: r.suite, benchmark: r.name, value: r.value.toLocaleString('en-US'), unit: r.unit, target: r.target ?? '' })));
+console.table(
+  rows.map((r) => ({
+    suite: r.suite,
+    benchmark: r.name,
+    value: r.value.toLocaleString('en-US'),
+    unit: r.unit,
+    target: r.target ?? '',
+  })),
+);
 
 // The README shows the latest full run (not --quick) and the machine it ran on.
 if (!quick && only.size === 3) {
@@ -78,8 +100,14 @@ if (!quick && only.size === 3) {
     '',
     '| suite | benchmark | value | unit | target |',
     '|---|---|---:|---|---|',
-    ...rows.map((r) => `| ${r.suite} | ${r.name} | ${r.value.toLocaleString('en-US')} | ${r.unit} | ${r.target ?? ''} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.suite} | ${r.name} | ${r.value.toLocaleString('en-US')} | ${r.unit} | ${r.target ?? ''} |`,
+    ),
   ].join('\n');
-  const updated = readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`);
+  const updated = readme.replace(
+    /<!-- bench:start -->[\s\S]*<!-- bench:end -->/,
+    `<!-- bench:start -->\n${table}\n<!-- bench:end -->`,
+  );
   if (updated !== readme) writeFileSync(readmePath, updated);
 }

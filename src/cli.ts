@@ -3,11 +3,13 @@
  * (DESIGN.md §6). Logs one ready line with the listening addresses and shuts down cleanly on
  * SIGTERM/SIGINT. DATABASE_URL=postgres://… switches the record store to PostgreSQL.
  */
-import { parseArgs } from 'node:util';
+
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { demoTenant } from './config/demo.js';
 import { isConfigError } from './config/errors.js';
 import { loadTenantFile, publicUrlForPort } from './config/load.js';
+import type { Tenant } from './config/types.js';
 import { createLogger } from './logger.js';
 import { startPlatform } from './platform.js';
 
@@ -29,7 +31,8 @@ function fail(message: string): never {
 function port(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${flag} must be a port number (0-65535), got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    fail(`${flag} must be a port number (0-65535), got "${value}"`);
   return n;
 }
 
@@ -53,7 +56,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (positionals[0] !== 'start' || positionals.length > 1) fail(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
+  if (positionals[0] !== 'start' || positionals.length > 1)
+    fail(`unknown command "${positionals.join(' ')}"\n${USAGE}`);
 
   const host = values.host ?? '127.0.0.1';
   const httpPort = port(values['http-port'], 8080, '--http-port');
@@ -61,18 +65,34 @@ async function main(argv: string[]): Promise<void> {
   const dataDir = resolve(values.data ?? 'data');
   const logger = createLogger();
   const defaultPublicUrl = publicUrlForPort(httpPort, host);
-  let tenant;
+  let tenant: Tenant;
   try {
-    tenant = values.config ? loadTenantFile(values.config, { defaultPublicUrl }) : demoTenant({ publicUrl: defaultPublicUrl });
+    tenant = values.config
+      ? loadTenantFile(values.config, { defaultPublicUrl })
+      : demoTenant({ publicUrl: defaultPublicUrl });
   } catch (err) {
     if (isConfigError(err)) fail(err.message);
     throw err;
   }
 
-  const platform = await startPlatform({ tenant, dataDir, databaseUrl: process.env.DATABASE_URL, host, httpPort, sipPort, logger });
+  const platform = await startPlatform({
+    tenant,
+    dataDir,
+    databaseUrl: process.env.DATABASE_URL,
+    host,
+    httpPort,
+    sipPort,
+    logger,
+  });
   const store = process.env.DATABASE_URL ? 'postgresql' : `sqlite ${dataDir}`;
   logger.info(
-    { sipUdp: `${host}:${platform.sipPort}`, sipWs: platform.wsUrl, http: platform.httpUrl, store, tenant: values.config ?? 'demo' },
+    {
+      sipUdp: `${host}:${platform.sipPort}`,
+      sipWs: platform.wsUrl,
+      http: platform.httpUrl,
+      store,
+      tenant: values.config ?? 'demo',
+    },
     `switchboard ready: sip udp ${host}:${platform.sipPort}, sip ws ${platform.wsUrl}, http ${platform.httpUrl} (${values.config ? `config ${values.config}` : 'demo tenant'}, ${store})`,
   );
 

@@ -25,7 +25,6 @@ queues:
   - { name: Support, extension: "100", members: [b@example.com, c@example.com] }
 `;
 
-
 interface Child {
   process: ChildProcess;
   output: () => string;
@@ -50,7 +49,11 @@ function startChild(args: string[]): Child {
 }
 
 async function waitForReady(child: Child): Promise<void> {
-  await waitFor(async () => (child.output().includes('switchboard ready') ? true : undefined), 20_000, 'ready line');
+  await waitFor(
+    async () => (child.output().includes('switchboard ready') ? true : undefined),
+    20_000,
+    'ready line',
+  );
 }
 
 describe('a switchboard process', () => {
@@ -73,9 +76,23 @@ describe('a switchboard process', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const args = () => ['start', '--config', configPath, '--data', dataDir, '--http-port', String(httpPort), '--sip-port', String(sipPort)];
+  const args = () => [
+    'start',
+    '--config',
+    configPath,
+    '--data',
+    dataDir,
+    '--http-port',
+    String(httpPort),
+    '--sip-port',
+    String(sipPort),
+  ];
   const ua = async (extension: string, password: string) => {
-    const agent = await TestUa.overWebSocket(`ws://127.0.0.1:${httpPort}/sip`, { extension, password, domain: 'switchboard.local' });
+    const agent = await TestUa.overWebSocket(`ws://127.0.0.1:${httpPort}/sip`, {
+      extension,
+      password,
+      domain: 'switchboard.local',
+    });
     uas.push(agent);
     expect((await agent.register()).status).toBe(200);
     return agent;
@@ -84,16 +101,26 @@ describe('a switchboard process', () => {
   it('ends calls left in progress by a SIGKILL with Result Failed, losing and duplicating nothing', async () => {
     const first = startChild(args());
     await waitForReady(first);
-    expect(first.output()).toMatch(/switchboard ready: sip udp 127\.0\.0\.1:\d+, sip ws ws:\/\/127\.0\.0\.1:\d+\/sip/);
+    expect(first.output()).toMatch(
+      /switchboard ready: sip udp 127\.0\.0\.1:\d+, sip ws ws:\/\/127\.0\.0\.1:\d+\/sip/,
+    );
 
-    const [a, b, c] = await Promise.all([ua('1001', 'secret-a'), ua('1002', 'secret-b'), ua('1003', 'secret-c')]);
+    const [a, b, c] = await Promise.all([
+      ua('1001', 'secret-a'),
+      ua('1002', 'secret-b'),
+      ua('1003', 'secret-c'),
+    ]);
     b.onIncoming((call) => call.answer());
     c.onIncoming((call) => call.answer());
     // One direct call and one queue call connected when the process dies.
     const direct = a.call('1002');
     const directFinal = await direct.waitForFinal();
     expect(directFinal.status).toBe(200);
-    const caller2 = await TestUa.overWebSocket(`ws://127.0.0.1:${httpPort}/sip`, { extension: '1000', password: 'secret-admin', domain: 'switchboard.local' });
+    const caller2 = await TestUa.overWebSocket(`ws://127.0.0.1:${httpPort}/sip`, {
+      extension: '1000',
+      password: 'secret-admin',
+      domain: 'switchboard.local',
+    });
     uas.push(caller2);
     const queued = caller2.call('100');
     const queuedFinal = await queued.waitForFinal();
@@ -110,7 +137,11 @@ describe('a switchboard process', () => {
     const second = startChild(args());
     await waitForReady(second);
     expect(second.output()).toMatch(/ended 2 call\(s\) left in progress/);
-    const admin = await RestClient.signIn(`http://127.0.0.1:${httpPort}/`, 'admin@example.com', 'secret-admin');
+    const admin = await RestClient.signIn(
+      `http://127.0.0.1:${httpPort}/`,
+      'admin@example.com',
+      'secret-admin',
+    );
 
     const directEvents = await admin.list<Record<string, unknown>>('/calls', { CallId: directCallId });
     expect(directEvents).toHaveLength(2); // A outbound, B inbound — once each
@@ -142,8 +173,21 @@ describe('a switchboard process', () => {
 
   it('refuses to start with a broken config, naming the file, line and field', async () => {
     const broken = join(dataDir, 'broken.yaml');
-    writeFileSync(broken, 'domain: x\nusers:\n  - { username: a@example.com, extension: 1001x, password: p }\n');
-    const child = startChild(['start', '--config', broken, '--data', dataDir, '--http-port', '0', '--sip-port', '0']);
+    writeFileSync(
+      broken,
+      'domain: x\nusers:\n  - { username: a@example.com, extension: 1001x, password: p }\n',
+    );
+    const child = startChild([
+      'start',
+      '--config',
+      broken,
+      '--data',
+      dataDir,
+      '--http-port',
+      '0',
+      '--sip-port',
+      '0',
+    ]);
     expect(await child.exited).toBe(2);
     expect(child.output()).toMatch(/broken\.yaml:3:\d+: users\[0\]\.extension/);
   });

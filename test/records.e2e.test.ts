@@ -6,7 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { IncomingCall, OutgoingCall } from '../src/testing/test-ua.js';
-import { type RestClient, type StoreKind, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
+import {
+  type RestClient,
+  type StoreKind,
+  startTestPlatform,
+  type TestPlatform,
+  waitFor,
+} from './support/platform.js';
 
 const TENANT = parseTenantYaml(
   `
@@ -47,7 +53,11 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
 
   beforeAll(async () => {
     env = await startTestPlatform(TENANT, store);
-    const [a, b, c] = await Promise.all([env.ua('1001', 'secret-a'), env.ua('1002', 'secret-b'), env.ua('1003', 'secret-c')]);
+    const [a, b, c] = await Promise.all([
+      env.ua('1001', 'secret-a'),
+      env.ua('1002', 'secret-b'),
+      env.ua('1003', 'secret-c'),
+    ]);
     b.onIncoming((call) => {
       call.ring();
       setTimeout(() => call.reject(603), 30);
@@ -73,7 +83,9 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
       async () => {
         const headers = await admin.list<Json>('/servicecall', { CallId: callId });
         const events = await admin.list<Json>('/calls', { CallId: callId });
-        return headers[0]?.Result === 'Handled' && events.length === 3 && events.every((e) => e.EndTime) ? true : undefined;
+        return headers[0]?.Result === 'Handled' && events.length === 3 && events.every((e) => e.EndTime)
+          ? true
+          : undefined;
       },
       10_000,
       'records of the scenario',
@@ -156,7 +168,10 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
   });
 
   it('finds the records by time window in the EnreachAPI date format', async () => {
-    const window = { StartTime: formatEnreachTime(startedMs - 60_000), EndTime: formatEnreachTime(Date.now() + 60_000) };
+    const window = {
+      StartTime: formatEnreachTime(startedMs - 60_000),
+      EndTime: formatEnreachTime(Date.now() + 60_000),
+    };
     const events = await admin.list<Json>('/calls', window);
     expect(events.filter((e) => e.CallId === callId)).toHaveLength(3);
     const own = await admin.list<Json>('/calls', { ...window, UserIDs: userId('c@example.com') });
@@ -180,7 +195,10 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
     });
     const { UserID, SecretKey } = (await auth.json()) as { UserID: string; SecretKey: string };
     expect(UserID).toBe(userId('c@example.com'));
-    const basic = { ...headers, Authorization: `Basic ${Buffer.from(`c@example.com:${SecretKey}`).toString('base64')}` };
+    const basic = {
+      ...headers,
+      Authorization: `Basic ${Buffer.from(`c@example.com:${SecretKey}`).toString('base64')}`,
+    };
     const get = async (path: string) => {
       const response = await fetch(new URL(path, base), { headers: basic });
       expect(response.status).toBe(200);

@@ -115,7 +115,15 @@ export class Dialog implements DialogState {
   }
 
   /** Build an in-dialog request. ACK reuses the INVITE's CSeq number (`ackFor`). */
-  createRequest(method: string, opts: { body?: Buffer; contentType?: string; headers?: Iterable<readonly [string, string]>; ackFor?: number } = {}): SipRequest {
+  createRequest(
+    method: string,
+    opts: {
+      body?: Buffer;
+      contentType?: string;
+      headers?: Iterable<readonly [string, string]>;
+      ackFor?: number;
+    } = {},
+  ): SipRequest {
     const headers = new SipHeaders();
     for (const route of this.routeSet) headers.append('Route', route);
     headers.append('From', this.localParty);

@@ -31,7 +31,19 @@ export interface DigestCredentials {
 
 export type DigestVerdict =
   | { ok: true; username: string }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown-user' | 'wrong-realm' | 'bad-nonce' | 'stale' | 'replay' | 'wrong-password' | 'unsupported' };
+  | {
+      ok: false;
+      reason:
+        | 'missing'
+        | 'malformed'
+        | 'unknown-user'
+        | 'wrong-realm'
+        | 'bad-nonce'
+        | 'stale'
+        | 'replay'
+        | 'wrong-password'
+        | 'unsupported';
+    };
 
 export interface DigestAuthenticatorOptions {
   realm: string;
@@ -48,7 +60,11 @@ export function digestHa1(username: string, realm: string, password: string): st
 }
 
 /** The expected `response` value for credentials (RFC 2617 §3.2.2.1). */
-export function digestResponse(ha1: string, method: string, creds: Pick<DigestCredentials, 'nonce' | 'uri' | 'qop' | 'nc' | 'cnonce'>): string {
+export function digestResponse(
+  ha1: string,
+  method: string,
+  creds: Pick<DigestCredentials, 'nonce' | 'uri' | 'qop' | 'nc' | 'cnonce'>,
+): string {
   const ha2 = md5(`${method}:${creds.uri}`);
   if (creds.qop) return md5(`${ha1}:${creds.nonce}:${creds.nc}:${creds.cnonce}:${creds.qop}:${ha2}`);
   return md5(`${ha1}:${creds.nonce}:${ha2}`);
@@ -101,17 +117,22 @@ export class DigestAuthenticator {
    * Verify an Authorization / Proxy-Authorization header value for `method`.
    * `passwordFor` returns the user's password (or undefined for an unknown user).
    */
-  verify(headerValue: string | undefined, method: string, passwordFor: (username: string) => string | undefined): DigestVerdict {
+  verify(
+    headerValue: string | undefined,
+    method: string,
+    passwordFor: (username: string) => string | undefined,
+  ): DigestVerdict {
     if (!headerValue) return { ok: false, reason: 'missing' };
     const parsed = parseAuthParams(headerValue);
-    if (!parsed || parsed.scheme.toLowerCase() !== 'digest') return { ok: false, reason: 'malformed' };
+    if (parsed?.scheme.toLowerCase() !== 'digest') return { ok: false, reason: 'malformed' };
     const p = parsed.params;
     const username = p.get('username');
     const nonce = p.get('nonce');
     const uri = p.get('uri');
     const response = p.get('response');
     const realm = p.get('realm');
-    if (!username || !nonce || !uri || !response || realm === undefined) return { ok: false, reason: 'malformed' };
+    if (!username || !nonce || !uri || !response || realm === undefined)
+      return { ok: false, reason: 'malformed' };
     const algorithm = p.get('algorithm');
     if (algorithm && algorithm.toUpperCase() !== 'MD5') return { ok: false, reason: 'unsupported' };
     const qop = p.get('qop');

@@ -13,7 +13,7 @@ import { formatParams, parseContactList, parseNameAddr } from './headers.js';
 import type { SipRequest } from './message.js';
 import type { SipStack } from './stack.js';
 import type { ServerTransaction } from './transaction.js';
-import { flowKey, type Flow } from './transport/types.js';
+import { type Flow, flowKey } from './transport/types.js';
 
 export interface Binding {
   /** Address-of-record user part: the extension. */
@@ -32,7 +32,11 @@ export interface Binding {
   outboundParams?: [string, string | null][];
 }
 
-export type BindingChange = { kind: 'added' | 'refreshed' | 'removed'; binding: Binding; why?: 'unregistered' | 'expired' | 'flow-closed' };
+export type BindingChange = {
+  kind: 'added' | 'refreshed' | 'removed';
+  binding: Binding;
+  why?: 'unregistered' | 'expired' | 'flow-closed';
+};
 
 export class LocationService {
   private readonly byAor = new Map<string, Map<string, Binding>>();
@@ -45,7 +49,9 @@ export class LocationService {
     const bindings = this.byAor.get(aor);
     if (!bindings) return [];
     const now = this.now();
-    return [...bindings.values()].filter((b) => b.expiresAtMs > now).sort((a, b) => b.registeredAtMs - a.registeredAtMs);
+    return [...bindings.values()]
+      .filter((b) => b.expiresAtMs > now)
+      .sort((a, b) => b.registeredAtMs - a.registeredAtMs);
   }
 
   isRegistered(aor: string): boolean {
@@ -77,14 +83,16 @@ export class LocationService {
   }
 
   removeAll(aor: string, why: BindingChange['why']): void {
-    for (const binding of [...(this.byAor.get(aor)?.values() ?? [])]) this.remove(aor, binding.bindingKey, why);
+    for (const binding of [...(this.byAor.get(aor)?.values() ?? [])])
+      this.remove(aor, binding.bindingKey, why);
   }
 
   /** A WebSocket connection closed: its bindings can no longer be reached. */
   removeFlow(flow: Flow): void {
     const key = flowKey(flow);
     for (const [aor, bindings] of [...this.byAor]) {
-      for (const binding of [...bindings.values()]) if (flowKey(binding.flow) === key) this.remove(aor, binding.bindingKey, 'flow-closed');
+      for (const binding of [...bindings.values()])
+        if (flowKey(binding.flow) === key) this.remove(aor, binding.bindingKey, 'flow-closed');
     }
   }
 
@@ -163,22 +171,31 @@ export class Registrar {
   /** Authenticate a request; on failure the transaction is answered (401/403) and undefined returned. */
   authenticate(request: SipRequest, tx: ServerTransaction, proxy: boolean): string | undefined {
     const { stack, auth, subscribers } = this.opts;
-    const verdict = auth.verify(request.headers.get(proxy ? 'Proxy-Authorization' : 'Authorization'), request.method, (u) =>
-      subscribers.passwordFor(u),
+    const verdict = auth.verify(
+      request.headers.get(proxy ? 'Proxy-Authorization' : 'Authorization'),
+      request.method,
+      (u) => subscribers.passwordFor(u),
     );
     if (verdict.ok) return verdict.username;
     const challengeHeader = proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     const status = proxy ? 407 : 401;
     if (verdict.reason !== 'missing') {
       stack.metrics.inc('authFailures');
-      this.logger.info({ method: request.method, reason: verdict.reason, flow: tx.flow }, 'sip: authentication failed');
+      this.logger.info(
+        { method: request.method, reason: verdict.reason, flow: tx.flow },
+        'sip: authentication failed',
+      );
     }
     if (verdict.reason === 'malformed' || verdict.reason === 'unsupported') {
       tx.respond(stack.createResponse(request, 400, `Bad Request (${verdict.reason} credentials)`));
       return undefined;
     }
     const stale = verdict.reason === 'stale';
-    tx.respond(stack.createResponse(request, status, undefined, { headers: [[challengeHeader, auth.challenge({ stale })]] }));
+    tx.respond(
+      stack.createResponse(request, status, undefined, {
+        headers: [[challengeHeader, auth.challenge({ stale })]],
+      }),
+    );
     return undefined;
   }
 
@@ -199,7 +216,9 @@ export class Registrar {
     if (!username) return;
     if (username !== aor) {
       stack.metrics.inc('authFailures');
-      tx.respond(stack.createResponse(request, 403, 'Forbidden (credentials do not match the address-of-record)'));
+      tx.respond(
+        stack.createResponse(request, 403, 'Forbidden (credentials do not match the address-of-record)'),
+      );
       return;
     }
 
@@ -234,20 +253,34 @@ export class Registrar {
       } else {
         const now = this.now();
         // Validate every contact before changing anything (the request is atomic).
-        const updates: { key: string; uri: string; expires: number; outboundParams: [string, string | null][] }[] = [];
+        const updates: {
+          key: string;
+          uri: string;
+          expires: number;
+          outboundParams: [string, string | null][];
+        }[] = [];
         for (const contact of parsed.contacts) {
           const param = contact.params.get('expires');
-          const expires = param !== undefined && param !== null ? Number.parseInt(param, 10) : (headerExpires ?? this.defaultExpires);
+          const expires =
+            param !== undefined && param !== null
+              ? Number.parseInt(param, 10)
+              : (headerExpires ?? this.defaultExpires);
           if (!Number.isFinite(expires) || expires < 0) {
             tx.respond(stack.createResponse(request, 400, 'Bad Request (invalid expires parameter)'));
             return;
           }
           if (expires > 0 && expires < this.minExpires) {
-            tx.respond(stack.createResponse(request, 423, 'Interval Too Brief', { headers: [['Min-Expires', String(this.minExpires)]] }));
+            tx.respond(
+              stack.createResponse(request, 423, 'Interval Too Brief', {
+                headers: [['Min-Expires', String(this.minExpires)]],
+              }),
+            );
             return;
           }
           const instance = contact.params.get('+sip.instance');
-          const outboundParams = [...contact.params].filter(([name]) => name === '+sip.instance' || name === 'reg-id');
+          const outboundParams = [...contact.params].filter(
+            ([name]) => name === '+sip.instance' || name === 'reg-id',
+          );
           updates.push({
             key: instance ? `instance:${instance}` : contact.uriText,
             uri: contact.uriText,

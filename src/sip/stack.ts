@@ -6,10 +6,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { parseCSeq, parseVia, formatVia } from './headers.js';
+import { formatVia, parseCSeq, parseVia } from './headers.js';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import { SipMetrics } from './metrics.js';
-import { parseMessage, type ParseResult } from './parser.js';
+import { type ParseResult, parseMessage } from './parser.js';
 import { serializeMessage } from './serializer.js';
 import {
   ClientTransaction,
@@ -143,14 +143,21 @@ export class SipStack implements TransactionHost {
       return;
     }
     this.metrics.inc('parseErrors');
-    const sample = inbound.data.subarray(0, 120).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    const sample = inbound.data
+      .subarray(0, 120)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '.');
     const partial = error.request;
     if (!partial || partial.method === 'ACK' || !partial.headers.get('Via')) {
       this.metrics.inc('droppedMessages');
-      this.logger.warn({ flow: inbound.flow, code: error.code, reason: error.reason, sample }, 'sip: unparseable message dropped');
+      this.logger.warn(
+        { flow: inbound.flow, code: error.code, reason: error.reason, sample },
+        'sip: unparseable message dropped',
+      );
       return;
     }
-    const status = error.code === 'VersionNotSupported' ? 505 : error.code === 'UnsupportedUriScheme' ? 416 : 400;
+    const status =
+      error.code === 'VersionNotSupported' ? 505 : error.code === 'UnsupportedUriScheme' ? 416 : 400;
     const headers = new SipHeaders();
     for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) {
       for (const value of partial.headers.getLines(name)) headers.append(name, value);
@@ -166,7 +173,10 @@ export class SipStack implements TransactionHost {
     this.addServerHeader(response);
     this.stampVia(response.headers, inbound.flow);
     this.metrics.inc('badRequestsAnswered');
-    this.logger.warn({ flow: inbound.flow, code: error.code, reason: error.reason, status, sample }, 'sip: bad request answered');
+    this.logger.warn(
+      { flow: inbound.flow, code: error.code, reason: error.reason, status, sample },
+      'sip: bad request answered',
+    );
     this.sendRaw(serializeMessage(response), this.responseFlow(response.headers, inbound.flow));
   }
 
@@ -219,7 +229,7 @@ export class SipStack implements TransactionHost {
   private handleCancel(cancel: SipRequest, transaction: ServerTransaction): void {
     const inviteKey = serverTransactionKey(cancel, 'INVITE');
     const invite = inviteKey ? this.serverTransactions.get(inviteKey) : undefined;
-    if (!invite || !invite.isInvite) {
+    if (!invite?.isInvite) {
       transaction.respond(this.createResponse(cancel, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
@@ -227,7 +237,10 @@ export class SipStack implements TransactionHost {
     if (invite.isFinal || invite.cancelled) return; // too late: the INVITE already has its answer
     invite.cancelled = true;
     if (invite.onCancel) invite.onCancel(cancel);
-    else invite.respond(this.createResponse(invite.request, 487, 'Request Terminated', { toTag: invite.localTag }));
+    else
+      invite.respond(
+        this.createResponse(invite.request, 487, 'Request Terminated', { toTag: invite.localTag }),
+      );
   }
 
   private receiveResponse(response: SipResponse, flow: Flow): void {
@@ -268,7 +281,10 @@ export class SipStack implements TransactionHost {
     const rportRequested = via.params.has('rport') && !via.params.get('rport');
     const sentByHost = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
     // RFC 3581 §4: with rport, received is added even when the address equals sent-by.
-    if ((sentByHost.toLowerCase() !== flow.address.toLowerCase() || rportRequested) && !via.params.has('received')) {
+    if (
+      (sentByHost.toLowerCase() !== flow.address.toLowerCase() || rportRequested) &&
+      !via.params.has('received')
+    ) {
       via.params.set('received', flow.address);
       changed = true;
     }
@@ -316,7 +332,13 @@ export class SipStack implements TransactionHost {
     const branch = newBranch();
     request.headers.prepend('Via', this.viaFor(flow, branch));
     if (!request.headers.has('Max-Forwards')) request.headers.append('Max-Forwards', '70');
-    const transaction = new ClientTransaction(this, clientTransactionKey(branch, request.method), request, flow, handlers);
+    const transaction = new ClientTransaction(
+      this,
+      clientTransactionKey(branch, request.method),
+      request,
+      flow,
+      handlers,
+    );
     this.clientTransactions.set(transaction.key, transaction);
     transaction.start();
     return transaction;
@@ -359,20 +381,38 @@ export class SipStack implements TransactionHost {
     headers.append('CSeq', `${cseq?.seq ?? 1} CANCEL`);
     headers.append('Max-Forwards', '70');
     if (reason) headers.append('Reason', reason);
-    const cancel: SipRequest = { kind: 'request', method: 'CANCEL', uri: original.uri, version: 'SIP/2.0', headers, body: EMPTY_BODY };
+    const cancel: SipRequest = {
+      kind: 'request',
+      method: 'CANCEL',
+      uri: original.uri,
+      version: 'SIP/2.0',
+      headers,
+      body: EMPTY_BODY,
+    };
     // Same branch as the INVITE: build the transaction by hand instead of sendRequest (which mints one).
     const branch = topVia ? parseVia(topVia)?.branch : undefined;
     if (!branch) return;
-    const transaction = new ClientTransaction(this, clientTransactionKey(branch, 'CANCEL'), cancel, invite.flow, {
-      onResponse: () => {},
-    });
+    const transaction = new ClientTransaction(
+      this,
+      clientTransactionKey(branch, 'CANCEL'),
+      cancel,
+      invite.flow,
+      {
+        onResponse: () => {},
+      },
+    );
     this.clientTransactions.set(transaction.key, transaction);
     transaction.start();
     invite.cancelSent();
   }
 
   /** Build a response to `request` (RFC 3261 §8.2.6): Via, From, To (+tag), Call-ID, CSeq copied. */
-  createResponse(request: SipRequest, status: number, reason?: string, opts: ResponseOptions = {}): SipResponse {
+  createResponse(
+    request: SipRequest,
+    status: number,
+    reason?: string,
+    opts: ResponseOptions = {},
+  ): SipResponse {
     const headers = new SipHeaders();
     for (const value of request.headers.getLines('Via')) headers.append('Via', value);
     const from = request.headers.get('From');
@@ -383,7 +423,8 @@ export class SipStack implements TransactionHost {
     headers.append('To', to);
     headers.append('Call-ID', request.headers.get('Call-ID') ?? '');
     headers.append('CSeq', request.headers.get('CSeq') ?? '');
-    if (request.headers.has('Timestamp') && status === 100) headers.append('Timestamp', request.headers.get('Timestamp')!);
+    if (request.headers.has('Timestamp') && status === 100)
+      headers.append('Timestamp', request.headers.get('Timestamp')!);
     // RFC 3261 §12.1.1: a response that creates a dialog (18x/2xx to INVITE) echoes the Record-Route
     // set in order, or the proxies that asked to stay on the path are skipped by in-dialog requests.
     if (request.method === 'INVITE' && status > 100 && status < 300) {
@@ -450,6 +491,7 @@ export function newSipCallId(host = 'switchboard'): string {
 
 function sanitizeReason(reason: string): string {
   // A reason phrase is one line of printable text; never echo control characters back.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   const clean = reason.replace(/[\r\n\t\x00-\x1f\x7f]/g, ' ').trim();
   return (clean || 'Bad Request').slice(0, 120);
 }

@@ -8,7 +8,7 @@
 import { getTag } from './headers.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { serializeMessage } from './serializer.js';
-import { isReliable, type Flow } from './transport/types.js';
+import { type Flow, isReliable } from './transport/types.js';
 
 export interface TimerConfig {
   /** RTT estimate (ms). */
@@ -82,7 +82,8 @@ export class ServerTransaction {
     const data = serializeMessage(response);
     this.lastResponse = data;
     this.lastStatus = response.status;
-    if (response.status > 100 && this.localTag === undefined) this.localTag = getTag(response.headers.get('To') ?? '');
+    if (response.status > 100 && this.localTag === undefined)
+      this.localTag = getTag(response.headers.get('To') ?? '');
     if (!this.host.sendRaw(data, this.flow)) {
       this.terminate('transportError');
       return;
@@ -216,13 +217,21 @@ export class ClientTransaction {
   }
 
   private scheduleRetransmit(cap: number): void {
-    this.retransmitTimer = setTimeout(() => {
-      if (this.state !== 'calling' && this.state !== 'trying' && !(this.state === 'proceeding' && !this.isInvite)) return;
-      this.host.countRetransmission();
-      this.host.sendRaw(this.data, this.flow);
-      this.retransmitInterval = Math.min(this.retransmitInterval * 2, cap);
-      this.scheduleRetransmit(cap);
-    }, this.state === 'proceeding' && !this.isInvite ? this.host.timers.T2 : this.retransmitInterval);
+    this.retransmitTimer = setTimeout(
+      () => {
+        if (
+          this.state !== 'calling' &&
+          this.state !== 'trying' &&
+          !(this.state === 'proceeding' && !this.isInvite)
+        )
+          return;
+        this.host.countRetransmission();
+        this.host.sendRaw(this.data, this.flow);
+        this.retransmitInterval = Math.min(this.retransmitInterval * 2, cap);
+        this.scheduleRetransmit(cap);
+      },
+      this.state === 'proceeding' && !this.isInvite ? this.host.timers.T2 : this.retransmitInterval,
+    );
   }
 
   private fail(reason: 'timeout' | 'transportError'): void {
@@ -282,7 +291,11 @@ export class ClientTransaction {
     }
     const reliable = isReliable(this.flow);
     // Timer D (INVITE, 32 s on UDP) / Timer K (non-INVITE, T4).
-    const wait = reliable ? 0 : this.isInvite ? Math.max(32_000, 64 * this.host.timers.T1) : this.host.timers.T4;
+    const wait = reliable
+      ? 0
+      : this.isInvite
+        ? Math.max(32_000, 64 * this.host.timers.T1)
+        : this.host.timers.T4;
     this.timeoutTimer = setTimeout(() => this.terminate(), wait);
     this.handlers.onResponse(response, this);
   }
@@ -292,7 +305,8 @@ export class ClientTransaction {
    * is destroyed and the TU told of a timeout (RFC 3261 §9.1).
    */
   cancelSent(): void {
-    if (!this.isInvite || this.cancelTimer || (this.state !== 'calling' && this.state !== 'proceeding')) return;
+    if (!this.isInvite || this.cancelTimer || (this.state !== 'calling' && this.state !== 'proceeding'))
+      return;
     this.cancelTimer = setTimeout(() => {
       this.host.countTimeout();
       this.fail('timeout');
@@ -320,8 +334,25 @@ export function buildNon2xxAck(invite: SipRequest, response: SipResponse): SipRe
   if (to) headers.set('To', to);
   const cseq = invite.headers.get('CSeq') ?? '1 INVITE';
   headers.set('CSeq', `${cseq.trim().split(/\s+/)[0]} ACK`);
-  for (const name of ['Content-Type', 'Contact', 'Allow', 'Supported', 'X-Server-Call-Id', 'X-Call-Leg-Id', 'X-Queue-Id', 'X-Queue-Name', 'P-Asserted-Identity']) {
+  for (const name of [
+    'Content-Type',
+    'Contact',
+    'Allow',
+    'Supported',
+    'X-Server-Call-Id',
+    'X-Call-Leg-Id',
+    'X-Queue-Id',
+    'X-Queue-Name',
+    'P-Asserted-Identity',
+  ]) {
     headers.delete(name);
   }
-  return { kind: 'request', method: 'ACK', uri: invite.uri, version: 'SIP/2.0', headers, body: Buffer.alloc(0) };
+  return {
+    kind: 'request',
+    method: 'ACK',
+    uri: invite.uri,
+    version: 'SIP/2.0',
+    headers,
+    body: Buffer.alloc(0),
+  };
 }

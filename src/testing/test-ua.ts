@@ -10,8 +10,8 @@ import { getTag, parseAuthParams } from '../sip/headers.js';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { newSipCallId, newTag, SipStack } from '../sip/stack.js';
 import type { ServerTransaction, TimerConfig } from '../sip/transaction.js';
-import { UdpTransport } from '../sip/transport/udp.js';
 import type { Flow } from '../sip/transport/types.js';
+import { UdpTransport } from '../sip/transport/udp.js';
 import { WsClientTransport } from './ws-client-transport.js';
 
 export const TEST_SDP = (user: string) =>
@@ -46,7 +46,9 @@ export class IncomingCall {
     transaction.onCancel = (cancel) => {
       this.cancelled = true;
       this.cancelRequest = cancel;
-      transaction.respond(ua.stack.createResponse(this.invite, 487, 'Request Terminated', { toTag: this.localTag }));
+      transaction.respond(
+        ua.stack.createResponse(this.invite, 487, 'Request Terminated', { toTag: this.localTag }),
+      );
       for (const w of this.cancelWaiters.splice(0)) w();
     };
   }
@@ -61,20 +63,28 @@ export class IncomingCall {
   }
 
   ring(): void {
-    this.transaction.respond(this.ua.stack.createResponse(this.invite, 180, 'Ringing', { toTag: this.localTag }));
+    this.transaction.respond(
+      this.ua.stack.createResponse(this.invite, 180, 'Ringing', { toTag: this.localTag }),
+    );
   }
 
   answer(): void {
     const contact = `<${this.ua.contactUri}>`;
     this.transaction.respond(
-      this.ua.stack.createResponse(this.invite, 200, 'OK', { toTag: this.localTag, headers: [['Contact', contact]], body: TEST_SDP(this.ua.extension) }),
+      this.ua.stack.createResponse(this.invite, 200, 'OK', {
+        toTag: this.localTag,
+        headers: [['Contact', contact]],
+        body: TEST_SDP(this.ua.extension),
+      }),
     );
     this.dialog = Dialog.fromUas(this.invite, this.localTag, this.transaction.flow, this.ua.contactUri);
     this.ua.trackDialog(this.dialog, this);
   }
 
   reject(status = 603): void {
-    this.transaction.respond(this.ua.stack.createResponse(this.invite, status, undefined, { toTag: this.localTag }));
+    this.transaction.respond(
+      this.ua.stack.createResponse(this.invite, status, undefined, { toTag: this.localTag }),
+    );
   }
 
   hangup(): Promise<SipResponse> {
@@ -122,7 +132,8 @@ export class OutgoingCall {
 
   onResponse(response: SipResponse): void {
     this.responses.push(response);
-    if (response.status > 100 && response.status < 200) for (const w of this.progressWaiters.splice(0)) w(response);
+    if (response.status > 100 && response.status < 200)
+      for (const w of this.progressWaiters.splice(0)) w(response);
     if (response.status >= 200 && !this.final) {
       this.final = response;
       if (response.status < 300) {
@@ -213,7 +224,11 @@ export class TestUa {
   }
 
   waitForIncoming(timeoutMs = 5000): Promise<IncomingCall> {
-    return withTimeout(new Promise((resolve) => this.incomingWaiters.push(resolve)), timeoutMs, `incoming call at ${this.extension}`);
+    return withTimeout(
+      new Promise((resolve) => this.incomingWaiters.push(resolve)),
+      timeoutMs,
+      `incoming call at ${this.extension}`,
+    );
   }
 
   trackDialog(dialog: Dialog, call: IncomingCall | OutgoingCall): void {
@@ -241,13 +256,25 @@ export class TestUa {
       return;
     }
     if (request.method === 'INVITE' || request.method === 'UPDATE') {
-      tx.respond(this.stack.createResponse(request, 200, 'OK', { headers: [['Contact', `<${this.contactUri}>`]], body: request.method === 'INVITE' ? TEST_SDP(this.extension) : undefined }));
+      tx.respond(
+        this.stack.createResponse(request, 200, 'OK', {
+          headers: [['Contact', `<${this.contactUri}>`]],
+          body: request.method === 'INVITE' ? TEST_SDP(this.extension) : undefined,
+        }),
+      );
       return;
     }
     tx.respond(this.stack.createResponse(request, 200));
   }
 
-  private baseRequest(method: string, uri: string, to: string, callId: string, fromTag: string, cseq: number): SipRequest {
+  private baseRequest(
+    method: string,
+    uri: string,
+    to: string,
+    callId: string,
+    fromTag: string,
+    cseq: number,
+  ): SipRequest {
     const headers = new SipHeaders();
     headers.append('From', `<sip:${this.extension}@${this.opts.domain}>;tag=${fromTag}`);
     headers.append('To', to);
@@ -259,7 +286,11 @@ export class TestUa {
   }
 
   /** Send a request, answering one digest challenge. */
-  private requestWithAuth(build: (cseq: number) => SipRequest, firstCseq: number, onProvisional?: (r: SipResponse) => void): Promise<{ response: SipResponse; request: SipRequest; tx: ReturnType<SipStack['sendRequest']> }> {
+  private requestWithAuth(
+    build: (cseq: number) => SipRequest,
+    firstCseq: number,
+    onProvisional?: (r: SipResponse) => void,
+  ): Promise<{ response: SipResponse; request: SipRequest; tx: ReturnType<SipStack['sendRequest']> }> {
     return new Promise((resolve) => {
       const attempt = (cseq: number, authorization?: [string, string]): void => {
         const request = build(cseq);
@@ -274,7 +305,10 @@ export class TestUa {
               const header = response.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
               const challenge = parseAuthParams(response.headers.get(header) ?? '');
               if (challenge) {
-                attempt(cseq + 1, [response.status === 401 ? 'Authorization' : 'Proxy-Authorization', this.credentials(request, challenge.params)]);
+                attempt(cseq + 1, [
+                  response.status === 401 ? 'Authorization' : 'Proxy-Authorization',
+                  this.credentials(request, challenge.params),
+                ]);
                 return;
               }
             }
@@ -295,18 +329,27 @@ export class TestUa {
     const nonce = challenge.get('nonce') ?? '';
     const cnonce = newTag();
     const nc = '00000001';
-    const response = digestResponse(digestHa1(this.extension, realm, password), request.method, { nonce, uri: request.uri, qop: 'auth', nc, cnonce });
+    const response = digestResponse(digestHa1(this.extension, realm, password), request.method, {
+      nonce,
+      uri: request.uri,
+      qop: 'auth',
+      nc,
+      cnonce,
+    });
     return `Digest username="${this.extension}", realm="${realm}", nonce="${nonce}", uri="${request.uri}", response="${response}", algorithm=MD5, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
   }
 
   async register(expires = 600): Promise<SipResponse> {
     const uri = `sip:${this.opts.domain}`;
     const to = `<sip:${this.extension}@${this.opts.domain}>`;
-    const { response } = await this.requestWithAuth((cseq) => {
-      const request = this.baseRequest('REGISTER', uri, to, this.registerCallId, this.fromTag, cseq);
-      request.headers.append('Expires', String(expires));
-      return request;
-    }, ++this.registerCseq);
+    const { response } = await this.requestWithAuth(
+      (cseq) => {
+        const request = this.baseRequest('REGISTER', uri, to, this.registerCallId, this.fromTag, cseq);
+        request.headers.append('Expires', String(expires));
+        return request;
+      },
+      ++this.registerCseq,
+    );
     this.registerCseq += 1;
     return response;
   }
@@ -320,7 +363,6 @@ export class TestUa {
     const callId = newSipCallId('test-ua');
     const fromTag = newTag();
     const uri = `sip:${target}@${this.opts.domain}`;
-    let call: OutgoingCall | undefined;
     const build = (cseq: number): SipRequest => {
       const request = this.baseRequest('INVITE', uri, `<${uri}>`, callId, fromTag, cseq);
       for (const [name, value] of extraHeaders) request.headers.append(name, value);
@@ -328,9 +370,7 @@ export class TestUa {
       request.body = TEST_SDP(this.extension);
       return request;
     };
-    const first = build(1);
-    call = new OutgoingCall(this, first);
-    const outgoing = call;
+    const outgoing = new OutgoingCall(this, build(1));
     void this.requestWithAuth(
       (cseq) => {
         const request = build(cseq);
@@ -344,7 +384,7 @@ export class TestUa {
         outgoing.onResponse(provisional);
       },
     ).then(({ response }) => outgoing.onResponse(response));
-    return call;
+    return outgoing;
   }
 
   sendInDialog(dialog: Dialog, method: string, body?: Buffer): Promise<SipResponse> {
@@ -365,7 +405,14 @@ export class TestUa {
 }
 
 function syntheticResponse(request: SipRequest, status: number): SipResponse {
-  return { kind: 'response', status, reason: 'Local', version: 'SIP/2.0', headers: request.headers.clone(), body: EMPTY_BODY };
+  return {
+    kind: 'response',
+    status,
+    reason: 'Local',
+    version: 'SIP/2.0',
+    headers: request.headers.clone(),
+    body: EMPTY_BODY,
+  };
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -19,7 +19,11 @@ export class WsClientTransport implements Transport {
     this.sentBy = { host: `${randomBytes(5).toString('hex')}.invalid`, port: 0 };
     this.serverFlow = { protocol: 'ws', connectionId: 'server', address: '127.0.0.1', port: 0 };
     socket.on('message', (data) => {
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const buf = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
       this.onData?.({ data: buf, flow: this.serverFlow });
     });
     socket.on('close', () => this.onFlowClosed?.(this.serverFlow));
@@ -30,7 +34,9 @@ export class WsClientTransport implements Transport {
       const socket = new WebSocket(url, protocols);
       socket.once('open', () => resolve(new WsClientTransport(socket)));
       socket.once('error', reject);
-      socket.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)));
+      socket.once('unexpected-response', (_req, res) =>
+        reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)),
+      );
     });
   }
 

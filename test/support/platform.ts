@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Tenant } from '../../src/config/types.js';
-import { startPlatform, type Platform, type PlatformOptions } from '../../src/platform.js';
+import { type Platform, type PlatformOptions, startPlatform } from '../../src/platform.js';
 import { TestUa } from '../../src/testing/test-ua.js';
 
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -24,7 +24,11 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-export async function startTestPlatform(tenant: Tenant, store: StoreKind, extra: Partial<PlatformOptions> = {}): Promise<TestPlatform> {
+export async function startTestPlatform(
+  tenant: Tenant,
+  store: StoreKind,
+  extra: Partial<PlatformOptions> = {},
+): Promise<TestPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
   const schema = store === 'postgres' ? `sb_e2e_${randomBytes(5).toString('hex')}` : undefined;
   // Discovery hands out the tenant's publicUrl: it must name the port the platform really uses.
@@ -81,15 +85,37 @@ export class RestClient {
       headers: { 'Content-Type': 'application/json', 'X-Json-Serializer': '2' },
       body: JSON.stringify({ UserName: email, Password: password }),
     });
-    if (response.status !== 200) throw new Error(`authuser ${email}: ${response.status} ${await response.text()}`);
+    if (response.status !== 200)
+      throw new Error(`authuser ${email}: ${response.status} ${await response.text()}`);
     const { UserID, SecretKey } = (await response.json()) as { UserID: string; SecretKey: string };
-    return new RestClient(baseUrl, UserID, `Basic ${Buffer.from(`${email}:${SecretKey}`).toString('base64')}`);
+    return new RestClient(
+      baseUrl,
+      UserID,
+      `Basic ${Buffer.from(`${email}:${SecretKey}`).toString('base64')}`,
+    );
   }
 
   async get(path: string, query: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
     const url = new URL(path.replace(/^\//, ''), this.baseUrl);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
-    const response = await fetch(url, { headers: { Authorization: this.authorization, 'X-Json-Serializer': '2' } });
+    const response = await fetch(url, {
+      headers: { Authorization: this.authorization, 'X-Json-Serializer': '2' },
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /** POST a JSON body; the answer's status and parsed body. */
+  async post(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+    const response = await fetch(new URL(path.replace(/^\//, ''), this.baseUrl), {
+      method: 'POST',
+      headers: {
+        Authorization: this.authorization,
+        'Content-Type': 'application/json',
+        'X-Json-Serializer': '2',
+      },
+      body: JSON.stringify(body),
+    });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   }
@@ -97,12 +123,17 @@ export class RestClient {
   /** GET that must succeed with a JSON array. */
   async list<T = Record<string, unknown>>(path: string, query: Record<string, string> = {}): Promise<T[]> {
     const { status, body } = await this.get(path, query);
-    if (status !== 200 || !Array.isArray(body)) throw new Error(`GET ${path}: ${status} ${JSON.stringify(body)}`);
+    if (status !== 200 || !Array.isArray(body))
+      throw new Error(`GET ${path}: ${status} ${JSON.stringify(body)}`);
     return body as T[];
   }
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

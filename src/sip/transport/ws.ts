@@ -1,7 +1,7 @@
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import type { SipMetrics } from '../metrics.js';
@@ -69,7 +69,11 @@ export class WsTransport implements Transport {
       // Another upgrade handler may own this path; if none does, refuse instead of leaving the
       // client hanging.
       if (this.opts.server.listenerCount('upgrade') <= 1) {
-        socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nNo WebSocket endpoint here; SIP is at ' + this.path + '\n');
+        socket.end(
+          'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nNo WebSocket endpoint here; SIP is at ' +
+            this.path +
+            '\n',
+        );
       }
       return;
     }
@@ -80,7 +84,9 @@ export class WsTransport implements Transport {
       // RFC 7118 §4: the handshake must negotiate "sip"; refuse clearly instead of a silent close.
       this.opts.metrics?.inc('webSocketRejected');
       this.logger.warn({ remote: req.socket.remoteAddress }, 'ws: upgrade without subprotocol "sip" refused');
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nWebSocket subprotocol "sip" required\n');
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nWebSocket subprotocol "sip" required\n',
+      );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req));
@@ -90,13 +96,21 @@ export class WsTransport implements Transport {
     const connectionId = randomUUID();
     const address = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const port = req.socket.remotePort ?? 0;
-    const connection: Connection = { socket, flow: { protocol: 'ws', connectionId, address, port }, alive: true };
+    const connection: Connection = {
+      socket,
+      flow: { protocol: 'ws', connectionId, address, port },
+      alive: true,
+    };
     this.connections.set(connectionId, connection);
     this.opts.metrics?.inc('webSocketConnections');
     this.logger.debug({ connectionId, address, port }, 'ws: connection open');
 
     socket.on('message', (data, isBinary) => {
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const buf = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
       void isBinary; // RFC 7118 allows both text and binary frames for SIP messages.
       try {
         this.onData?.({ data: buf, flow: connection.flow });
