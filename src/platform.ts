@@ -10,10 +10,10 @@ import { apiPlugin } from './api/server.js';
 import type { RateLimits } from './api/types.js';
 import { CallControl } from './calls/call-control.js';
 import { openSqliteJournal, type SqliteJournal } from './calls/journal/sqlite-journal.js';
-import { diagnosticsPlugin } from './diagnostics/plugin.js';
-import { webPlugin } from './diagnostics/web.js';
 import { createDirectory } from './config/directory.js';
 import type { Directory, Tenant } from './config/types.js';
+import { diagnosticsPlugin } from './diagnostics/plugin.js';
+import { webPlugin } from './diagnostics/web.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
 import { openStore } from './records/store/index.js';
@@ -74,7 +74,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   mkdirSync(opts.dataDir, { recursive: true });
   const directory = createDirectory(opts.tenant);
   const metrics = new SipMetrics();
-  const journal = openSqliteJournal(join(opts.dataDir, 'journal.db'), { groupCommitMs: opts.journalGroupCommitMs });
+  const journal = openSqliteJournal(join(opts.dataDir, 'journal.db'), {
+    groupCommitMs: opts.journalGroupCommitMs,
+  });
   const store = await openStore({
     databaseUrl: opts.databaseUrl,
     dataDir: opts.dataDir,
@@ -94,7 +96,10 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   await postProcessor.catchUp();
   const recoveredCallIds = await postProcessor.recoverInterruptedCalls();
   if (recoveredCallIds.length > 0) {
-    logger.warn({ callIds: recoveredCallIds }, `records: ended ${recoveredCallIds.length} call(s) left in progress by the previous run`);
+    logger.warn(
+      { callIds: recoveredCallIds },
+      `records: ended ${recoveredCallIds.length} call(s) left in progress by the previous run`,
+    );
   }
   postProcessor.start();
 
@@ -110,17 +115,47 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     registrations: location.size,
     memory: process.memoryUsage(),
   }));
-  await http.register(apiPlugin, { directory, records: store, credentials: store, callbacks: store, logger, rateLimits: opts.apiRateLimits });
-  await http.register(diagnosticsPlugin, { directory, journal, records: store, credentials: store, rateLimits: opts.apiRateLimits });
+  await http.register(apiPlugin, {
+    directory,
+    records: store,
+    credentials: store,
+    callbacks: store,
+    logger,
+    rateLimits: opts.apiRateLimits,
+  });
+  await http.register(diagnosticsPlugin, {
+    directory,
+    journal,
+    records: store,
+    credentials: store,
+    rateLimits: opts.apiRateLimits,
+  });
   await http.register(webPlugin, { directory });
   await http.listen({ host: opts.host, port: opts.httpPort });
   const httpAddress = http.server.address();
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : opts.httpPort;
 
   const advertisedHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
-  const udp = await UdpTransport.listen({ host: opts.host, port: opts.sipPort, advertisedHost, logger, metrics });
-  const ws = new WsTransport({ server: http.server, path: '/sip', sentBy: { host: advertisedHost, port: httpPort }, logger, metrics });
-  const stack = new SipStack({ transports: [udp, ws], timers: opts.sipTimers, logger: logger.child({ component: 'sip' }), metrics });
+  const udp = await UdpTransport.listen({
+    host: opts.host,
+    port: opts.sipPort,
+    advertisedHost,
+    logger,
+    metrics,
+  });
+  const ws = new WsTransport({
+    server: http.server,
+    path: '/sip',
+    sentBy: { host: advertisedHost, port: httpPort },
+    logger,
+    metrics,
+  });
+  const stack = new SipStack({
+    transports: [udp, ws],
+    timers: opts.sipTimers,
+    logger: logger.child({ component: 'sip' }),
+    metrics,
+  });
 
   const location = new LocationService();
   const auth = new DigestAuthenticator({ realm: opts.tenant.domain });

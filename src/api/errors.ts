@@ -24,6 +24,8 @@ export const API_ERRORS = {
   /** No such endpoint. */
   NO_ROUTE: { status: 404 },
   METHOD_NOT_ALLOWED: { status: 405 },
+  /** The change contradicts the entity's state (e.g. closing a callback request that is not Open). */
+  CONFLICT: { status: 409 },
   PAYLOAD_TOO_LARGE: { status: 413 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415 },
   /** Throttled: too many failed logins, or too many requests; `Retry-After` says when to try again. */
@@ -81,6 +83,8 @@ export const notFound = (message: string): ApiError => new ApiError('NOT_FOUND',
 
 export const forbidden = (parameter: string, message: string): ApiError =>
   new ApiError('FORBIDDEN', message, { parameter });
+
+export const conflict = (message: string): ApiError => new ApiError('CONFLICT', message);
 
 export const tooManyRequests = (message: string, retryAfterSeconds: number): ApiError =>
   new ApiError('TOO_MANY_REQUESTS', message, { retryAfterSeconds });

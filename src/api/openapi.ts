@@ -22,6 +22,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'No, malformed or wrong credentials.',
   403: 'An explicit filter names an entity whose records the caller may not see.',
   404: 'Unknown id, or one the caller may not see.',
+  409: "The change contradicts the entity's state (e.g. closing a callback request that is not Open).",
   415: 'The body is not application/json.',
   429: 'Throttled; retry after the number of seconds in Retry-After.',
 };
@@ -107,7 +108,7 @@ export function buildOpenApiDocument(routes: readonly Route[], opts: { serverUrl
   for (const route of routes) {
     const item: JsonObject = { $ref: `#/components/schemas/${route.response.component}` };
     const responses: JsonObject = {
-      200: {
+      [route.successStatus ?? 200]: {
         description: route.response.description,
         content: {
           'application/json': { schema: route.response.list ? { type: 'array', items: item } : item },
@@ -125,7 +126,8 @@ export function buildOpenApiDocument(routes: readonly Route[], opts: { serverUrl
         ? {}
         : {
             requestBody: {
-              required: true,
+              // Optional when an empty object is a valid body (e.g. re-opening a callback request).
+              required: !route.body.safeParse({}).success,
               content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
             },
           }),
@@ -151,6 +153,10 @@ export function buildOpenApiDocument(routes: readonly Route[], opts: { serverUrl
       { name: 'Authentication', description: 'Discovery and secret keys.' },
       { name: 'Directory', description: 'Users, queues and callback lists.' },
       { name: 'Call information', description: 'Call records written by post-processing.' },
+      {
+        name: 'Callback requests',
+        description: 'Requests to call a customer back, and how they were handled.',
+      },
     ],
     paths,
     components: {

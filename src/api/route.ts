@@ -45,6 +45,8 @@ export interface RouteSpec<Q extends ObjectSchema, P extends ObjectSchema, B ext
   /** POST only. */
   body?: B;
   response: ResponseSpec;
+  /** Status of a successful answer: 200 unless told (201 for a creation). */
+  successStatus?: 200 | 201;
   /** Error statuses this endpoint can answer with (documented). */
   errors: readonly number[];
   handler(input: HandlerInput<Q, P, B>): Promise<unknown>;
@@ -63,6 +65,7 @@ export interface Route {
   params: ObjectSchema;
   body: ObjectSchema | undefined;
   response: ResponseSpec;
+  successStatus?: 200 | 201;
   errors: readonly number[];
   /** Validates the request's parameters and runs the handler; returns the response before serialization. */
   handle(request: FastifyRequest, caller: User | undefined): Promise<unknown>;

@@ -5,7 +5,11 @@
  */
 import { z } from 'zod';
 import type { CallResult, CallType, Direction } from '../records/types.js';
-import { ServiceCallEventType } from '../records/types.js';
+import {
+  CALLBACK_CLOSED_STATUSES,
+  CALLBACK_REQUEST_STATUSES,
+  ServiceCallEventType,
+} from '../records/types.js';
 import { parseApiTime } from './time.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -358,6 +362,94 @@ export const outboundCallbackCallSchema = z.object({
   QueueId: z.string().nullable().meta({ description: "The list's queue." }),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Callback requests.
+
+const REQUEST_STATUSES = [...CALLBACK_REQUEST_STATUSES] as [string, ...string[]];
+const CLOSED_STATUSES = [...CALLBACK_CLOSED_STATUSES] as [string, ...string[]];
+/** What a callback call can dial: digits with an optional leading '+' (call control's rule). */
+const CALLABLE_NUMBER = /^\+?[0-9*#]{2,32}$/;
+
+export const callbackListIdParams = z.object({
+  CallbackListId: idParameter('CallbackListId', 'The callback list id.'),
+});
+export const callbackRequestParams = z.object({
+  CallbackListId: idParameter('CallbackListId', 'The callback list id.'),
+  CallbackRequestId: idParameter('CallbackRequestId', 'The callback request id.'),
+});
+
+export const callbackRequestsQuery = z.object({
+  Status: z
+    .enum(REQUEST_STATUSES, { error: `Status must be one of ${REQUEST_STATUSES.join(', ')}` })
+    .optional()
+    .meta({ description: 'Only requests with this status (e.g. Open: what is left to call back).' }),
+});
+
+const note = z
+  .string({ error: 'Note must be a string' })
+  .max(1000, { error: 'Note must be at most 1000 characters' })
+  .optional()
+  .meta({ description: 'Free text for the agents; replaces the current note.' });
+
+export const createCallbackRequestBody = z.object({
+  Number: z
+    .string({ error: 'Number must be a string' })
+    .trim()
+    .regex(CALLABLE_NUMBER, { error: "Number must be a callable number: an optional '+' and 2 to 32 digits" })
+    .meta({ description: 'The number to call back.', examples: ['+358501234567'] }),
+  QueueId: idParameter('QueueId', "The queue the request is about; default the list's queue.").optional(),
+  Note: note,
+});
+
+export const closeCallbackRequestBody = z.object({
+  Status: z
+    .enum(CLOSED_STATUSES, { error: `Status must be one of ${CLOSED_STATUSES.join(', ')}` })
+    .meta({ description: 'How the request was handled.' }),
+  Note: note,
+});
+
+export const reopenCallbackRequestBody = z.object({ Note: note });
+
+export const callbackRequestSchema = z.object({
+  Id: wireId(
+    'The callback request id (for a missed call: derived from its CallId, so replays find it again).',
+  ),
+  CallbackListId: wireId('The callback list (its CallbackList permission shows the request).'),
+  CallbackListName: z.string(),
+  QueueId: z
+    .string()
+    .nullable()
+    .meta({ description: 'The queue that missed the call, or the one named on creation.' }),
+  QueueName: z.string().nullable(),
+  Number: z.string().meta({ description: 'The number to call back.' }),
+  CallId: z
+    .string()
+    .nullable()
+    .meta({ description: 'CallId of the missed call, for requests made from one.' }),
+  Origin: z
+    .enum(['MissedCall', 'Api'])
+    .meta({ description: 'A missed queue call, or created through this API.' }),
+  Status: z.enum(REQUEST_STATUSES).meta({
+    description:
+      'Open, or how it was closed. Only Open requests get callback calls and can be closed; ClosedBusy, ' +
+      'ClosedNoAnswer and Cancelled can be re-opened; ClosedSuccessfully and ClosedInvalidNumber cannot.',
+  }),
+  Note: z.string().nullable(),
+  CreatedTime: wireTime('When the request was made (for a missed call: when the call ended).'),
+  CreatedByUserId: z
+    .string()
+    .nullable()
+    .meta({ description: 'Who created it through the API; null for missed calls.' }),
+  ClosedTime: wireTimeOrNull('When it was closed; null while open.'),
+  ClosedByUserId: z.string().nullable(),
+  Modified: wireTime('When the request or one of its attempts was last written.'),
+  Attempts: z.array(outboundCallbackCallSchema).meta({
+    description:
+      'The callback calls made for it, oldest first: each appears when the call is placed (Result null) ' +
+      'and is updated with its outcome. These are the same records as GET /outbound-callbackcall.',
+  }),
+});
+
 /** Named schemas: they become `components.schemas` of the OpenAPI document. */
 export const COMPONENTS = {
   Error: errorBodySchema,
@@ -371,6 +463,7 @@ export const COMPONENTS = {
   ServiceCallDetail: serviceCallDetailSchema,
   OutboundServiceCall: outboundServiceCallSchema,
   OutboundCallbackCall: outboundCallbackCallSchema,
+  CallbackRequest: callbackRequestSchema,
 } as const;
 
 export type ComponentName = keyof typeof COMPONENTS;

@@ -1,6 +1,7 @@
 /** Records and directory entries → the EnreachAPI wire format of ./schemas.ts. */
-import type { CallbackList, Queue, Tenant, User } from '../config/types.js';
+import type { CallbackList, Directory, Queue, Tenant, User } from '../config/types.js';
 import type {
+  CallbackRequest,
   CallResult,
   OutboundCallbackCall,
   OutboundServiceCall,
@@ -170,5 +171,32 @@ export function toWireOutboundCallbackCall(call: OutboundCallbackCall): Wire<'Ou
     EndResult: endResult(call.result),
     RecordingIds: [...call.recordingIds],
     Modified: formatApiTime(call.modifiedMs),
+  };
+}
+
+/** A callback request with its attempts (its callback call records, oldest first). */
+export function toWireCallbackRequest(
+  request: CallbackRequest,
+  attempts: readonly OutboundCallbackCall[],
+  directory: Directory,
+): Wire<'CallbackRequest'> {
+  const modifiedMs = Math.max(request.modifiedMs, ...attempts.map((attempt) => attempt.modifiedMs));
+  return {
+    Id: request.callbackRequestId,
+    CallbackListId: request.callbackListId,
+    CallbackListName: directory.callbackListById(request.callbackListId)?.name ?? '',
+    QueueId: request.queueId,
+    QueueName: request.queueId === null ? null : (directory.queueById(request.queueId)?.name ?? null),
+    Number: request.number,
+    CallId: request.callId,
+    Origin: request.origin,
+    Status: request.status,
+    Note: request.note,
+    CreatedTime: formatApiTime(request.createdMs),
+    CreatedByUserId: request.createdByUserId,
+    ClosedTime: formatApiTimeOrNull(request.closedMs),
+    ClosedByUserId: request.closedByUserId,
+    Modified: formatApiTime(modifiedMs),
+    Attempts: attempts.map(toWireOutboundCallbackCall),
   };
 }

@@ -25,6 +25,7 @@ import { buildOpenApiDocument } from './openapi.js';
 import { TokenBuckets } from './rate-limit.js';
 import type { Route } from './route.js';
 import { authUserRoutes } from './routes/authuser.js';
+import { callbackRequestRoutes } from './routes/callback-requests.js';
 import { callRoutes } from './routes/calls.js';
 import type { RouteContext } from './routes/context.js';
 import { directoryRoutes } from './routes/directory.js';
@@ -44,6 +45,7 @@ export function apiRoutes(context: RouteContext): Route[] {
     ...authUserRoutes(context),
     ...directoryRoutes(context),
     ...callRoutes(context),
+    ...callbackRequestRoutes(context),
   ];
 }
 
@@ -106,7 +108,13 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     verifiedKeyCacheMs: deps.verifiedKeyCacheMs ?? 60_000,
   });
   const anonymous = new TokenBuckets(rateLimits.anonymous, now);
-  const routes = apiRoutes({ directory: deps.directory, records: deps.records, authenticator });
+  const routes = apiRoutes({
+    directory: deps.directory,
+    records: deps.records,
+    authenticator,
+    callbacks: deps.callbacks,
+    now,
+  });
   const document = buildOpenApiDocument(routes, { serverUrl: apiBaseUrl(deps.directory.tenant) });
   const openApiJson = JSON.stringify(document);
   const docsHtml = renderDocsPage(document);
@@ -142,7 +150,11 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
         );
         throw new ApiError('INTERNAL', 'Internal error; it has been logged');
       }
-      return reply.header('Cache-Control', 'no-store').type(JSON_TYPE).send(JSON.stringify(checked.data));
+      return reply
+        .status(route.successStatus ?? 200)
+        .header('Cache-Control', 'no-store')
+        .type(JSON_TYPE)
+        .send(JSON.stringify(checked.data));
     };
     for (const url of urlsOf(route.path)) {
       app.route({ method: route.method, url, handler, bodyLimit: BODY_LIMIT_BYTES });

@@ -1,7 +1,7 @@
 /** Types of the REST API package: what it is built from and how it is tuned. */
 import type { Logger } from 'pino';
 import type { Directory } from '../config/types.js';
-import type { CredentialStore, RecordReader } from '../records/types.js';
+import type { CallbackRequestStore, CredentialStore, RecordReader } from '../records/types.js';
 
 /** A token bucket: `capacity` tokens at most, `refillPerSecond` added back per second. */
 export interface BucketConfig {
@@ -31,6 +31,11 @@ export interface ApiDeps {
   directory: Directory;
   records: RecordReader;
   credentials: CredentialStore;
+  /**
+   * Callback requests (`/callbacklists/{id}/requests...`): served only when given. The platform
+   * passes its record store.
+   */
+  callbacks?: CallbackRequestStore;
   logger?: Logger;
   /** Epoch milliseconds; injectable so that throttling and key expiry can be tested. */
   now?: () => number;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../config/load.js';
-import { startPlatform, type Platform } from '../platform.js';
+import { type Platform, startPlatform } from '../platform.js';
 import { getTag } from '../sip/headers.js';
 import { TestUa, withTimeout } from '../testing/test-ua.js';
 import type { JournalEntry, JournalFact } from './journal/types.js';
@@ -27,7 +27,12 @@ trunks:
   - { name: pstn, host: 127.0.0.1, port: 5999 }
 `;
 
-const PASSWORDS: Record<string, string> = { '1001': 'secret-a', '1002': 'secret-b', '1003': 'secret-c', '1004': 'secret-d' };
+const PASSWORDS: Record<string, string> = {
+  '1001': 'secret-a',
+  '1002': 'secret-b',
+  '1003': 'secret-c',
+  '1004': 'secret-d',
+};
 
 let platform: Platform;
 let dataDir: string;
@@ -48,7 +53,10 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(uas.splice(0).map((ua) => ua.close()));
   // Let the platform notice closed connections before the next test registers again.
-  await waitUntil(() => platform.location.size === 0 && platform.callControl.activeCalls.length === 0, 3000).catch(() => {});
+  await waitUntil(
+    () => platform.location.size === 0 && platform.callControl.activeCalls.length === 0,
+    3000,
+  ).catch(() => {});
 });
 
 afterAll(async () => {
@@ -57,7 +65,11 @@ afterAll(async () => {
 });
 
 async function ua(extension: string): Promise<TestUa> {
-  const agent = await TestUa.overWebSocket(platform.wsUrl, { extension, password: PASSWORDS[extension]!, domain: 'switchboard.local' });
+  const agent = await TestUa.overWebSocket(platform.wsUrl, {
+    extension,
+    password: PASSWORDS[extension]!,
+    domain: 'switchboard.local',
+  });
   uas.push(agent);
   const response = await agent.register();
   expect(response.status).toBe(200);
@@ -117,7 +129,11 @@ describe('inbound queue calls', () => {
     }
     const legIds = new Set([callerLegId, offerB.header('X-Call-Leg-Id'), offerC.header('X-Call-Leg-Id')]);
     expect(legIds.size).toBe(3);
-    const sipCallIds = new Set([call.invite.headers.get('Call-ID'), offerB.header('Call-ID'), offerC.header('Call-ID')]);
+    const sipCallIds = new Set([
+      call.invite.headers.get('Call-ID'),
+      offerB.header('Call-ID'),
+      offerC.header('Call-ID'),
+    ]);
     expect(sipCallIds.size).toBe(3);
     expect(new Set([offerB.sessionId, offerC.sessionId]).size).toBe(2);
     // The SDP of C's answer reached A unchanged (late answer relayed).
@@ -165,8 +181,14 @@ describe('inbound queue calls', () => {
       'CallEnded:Normal',
     ]);
     // Journal facts carry the SIP identifiers of each leg.
-    const created = facts.filter((f): f is Extract<JournalFact, { type: 'LegCreated' }> => f.type === 'LegCreated');
-    expect(created.map((f) => f.callLegId)).toEqual([callerLegId, offerB.header('X-Call-Leg-Id'), offerC.header('X-Call-Leg-Id')]);
+    const created = facts.filter(
+      (f): f is Extract<JournalFact, { type: 'LegCreated' }> => f.type === 'LegCreated',
+    );
+    expect(created.map((f) => f.callLegId)).toEqual([
+      callerLegId,
+      offerB.header('X-Call-Leg-Id'),
+      offerC.header('X-Call-Leg-Id'),
+    ]);
     expect(created[0]!.sip.sipCallId).toBe(call.invite.headers.get('Call-ID'));
     expect(created[1]!.sip.sipCallId).toBe(offerB.header('Call-ID'));
     expect(created[2]!.sip.localTag).toBe(getTag(offerC.header('From')!));
@@ -256,7 +278,11 @@ describe('inbound queue calls', () => {
     const busyCall = a.call('1002');
     expect((await busyCall.waitForFinal()).status).toBe(200);
 
-    const caller = await TestUa.overWebSocket(platform.wsUrl, { extension: '1004', password: 'secret-d', domain: 'switchboard.local' });
+    const caller = await TestUa.overWebSocket(platform.wsUrl, {
+      extension: '1004',
+      password: 'secret-d',
+      domain: 'switchboard.local',
+    });
     uas.push(caller);
     c.onIncoming((call) => call.answer());
     const call = caller.call('104');
@@ -313,7 +339,12 @@ describe('direct calls', () => {
     await b2.incoming[0]!.hangup();
     await call.waitForBye();
     const facts = await callEnded(final.headers.get('X-Server-Call-Id')!);
-    expect(facts[0]).toMatchObject({ type: 'CallStarted', callKind: 'direct', aNum: '+358401000001', bNum: '1002' });
+    expect(facts[0]).toMatchObject({
+      type: 'CallStarted',
+      callKind: 'direct',
+      aNum: '+358401000001',
+      bNum: '1002',
+    });
   });
 
   it('answers 480 for a user with no registered device and 404 for a target that is neither a user, a queue nor a number', async () => {
@@ -324,7 +355,11 @@ describe('direct calls', () => {
   });
 
   it('requires digest authentication for INVITEs from users', async () => {
-    const intruder = await TestUa.overWebSocket(platform.wsUrl, { extension: '1001', password: 'wrong', domain: 'switchboard.local' });
+    const intruder = await TestUa.overWebSocket(platform.wsUrl, {
+      extension: '1001',
+      password: 'wrong',
+      domain: 'switchboard.local',
+    });
     uas.push(intruder);
     const final = await intruder.call('1002').waitForFinal();
     expect(final.status).toBe(407);
@@ -337,7 +372,9 @@ describe('direct calls', () => {
     expect((await call.waitForFinal()).status).toBe(200);
     const reinvite = await a.sendInDialog(call.dialog!, 'INVITE', Buffer.from('v=0\r\na=sendonly\r\n'));
     expect(reinvite.status).toBe(200);
-    const relayed = b.receivedRequests.find((r) => r.method === 'INVITE' && getTag(r.headers.get('To') ?? ''));
+    const relayed = b.receivedRequests.find(
+      (r) => r.method === 'INVITE' && getTag(r.headers.get('To') ?? ''),
+    );
     expect(relayed?.body.toString()).toContain('a=sendonly');
     const info = await a.sendInDialog(call.dialog!, 'INFO');
     expect(info.status).toBe(200);

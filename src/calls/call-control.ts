@@ -6,18 +6,18 @@
 import type { Directory, Trunk, User } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { dialogKey, dialogKeyOfRequest, type Dialog } from '../sip/dialog.js';
+import { dialogKey, dialogKeyOfRequest } from '../sip/dialog.js';
 import { getTag, parseNameAddr } from '../sip/headers.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { LocationService, Registrar } from '../sip/registrar.js';
 import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
-import { flowKey, type Flow } from '../sip/transport/types.js';
+import { type Flow, flowKey } from '../sip/transport/types.js';
 import { parseUri } from '../sip/uri.js';
 import { AgentStates } from './agents.js';
 import { Call, type CallServices } from './call.js';
 import type { Journal } from './journal/types.js';
-import { ALLOW, InboundLeg, type OutboundLeg, type OutboundTarget } from './legs.js';
+import { ALLOW, type InboundLeg, type OutboundLeg, type OutboundTarget } from './legs.js';
 import {
   CALLBACK_REQUEST_ID_HEADER,
   type CallbackRequestSource,
@@ -94,7 +94,9 @@ export class CallControl {
   }
 
   private targetsOfUser(user: User): OutboundTarget[] {
-    return this.opts.location.lookup(user.extension).map((binding) => ({ uri: binding.contactUri, flow: binding.flow }));
+    return this.opts.location
+      .lookup(user.extension)
+      .map((binding) => ({ uri: binding.contactUri, flow: binding.flow }));
   }
 
   private offerWaitingCalls(userId: string): void {
@@ -158,11 +160,24 @@ export class CallControl {
 
   /** A 2xx retransmitted after its INVITE transaction ended: ACK it again. */
   private onStrayResponse(response: SipResponse): void {
-    if (response.status < 200 || response.status >= 300 || !/INVITE/i.test(response.headers.get('CSeq') ?? '')) return;
-    const key = dialogKey(response.headers.get('Call-ID') ?? '', getTag(response.headers.get('From') ?? '') ?? '', getTag(response.headers.get('To') ?? '') ?? '');
+    if (
+      response.status < 200 ||
+      response.status >= 300 ||
+      !/INVITE/i.test(response.headers.get('CSeq') ?? '')
+    )
+      return;
+    const key = dialogKey(
+      response.headers.get('Call-ID') ?? '',
+      getTag(response.headers.get('From') ?? '') ?? '',
+      getTag(response.headers.get('To') ?? '') ?? '',
+    );
     const binding = this.dialogs.get(key);
     const dialog = binding?.leg.dialog;
-    if (dialog) this.opts.stack.sendAck(dialog.createRequest('ACK', { ackFor: Number.parseInt(response.headers.get('CSeq') ?? '1', 10) }), dialog.flow);
+    if (dialog)
+      this.opts.stack.sendAck(
+        dialog.createRequest('ACK', { ackFor: Number.parseInt(response.headers.get('CSeq') ?? '1', 10) }),
+        dialog.flow,
+      );
   }
 
   /** A WebSocket connection dropped: its registrations are gone and its calls are hung up. */
@@ -200,20 +215,27 @@ export class CallControl {
     const onBehalfOfQueue = request.headers.get(ON_BEHALF_OF_QUEUE_HEADER);
     const callbackRequestId = request.headers.get(CALLBACK_REQUEST_ID_HEADER);
     if (onBehalfOfQueue !== undefined || callbackRequestId !== undefined) {
-      this.onInviteOnBehalf(request, tx, { onBehalfOfQueue, callbackRequestId, callerUser, dialled }).catch((err: unknown) => {
-        // Bad input must never take the process down: whatever went wrong, the caller gets a 500.
-        this.logger.error({ err }, 'call: placing a call on behalf of a queue failed');
-        if (!tx.isFinal) tx.respond(stack.createResponse(request, 500, 'Server Internal Error'));
-      });
+      this.onInviteOnBehalf(request, tx, { onBehalfOfQueue, callbackRequestId, callerUser, dialled }).catch(
+        (err: unknown) => {
+          // Bad input must never take the process down: whatever went wrong, the caller gets a 500.
+          this.logger.error({ err }, 'call: placing a call on behalf of a queue failed');
+          if (!tx.isFinal) tx.respond(stack.createResponse(request, 500, 'Server Internal Error'));
+        },
+      );
       return;
     }
     const from = parseNameAddr(request.headers.get('From') ?? '');
     const aNum = callerUser ? (callerUser.number ?? callerUser.extension) : (from?.uri.user ?? 'anonymous');
-    const callerDisplayName = callerUser ? (callerUser.displayName ?? callerUser.extension) : from?.displayName;
+    const callerDisplayName = callerUser
+      ? (callerUser.displayName ?? callerUser.extension)
+      : from?.displayName;
 
     const targetUser = directory.userByExtension(dialled) ?? directory.userByNumber(dialled);
     const queue = targetUser ? undefined : directory.queueByExtensionOrNumber(dialled);
-    const outboundTrunk = !targetUser && !queue && callerUser && isDiallableNumber(dialled) ? directory.defaultTrunk() : undefined;
+    const outboundTrunk =
+      !targetUser && !queue && callerUser && isDiallableNumber(dialled)
+        ? directory.defaultTrunk()
+        : undefined;
     if (!targetUser && !queue && !outboundTrunk) {
       tx.respond(stack.createResponse(request, 404, 'Not Found'));
       return;
@@ -228,7 +250,16 @@ export class CallControl {
       transaction: tx,
     });
     this.calls.set(call.callId, call);
-    this.logger.debug({ callId: call.callId, sipCallId: request.headers.get('Call-ID'), aNum, bNum: dialled, kind: call.kind }, 'call: new');
+    this.logger.debug(
+      {
+        callId: call.callId,
+        sipCallId: request.headers.get('Call-ID'),
+        aNum,
+        bNum: dialled,
+        kind: call.kind,
+      },
+      'call: new',
+    );
     if (targetUser) call.routeToUser(targetUser);
     else if (queue) call.routeToQueue(queue);
     else call.routeToTrunk(trunkTarget(outboundTrunk!, dialled));
@@ -240,7 +271,11 @@ export class CallControl {
    * a user's extension or number rings the user, any other number goes to the trunk. The callee
    * sees the queue's number and name, never the agent's.
    */
-  private async onInviteOnBehalf(request: SipRequest, tx: ServerTransaction, outbound: OutboundRequest): Promise<void> {
+  private async onInviteOnBehalf(
+    request: SipRequest,
+    tx: ServerTransaction,
+    outbound: OutboundRequest,
+  ): Promise<void> {
     const { stack, directory } = this.opts;
     let decision: OutboundDecision;
     try {
@@ -253,7 +288,10 @@ export class CallControl {
     if (tx.isFinal || tx.cancelled || this.closing) return;
     const requestId = decision.ok ? decision.call.callbackRequestId : undefined;
     // Checked after the lookup, synchronously with creating the call: two agents cannot both start one.
-    if (requestId && [...this.calls.values()].some((call) => call.onBehalfOf?.callbackRequestId === requestId)) {
+    if (
+      requestId &&
+      [...this.calls.values()].some((call) => call.onBehalfOf?.callbackRequestId === requestId)
+    ) {
       decision = { ok: false, status: 403, reason: 'Callback Already In Progress' };
     }
     if (!decision.ok) {
@@ -263,9 +301,16 @@ export class CallControl {
     const placed = decision.call;
     const targetUser = directory.userByExtension(placed.dialled) ?? directory.userByNumber(placed.dialled);
     const isQueue = !targetUser && directory.queueByExtensionOrNumber(placed.dialled) !== undefined;
-    const trunk = !targetUser && !isQueue && isDiallableNumber(placed.dialled) ? directory.defaultTrunk() : undefined;
+    const trunk =
+      !targetUser && !isQueue && isDiallableNumber(placed.dialled) ? directory.defaultTrunk() : undefined;
     if (!targetUser && !trunk) {
-      tx.respond(stack.createResponse(request, isQueue ? 403 : 404, isQueue ? 'Queues Are Not Called On Behalf Of A Queue' : 'Not Found'));
+      tx.respond(
+        stack.createResponse(
+          request,
+          isQueue ? 403 : 404,
+          isQueue ? 'Queues Are Not Called On Behalf Of A Queue' : 'Not Found',
+        ),
+      );
       return;
     }
     const call = new Call(this.services, {
@@ -276,10 +321,22 @@ export class CallControl {
       callerDisplayName: placed.queue.name,
       invite: request,
       transaction: tx,
-      onBehalfOf: { queueId: placed.queue.queueId, callbackListId: placed.callbackListId, callbackRequestId: placed.callbackRequestId },
+      onBehalfOf: {
+        queueId: placed.queue.queueId,
+        callbackListId: placed.callbackListId,
+        callbackRequestId: placed.callbackRequestId,
+      },
     });
     this.calls.set(call.callId, call);
-    this.logger.debug({ callId: call.callId, kind: call.kind, queueId: placed.queue.queueId, callbackRequestId: placed.callbackRequestId }, 'call: new on behalf of a queue');
+    this.logger.debug(
+      {
+        callId: call.callId,
+        kind: call.kind,
+        queueId: placed.queue.queueId,
+        callbackRequestId: placed.callbackRequestId,
+      },
+      'call: new on behalf of a queue',
+    );
     if (targetUser) call.routeToUser(targetUser);
     else call.routeToTrunk(trunkTarget(trunk!, placed.dialled));
   }
@@ -300,5 +357,8 @@ function isDiallableNumber(text: string): boolean {
 
 function trunkTarget(trunk: Trunk, number: string): OutboundTarget {
   const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
-  return { uri: `sip:${number}@${host}:${trunk.port}`, flow: { protocol: 'udp', address: trunk.host, port: trunk.port } };
+  return {
+    uri: `sip:${number}@${host}:${trunk.port}`,
+    flow: { protocol: 'udp', address: trunk.host, port: trunk.port },
+  };
 }

@@ -4,15 +4,21 @@
  * `callId` for its whole life, whatever legs, queues and allocations it goes through.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../logger.js';
 import type { Directory, Queue, User } from '../config/types.js';
+import type { Logger } from '../logger.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction.js';
 import type { AgentStates } from './agents.js';
-import type { AllocationRejectReason, CallEndReason, CallKind, Journal, JournalFact } from './journal/types.js';
-import { ALLOW, InboundLeg, OutboundLeg, type LegEvents, type OutboundTarget } from './legs.js';
+import type {
+  AllocationRejectReason,
+  CallEndReason,
+  CallKind,
+  Journal,
+  JournalFact,
+} from './journal/types.js';
+import { ALLOW, InboundLeg, type LegEvents, OutboundLeg, type OutboundTarget } from './legs.js';
 import { QueueSession } from './queue.js';
 
 /** Services a call uses; provided by CallControl. */
@@ -44,12 +50,29 @@ export interface CallSetup {
   callerDisplayName?: string;
   invite: SipRequest;
   transaction: ServerTransaction;
+  /** Outbound service / callback calls: the queue (and list, request) the call is made for. */
+  onBehalfOf?: OnBehalfOfIds;
+}
+
+export interface OnBehalfOfIds {
+  queueId: string;
+  callbackListId?: string;
+  callbackRequestId?: string;
 }
 
 type CallState = 'routing' | 'queued' | 'connected' | 'ended';
 
 /** Headers of an in-dialog request that travel to the other side unchanged. */
-const RELAYED_HEADERS = ['Content-Disposition', 'Info-Package', 'Event', 'Subscription-State', 'Reason', 'Session-Expires', 'Supported', 'Require'];
+const RELAYED_HEADERS = [
+  'Content-Disposition',
+  'Info-Package',
+  'Event',
+  'Subscription-State',
+  'Reason',
+  'Session-Expires',
+  'Supported',
+  'Require',
+];
 
 export class Call implements LegEvents {
   readonly callId: string = randomUUID();
@@ -57,6 +80,7 @@ export class Call implements LegEvents {
   readonly aNum: string;
   readonly bNum: string;
   readonly callerUser?: User;
+  readonly onBehalfOf?: OnBehalfOfIds;
   readonly callerLeg: InboundLeg;
   readonly legs = new Map<string, OutboundLeg>();
   state: CallState = 'routing';
@@ -74,8 +98,16 @@ export class Call implements LegEvents {
     this.aNum = setup.aNum;
     this.bNum = setup.bNum;
     this.callerUser = setup.callerUser;
+    this.onBehalfOf = setup.onBehalfOf;
     this.callerDisplayName = setup.callerDisplayName;
-    this.callerLeg = new InboundLeg(services.stack, setup.invite, setup.transaction, setup.callerUser?.userId, services.now(), this);
+    this.callerLeg = new InboundLeg(
+      services.stack,
+      setup.invite,
+      setup.transaction,
+      setup.callerUser?.userId,
+      services.now(),
+      this,
+    );
     this.callerLeg.responseHeaders = [
       ['X-Server-Call-Id', this.callId],
       ['X-Call-Leg-Id', this.callerLeg.callLegId],
@@ -96,7 +128,9 @@ export class Call implements LegEvents {
       aNum: this.aNum,
       bNum: this.bNum,
       callerUserId: this.callerUser?.userId,
-      queueId: extra.queueId,
+      queueId: extra.queueId ?? this.onBehalfOf?.queueId,
+      callbackListId: this.onBehalfOf?.callbackListId,
+      callbackRequestId: this.onBehalfOf?.callbackRequestId,
     });
     this.append({
       type: 'LegCreated',
@@ -147,7 +181,13 @@ export class Call implements LegEvents {
     return this.placeLeg({ role: 'trunk', targets: [target], to: `<${target.uri}>` })!;
   }
 
-  private placeLeg(opts: { role: 'callee' | 'allocation' | 'trunk'; user?: User; queue?: Queue; targets: OutboundTarget[]; to: string }): OutboundLeg {
+  private placeLeg(opts: {
+    role: 'callee' | 'allocation' | 'trunk';
+    user?: User;
+    queue?: Queue;
+    targets: OutboundTarget[];
+    to: string;
+  }): OutboundLeg {
     const invite = this.callerLeg.invite;
     const extraHeaders: [string, string][] = [['X-Server-Call-Id', this.callId]];
     const leg = new OutboundLeg(
@@ -220,7 +260,9 @@ export class Call implements LegEvents {
     this.state = 'queued';
     this.append({ type: 'QueueEntered', callId: this.callId, queueId: queue.queueId });
     this.callerLeg.provisional(180);
-    const session = new QueueSession(queue, this.queueHost(), this.services.agents, { retryDelayMs: this.services.queueRetryDelayMs });
+    const session = new QueueSession(queue, this.queueHost(), this.services.agents, {
+      retryDelayMs: this.services.queueRetryDelayMs,
+    });
     this.queueSession = session;
     session.start();
   }
@@ -230,7 +272,14 @@ export class Call implements LegEvents {
       callId: this.callId,
       offer: (user: User, queue: Queue) => {
         const leg = this.placeUserLeg(user, queue);
-        if (leg) this.append({ type: 'AllocationOffered', callId: this.callId, callLegId: leg.callLegId, queueId: queue.queueId, userId: user.userId });
+        if (leg)
+          this.append({
+            type: 'AllocationOffered',
+            callId: this.callId,
+            callLegId: leg.callLegId,
+            queueId: queue.queueId,
+            userId: user.userId,
+          });
         return leg;
       },
       connect: (leg: OutboundLeg) => this.connect(leg),
@@ -242,20 +291,41 @@ export class Call implements LegEvents {
   }
 
   private withdrawAllocation(leg: OutboundLeg, reason: AllocationRejectReason): void {
-    const text = reason === 'OtherConnected' ? 'SIP;cause=200;text="OtherConnected"' : `SIP;cause=487;text="${reason}"`;
+    const text =
+      reason === 'OtherConnected' ? 'SIP;cause=200;text="OtherConnected"' : `SIP;cause=487;text="${reason}"`;
     leg.cancel(text, this.services.now());
-    this.append({ type: 'AllocationRejected', callId: this.callId, callLegId: leg.callLegId, queueId: leg.queueId!, userId: leg.userId!, reason });
+    this.append({
+      type: 'AllocationRejected',
+      callId: this.callId,
+      callLegId: leg.callLegId,
+      queueId: leg.queueId!,
+      userId: leg.userId!,
+      reason,
+    });
     this.endLeg(leg, 487, reason);
   }
 
   private onMaxWait(queue: Queue): void {
-    const overflow = queue.overflowTarget ? this.services.directory.queueByReference(queue.overflowTarget) : undefined;
+    const overflow = queue.overflowTarget
+      ? this.services.directory.queueByReference(queue.overflowTarget)
+      : undefined;
     if (overflow && overflow.queueId !== queue.queueId) {
-      this.append({ type: 'QueueLeft', callId: this.callId, queueId: queue.queueId, reason: 'Overflow', overflowTarget: overflow.queueId });
+      this.append({
+        type: 'QueueLeft',
+        callId: this.callId,
+        queueId: queue.queueId,
+        reason: 'Overflow',
+        overflowTarget: overflow.queueId,
+      });
       this.enterQueue(overflow);
       return;
     }
-    this.append({ type: 'QueueLeft', callId: this.callId, queueId: queue.queueId, reason: 'MaxWaitExceeded' });
+    this.append({
+      type: 'QueueLeft',
+      callId: this.callId,
+      queueId: queue.queueId,
+      reason: 'MaxWaitExceeded',
+    });
     this.fail(480, 'Unavailable', 'Temporarily Unavailable');
   }
 
@@ -263,11 +333,20 @@ export class Call implements LegEvents {
 
   onRinging(leg: OutboundLeg, response: SipResponse): void {
     if (this.state === 'ended') return;
-    this.append({ type: 'LegRinging', callId: this.callId, callLegId: leg.callLegId, sipStatus: response.status });
+    this.append({
+      type: 'LegRinging',
+      callId: this.callId,
+      callLegId: leg.callLegId,
+      sipStatus: response.status,
+    });
     if (this.state === 'routing') {
       // Direct calls pass ringing (and early media from a single trunk leg) through.
       const early = leg.role === 'trunk' && response.body.length > 0;
-      this.callerLeg.provisional(early ? 183 : 180, early ? response.body : undefined, response.headers.get('Content-Type'));
+      this.callerLeg.provisional(
+        early ? 183 : 180,
+        early ? response.body : undefined,
+        response.headers.get('Content-Type'),
+      );
     }
   }
 
@@ -308,7 +387,16 @@ export class Call implements LegEvents {
     }
     this.endLeg(leg, status, cause);
     if (this.state === 'routing' && ![...this.legs.values()].some((l) => l.isActive)) {
-      const reason: CallEndReason = status === 486 || status === 600 ? 'Busy' : status === 603 ? 'Rejected' : status === 404 ? 'NotFound' : status === 408 || status === 480 ? 'NoAnswer' : 'Failed';
+      const reason: CallEndReason =
+        status === 486 || status === 600
+          ? 'Busy'
+          : status === 603
+            ? 'Rejected'
+            : status === 404
+              ? 'NotFound'
+              : status === 408 || status === 480
+                ? 'NoAnswer'
+                : 'Failed';
       this.fail(status === 408 ? 480 : status, reason);
     }
   }
@@ -324,7 +412,13 @@ export class Call implements LegEvents {
     this.state = 'connected';
     this.connectedLeg = leg;
     if (this.queueSession) {
-      this.append({ type: 'AllocationConnected', callId: this.callId, callLegId: leg.callLegId, queueId: leg.queueId!, userId: leg.userId! });
+      this.append({
+        type: 'AllocationConnected',
+        callId: this.callId,
+        callLegId: leg.callLegId,
+        queueId: leg.queueId!,
+        userId: leg.userId!,
+      });
       this.append({ type: 'QueueLeft', callId: this.callId, queueId: leg.queueId!, reason: 'Answered' });
       const held = this.heldUsers.get(leg.callLegId);
       const queue = this.services.directory.queueById(leg.queueId!);
@@ -338,7 +432,12 @@ export class Call implements LegEvents {
     }
     const { body, contentType } = leg.answerBody;
     const callerDialog = this.callerLeg.answer(body, contentType, this.services.now());
-    this.append({ type: 'LegAnswered', callId: this.callId, callLegId: this.callerLeg.callLegId, sip: this.callerLeg.sip });
+    this.append({
+      type: 'LegAnswered',
+      callId: this.callId,
+      callLegId: this.callerLeg.callLegId,
+      sip: this.callerLeg.sip,
+    });
     this.services.bindDialog(callerDialog, this, this.callerLeg);
     this.services.bindDialog(leg.dialog!, this, leg);
   }
@@ -374,12 +473,22 @@ export class Call implements LegEvents {
     this.relay(request, tx, leg, peer);
   }
 
-  private relay(request: SipRequest, tx: ServerTransaction, from: InboundLeg | OutboundLeg, to: InboundLeg | OutboundLeg): void {
+  private relay(
+    request: SipRequest,
+    tx: ServerTransaction,
+    from: InboundLeg | OutboundLeg,
+    to: InboundLeg | OutboundLeg,
+  ): void {
     const { stack } = this.services;
     const peerDialog = to.dialog!;
     const headers: [string, string][] = [];
-    for (const name of RELAYED_HEADERS) for (const value of request.headers.getLines(name)) headers.push([name, value]);
-    const out = peerDialog.createRequest(request.method, { body: request.body, contentType: request.headers.get('Content-Type'), headers });
+    for (const name of RELAYED_HEADERS)
+      for (const value of request.headers.getLines(name)) headers.push([name, value]);
+    const out = peerDialog.createRequest(request.method, {
+      body: request.body,
+      contentType: request.headers.get('Content-Type'),
+      headers,
+    });
     const outSeq = peerDialog.localSeq;
     stack.sendRequest(out, peerDialog.flow, {
       onResponse: (response) => {
@@ -389,8 +498,10 @@ export class Call implements LegEvents {
           peerDialog.refreshTarget(response);
         }
         const relayed: [string, string][] = [];
-        if (request.method === 'INVITE' || request.method === 'UPDATE') relayed.push(['Contact', `<${stack.contactUri(from.flow)}>`]);
-        for (const name of RELAYED_HEADERS) for (const value of response.headers.getLines(name)) relayed.push([name, value]);
+        if (request.method === 'INVITE' || request.method === 'UPDATE')
+          relayed.push(['Contact', `<${stack.contactUri(from.flow)}>`]);
+        for (const name of RELAYED_HEADERS)
+          for (const value of response.headers.getLines(name)) relayed.push([name, value]);
         tx.respond(
           stack.createResponse(request, response.status, response.reason, {
             headers: relayed,
@@ -413,7 +524,12 @@ export class Call implements LegEvents {
     if (this.state === 'ended' || this.state === 'connected') return;
     if (this.queueSession) {
       this.queueSession.callerGone();
-      this.append({ type: 'QueueLeft', callId: this.callId, queueId: this.queueSession.queue.queueId, reason: 'CallerHungUp' });
+      this.append({
+        type: 'QueueLeft',
+        callId: this.callId,
+        queueId: this.queueSession.queue.queueId,
+        reason: 'CallerHungUp',
+      });
     }
     for (const leg of this.legs.values()) {
       if (!leg.isActive) continue;
@@ -429,7 +545,12 @@ export class Call implements LegEvents {
     if (this.state === 'ended') return;
     if (this.queueSession?.active) {
       this.queueSession.callerGone();
-      this.append({ type: 'QueueLeft', callId: this.callId, queueId: this.queueSession.queue.queueId, reason: 'Failed' });
+      this.append({
+        type: 'QueueLeft',
+        callId: this.callId,
+        queueId: this.queueSession.queue.queueId,
+        reason: 'Failed',
+      });
     }
     for (const leg of this.legs.values()) {
       if (!leg.isActive) continue;
@@ -448,7 +569,8 @@ export class Call implements LegEvents {
       if (!leg.isActive) continue;
       if (leg !== from) {
         if (leg.dialog) leg.sendBye();
-        else if (leg instanceof OutboundLeg) leg.cancel('SIP;cause=487;text="Call ended"', this.services.now());
+        else if (leg instanceof OutboundLeg)
+          leg.cancel('SIP;cause=487;text="Call ended"', this.services.now());
         else leg.reject(480);
       }
       if (leg instanceof OutboundLeg) this.endLeg(leg, status, cause);
@@ -462,7 +584,13 @@ export class Call implements LegEvents {
     if (leg.dialog) this.services.unbindDialog(leg.dialog);
     if (this.endedLegs.has(leg.callLegId)) return;
     this.endedLegs.add(leg.callLegId);
-    this.append({ type: 'LegEnded', callId: this.callId, callLegId: leg.callLegId, sipStatus: status, cause });
+    this.append({
+      type: 'LegEnded',
+      callId: this.callId,
+      callLegId: leg.callLegId,
+      sipStatus: status,
+      cause,
+    });
     this.release(leg.callLegId);
   }
 
@@ -474,13 +602,25 @@ export class Call implements LegEvents {
     this.state = 'ended';
     this.callerLeg.end(now);
     if (this.callerLeg.dialog) this.services.unbindDialog(this.callerLeg.dialog);
-    this.append({ type: 'LegEnded', callId: this.callId, callLegId: this.callerLeg.callLegId, sipStatus: status, cause });
+    this.append({
+      type: 'LegEnded',
+      callId: this.callId,
+      callLegId: this.callerLeg.callLegId,
+      sipStatus: status,
+      cause,
+    });
     this.release(this.callerLeg.callLegId);
     for (const callLegId of [...this.heldUsers.keys()]) this.release(callLegId);
     this.queueSession?.stop();
     const answeredBy = this.connectedLeg?.userId;
     const finalReason: CallEndReason = this.connectedLeg ? 'Normal' : reason;
-    this.append({ type: 'CallEnded', callId: this.callId, reason: finalReason, sipStatus: this.connectedLeg ? 200 : status, answeredByUserId: answeredBy });
+    this.append({
+      type: 'CallEnded',
+      callId: this.callId,
+      reason: finalReason,
+      sipStatus: this.connectedLeg ? 200 : status,
+      answeredByUserId: answeredBy,
+    });
     this.services.callEnded(this);
   }
 }

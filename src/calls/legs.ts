@@ -5,14 +5,13 @@
  * every contact of a user, CANCEL, ACK, BYE) and report what happened to their call.
  */
 import { randomUUID } from 'node:crypto';
-import type { SipLegIdentifiers } from './journal/types.js';
 import { Dialog } from '../sip/dialog.js';
 import { getTag } from '../sip/headers.js';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { newSipCallId, newTag, type SipStack } from '../sip/stack.js';
 import type { ClientTransaction, ServerTransaction } from '../sip/transaction.js';
-import { isReliable, type Flow } from '../sip/transport/types.js';
-import type { LegRole } from './journal/types.js';
+import { type Flow, isReliable } from '../sip/transport/types.js';
+import type { LegRole, SipLegIdentifiers } from './journal/types.js';
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER';
 
@@ -159,7 +158,10 @@ export class InboundLeg extends LegBase {
   reject(status: number, reason?: string, headers: [string, string][] = []): void {
     if (this.pending) {
       this.transaction.respond(
-        this.stack.createResponse(this.invite, status, reason, { toTag: this.localTag, headers: [...headers, ...this.responseHeaders] }),
+        this.stack.createResponse(this.invite, status, reason, {
+          toTag: this.localTag,
+          headers: [...headers, ...this.responseHeaders],
+        }),
       );
     }
   }
@@ -252,15 +254,28 @@ export class OutboundLeg extends LegBase {
     headers.append('Contact', `<${this.stack.contactUri(branch.target.flow)}>`);
     headers.append('Allow', ALLOW);
     for (const [name, value] of this.options.extraHeaders) headers.append(name, value);
-    if (this.options.body.length > 0) headers.append('Content-Type', this.options.contentType ?? 'application/sdp');
-    return { kind: 'request', method: 'INVITE', uri: branch.target.uri, version: 'SIP/2.0', headers, body: this.options.body };
+    if (this.options.body.length > 0)
+      headers.append('Content-Type', this.options.contentType ?? 'application/sdp');
+    return {
+      kind: 'request',
+      method: 'INVITE',
+      uri: branch.target.uri,
+      version: 'SIP/2.0',
+      headers,
+      body: this.options.body,
+    };
   }
 
   private sendInvite(branch: Branch): void {
     const invite = this.buildInvite(branch);
     branch.transaction = this.stack.sendRequest(invite, branch.target.flow, {
       onResponse: (response) => this.onResponse(branch, invite, response),
-      onFailure: (reason) => this.onBranchFinal(branch, reason === 'timeout' ? 408 : 503, reason === 'timeout' ? 'Timeout' : 'TransportError'),
+      onFailure: (reason) =>
+        this.onBranchFinal(
+          branch,
+          reason === 'timeout' ? 408 : 503,
+          reason === 'timeout' ? 'Timeout' : 'TransportError',
+        ),
     });
   }
 
@@ -286,13 +301,20 @@ export class OutboundLeg extends LegBase {
       this.sendAckFor(this.dialog);
       return;
     }
-    const dialog = Dialog.fromUac(invite, response, branch.target.flow, this.stack.contactUri(branch.target.flow));
+    const dialog = Dialog.fromUac(
+      invite,
+      response,
+      branch.target.flow,
+      this.stack.contactUri(branch.target.flow),
+    );
     this.sendAckFor(dialog);
     branch.done = true;
     branch.status = response.status;
     if (this.dialog || this.abandoned || this.state === 'ended') {
       // Lost the race (another branch answered, or the leg was cancelled): hang this dialog up.
-      const bye = dialog.createRequest('BYE', { headers: [['Reason', 'SIP;cause=200;text="Call completed elsewhere"']] });
+      const bye = dialog.createRequest('BYE', {
+        headers: [['Reason', 'SIP;cause=200;text="Call completed elsewhere"']],
+      });
       this.stack.sendRequest(bye, dialog.flow, { onResponse: () => {}, onFailure: () => {} });
       return;
     }
@@ -350,7 +372,10 @@ export class OutboundLeg extends LegBase {
 
   /** The answered session description (the callee's SDP answer). */
   get answerBody(): { body: Buffer; contentType?: string } {
-    return { body: this.answeredResponse?.body ?? EMPTY_BODY, contentType: this.answeredResponse?.headers.get('Content-Type') };
+    return {
+      body: this.answeredResponse?.body ?? EMPTY_BODY,
+      contentType: this.answeredResponse?.headers.get('Content-Type'),
+    };
   }
 
   get answeredRequest(): SipRequest | undefined {

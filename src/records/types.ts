@@ -205,6 +205,11 @@ export interface RecordBatch {
   outboundServiceCalls?: readonly OutboundServiceCall[];
   outboundCallbackCalls?: readonly OutboundCallbackCall[];
   callProgress?: readonly CallProgress[];
+  /**
+   * Callback requests for missed calls: insert-once by callbackRequestId, so that a replay never
+   * re-opens or rewrites a request that someone has handled since.
+   */
+  callbackRequests?: readonly CallbackRequest[];
 }
 
 /** What post-processing (and the benchmark's seeding) writes. */
@@ -221,8 +226,144 @@ export interface RecordWriter {
 
 export type StoreDialect = 'sqlite' | 'postgres';
 
+/** The record tables an eventId can be in, named as the REST records they are. */
+export type RecordKind =
+  | 'UserCallEvent'
+  | 'ServiceCall'
+  | 'ServiceCallDetail'
+  | 'OutboundServiceCall'
+  | 'OutboundCallbackCall';
+
+/** Where a record Id points: its table and the call it belongs to. */
+export interface RecordLocation {
+  kind: RecordKind;
+  eventId: string;
+  callId: string;
+}
+
+/** Finding a record by its Id alone, whatever its kind (diagnostics: "which call is this record of?"). */
+export interface RecordLookup {
+  /** Undefined for an unknown eventId. Record Ids are UUID v5 of distinct keys, so at most one matches. */
+  locateRecord(eventId: string): Promise<RecordLocation | undefined>;
+}
+
+// ---- Callback requests -------------------------------------------------------------------------
+
+/**
+ * Where a callback request stands. `Open` is the only status that can get callback calls; the
+ * others are closed with the handling outcome (see src/records/README.md for the rules).
+ */
+export type CallbackRequestStatus =
+  | 'Open'
+  | 'ClosedSuccessfully'
+  | 'ClosedBusy'
+  | 'ClosedNoAnswer'
+  | 'ClosedInvalidNumber'
+  | 'Cancelled';
+export type CallbackClosedStatus = Exclude<CallbackRequestStatus, 'Open'>;
+
+export const CALLBACK_CLOSED_STATUSES: readonly CallbackClosedStatus[] = [
+  'ClosedSuccessfully',
+  'ClosedBusy',
+  'ClosedNoAnswer',
+  'ClosedInvalidNumber',
+  'Cancelled',
+];
+export const CALLBACK_REQUEST_STATUSES: readonly CallbackRequestStatus[] = [
+  'Open',
+  ...CALLBACK_CLOSED_STATUSES,
+];
+
+/**
+ * Closed statuses that may be re-opened: the customer may be reachable later (busy, no answer) or
+ * the cancellation was a mistake. A request closed successfully is done, and one with an invalid
+ * number cannot be called: a new contact is a new request.
+ */
+export const CALLBACK_REOPENABLE_STATUSES: readonly CallbackClosedStatus[] = [
+  'ClosedBusy',
+  'ClosedNoAnswer',
+  'Cancelled',
+];
+
+/** How the request came to be: a missed queue call (post-processing) or the REST API. */
+export type CallbackRequestOrigin = 'MissedCall' | 'Api';
+
+export interface CallbackRequest {
+  callbackRequestId: string;
+  callbackListId: string;
+  /** The queue that missed the call (or the one named on creation); null if none. */
+  queueId: string | null;
+  /** The number to call back. */
+  number: string;
+  /** CallId of the missed call, for requests made from one. */
+  callId: string | null;
+  origin: CallbackRequestOrigin;
+  note: string | null;
+  status: CallbackRequestStatus;
+  createdMs: number;
+  /** Who created it through the API; null for missed calls. */
+  createdByUserId: string | null;
+  /** When and by whom it was last closed; null while open. */
+  closedMs: number | null;
+  closedByUserId: string | null;
+  /** Wall-clock time of the last change of the request itself (attempts have their own Modified). */
+  modifiedMs: number;
+}
+
+export interface CallbackRequestQuery {
+  callbackListId: string;
+  status?: CallbackRequestStatus;
+  limit?: number;
+}
+
+/** A status change as a value: the request after it, or why it could not be made. */
+export type CallbackRequestChange =
+  | { ok: true; request: CallbackRequest }
+  | { ok: false; reason: 'NotFound' }
+  | { ok: false; reason: 'Conflict'; request: CallbackRequest };
+
+export interface CloseCallbackRequest {
+  callbackRequestId: string;
+  status: CallbackClosedStatus;
+  byUserId: string;
+  atMs: number;
+  /** Replaces the request's note when given. */
+  note?: string;
+}
+
+export interface ReopenCallbackRequest {
+  callbackRequestId: string;
+  byUserId: string;
+  atMs: number;
+  note?: string;
+}
+
+/**
+ * Durable callback requests (they outlive restarts). A request's attempt history is the outbound
+ * callback call records that name it: post-processing writes each one when the call is placed
+ * and updates it with the outcome, so the history needs no table of its own.
+ */
+export interface CallbackRequestStore {
+  /** Insert a request; when its id exists already, the stored one is returned unchanged. */
+  createCallbackRequest(request: CallbackRequest): Promise<CallbackRequest>;
+  getCallbackRequest(callbackRequestId: string): Promise<CallbackRequest | undefined>;
+  /** One list's requests, oldest first. */
+  listCallbackRequests(query: CallbackRequestQuery): Promise<CallbackRequest[]>;
+  /** The callback calls made for these requests, oldest first. */
+  listCallbackAttempts(callbackRequestIds: readonly string[]): Promise<OutboundCallbackCall[]>;
+  /** Open → a closed status, atomically; Conflict when the request is not Open. */
+  closeCallbackRequest(change: CloseCallbackRequest): Promise<CallbackRequestChange>;
+  /** A re-openable closed status → Open, atomically; Conflict otherwise. */
+  reopenCallbackRequest(change: ReopenCallbackRequest): Promise<CallbackRequestChange>;
+}
+
 /** The record store: read side for the REST API, write side for post-processing. */
-export interface RecordStore extends RecordReader, RecordWriter, CredentialStore {
+export interface RecordStore
+  extends RecordReader,
+    RecordWriter,
+    CredentialStore,
+    RecordLookup,
+    CallbackRequestStore {
   readonly dialect: StoreDialect;
   close(): Promise<void>;
 }

@@ -245,3 +245,100 @@ describe('openSqliteJournal', () => {
     );
   });
 });
+
+describe('identifier lookups (readCall, findLegs)', () => {
+  function legCreated(
+    callId: string,
+    callLegId: string,
+    sipCallId: string,
+    role: 'caller' | 'allocation',
+  ): JournalFact {
+    return {
+      type: 'LegCreated',
+      callId,
+      callLegId,
+      role,
+      direction: role === 'caller' ? 'inbound' : 'outbound',
+      userId: `user-${callLegId}`,
+      target: 'ws:127.0.0.1:5000',
+      sip: {
+        sipCallId,
+        localTag: `local-${callLegId}`,
+        remoteTag: role === 'caller' ? `remote-${callLegId}` : undefined,
+      },
+    };
+  }
+
+  it('reads one call in order across durable rows and the buffer, and finds legs by CallLegId and SIP Call-ID', async () => {
+    const journal = open({ groupCommitMs: 60_000 });
+    const [callA, callB] = [randomUUID(), randomUUID()];
+    journal.append(legCreated(callA, 'leg-a1', 'sip-a1', 'caller'));
+    journal.append(legCreated(callB, 'leg-b1', 'sip-b1', 'caller'));
+    journal.append(legFact(callA, 1));
+    await journal.flush();
+    // These stay in the buffer: lookups must see them too.
+    journal.append(legCreated(callA, 'leg-a2', 'sip-a2', 'allocation'));
+    journal.append(legFact(callB, 2));
+    expect(journal.stats().pending).toBe(2);
+
+    expect((await journal.readCall(callA)).map((entry) => entry.seq)).toEqual([1, 3, 4]);
+    expect((await journal.readCall(callB)).map((entry) => entry.seq)).toEqual([2, 5]);
+    expect(await journal.readCall(randomUUID())).toEqual([]);
+
+    const byLeg = await journal.findLegs({ callLegIds: ['leg-a2', 'leg-b1', 'leg-unknown'] });
+    expect(byLeg.map((leg) => [leg.callId, leg.callLegId, leg.role])).toEqual([
+      [callB, 'leg-b1', 'caller'],
+      [callA, 'leg-a2', 'allocation'],
+    ]);
+    const bySip = await journal.findLegs({ sipCallIds: ['sip-a1', 'sip-a2'] });
+    expect(bySip.map((leg) => leg.callLegId)).toEqual(['leg-a1', 'leg-a2']);
+    expect(bySip[0]).toMatchObject({
+      userId: 'user-leg-a1',
+      sip: { sipCallId: 'sip-a1', localTag: 'local-leg-a1', remoteTag: 'remote-leg-a1' },
+    });
+    // Both kinds at once, a leg matching both is returned once.
+    expect(
+      (await journal.findLegs({ callLegIds: ['leg-a1'], sipCallIds: ['sip-a1', 'sip-b1'] })).map(
+        (leg) => leg.callLegId,
+      ),
+    ).toEqual(['leg-a1', 'leg-b1']);
+    expect(await journal.findLegs({})).toEqual([]);
+
+    // After the buffer is committed the same answers come from the indexes.
+    await journal.flush();
+    expect((await journal.findLegs({ callLegIds: ['leg-a2'] })).map((leg) => leg.callId)).toEqual([callA]);
+    expect((await journal.readCall(callB)).map((entry) => entry.seq)).toEqual([2, 5]);
+  });
+
+  it('answers the leg lookups from the partial indexes, not a scan', () => {
+    void open().close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = (sql: string) =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('x') as { detail: string }[])
+          .map((row) => row.detail)
+          .join('; ');
+      expect(plan("SELECT seq FROM journal WHERE type = 'LegCreated' AND call_leg_id IN (?)")).toMatch(
+        /journal_leg_created_leg_id/,
+      );
+      expect(
+        plan(
+          "SELECT seq FROM journal WHERE type = 'LegCreated' AND json_extract(fact, '$.sip.sipCallId') IN (?)",
+        ),
+      ).toMatch(/journal_leg_created_sip_call_id/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('bounds the number of identifiers per lookup and refuses lookups after close', async () => {
+    const journal = open();
+    const many = Array.from({ length: 201 }, (_, n) => `leg-${n}`);
+    await expect(journal.findLegs({ callLegIds: many })).rejects.toMatchObject({
+      code: 'JOURNAL_BAD_OPTION',
+    });
+    await journal.close();
+    await expect(journal.readCall(randomUUID())).rejects.toMatchObject({ code: 'JOURNAL_CLOSED' });
+    await expect(journal.findLegs({ callLegIds: ['x'] })).rejects.toMatchObject({ code: 'JOURNAL_CLOSED' });
+  });
+});

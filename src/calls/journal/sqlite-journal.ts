@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { JournalError, JournalErrorCode } from './errors.js';
-import type { Journal, JournalEntry, JournalFact } from './types.js';
+import type { Journal, JournalEntry, JournalFact, JournalLookup, LegLocation } from './types.js';
 
 export interface SqliteJournalOptions {
   /**
@@ -23,7 +23,7 @@ export interface SqliteJournalStats {
   durableSeq: number;
 }
 
-export interface SqliteJournal extends Journal {
+export interface SqliteJournal extends Journal, JournalLookup {
   stats(): SqliteJournalStats;
 }
 
@@ -37,6 +37,8 @@ const DEFAULT_GROUP_COMMIT_MS = 5;
 const DEFAULT_MAX_BATCH = 256;
 /** After a failed commit, wait this long before retrying so a full disk is not hammered. */
 const RETRY_MS = 1000;
+/** Identifiers per kind in one `findLegs` call: keeps the IN lists (and prepared statements) bounded. */
+const MAX_LOOKUP_IDS = 200;
 
 /**
  * The durable journal on one SQLite file. Appends are synchronous and cheap (memory only); a group
@@ -74,6 +76,11 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
         fact TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS journal_call_id ON journal (call_id, seq);
+      -- Identifier lookups (diagnostics). Partial: only LegCreated facts name a leg's SIP ids, so
+      -- the other facts cost these indexes nothing on append.
+      CREATE INDEX IF NOT EXISTS journal_leg_created_leg_id ON journal (call_leg_id) WHERE type = 'LegCreated';
+      CREATE INDEX IF NOT EXISTS journal_leg_created_sip_call_id
+        ON journal (json_extract(fact, '$.sip.sipCallId')) WHERE type = 'LegCreated';
     `);
   } catch (cause) {
     throw new JournalError(JournalErrorCode.OpenFailed, `cannot open journal ${path}: ${String(cause)}`, {
@@ -85,6 +92,7 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     'INSERT INTO journal (seq, time_ms, call_id, call_leg_id, type, fact) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const selectAfter = db.prepare('SELECT seq, time_ms, fact FROM journal WHERE seq > ? ORDER BY seq LIMIT ?');
+  const selectCall = db.prepare('SELECT seq, time_ms, fact FROM journal WHERE call_id = ? ORDER BY seq');
   const tail = db.prepare('SELECT seq, time_ms FROM journal ORDER BY seq DESC LIMIT 1').get() as
     | { seq: number; time_ms: number }
     | undefined;
@@ -188,7 +196,92 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     return { seq: row.seq, timeMs: row.time_ms, fact: fact as JournalFact };
   }
 
+  /** Durable rows of a read-only statement, with read failures as coded errors. */
+  function readRows(statement: Database.Statement, params: readonly unknown[]): JournalRow[] {
+    try {
+      return statement.all(...params) as JournalRow[];
+    } catch (cause) {
+      throw new JournalError(JournalErrorCode.ReadFailed, `journal read failed: ${String(cause)}`, { cause });
+    }
+  }
+
+  /** Statements of the leg lookups, one per IN-list length (bounded by MAX_LOOKUP_IDS). */
+  const legStatements = new Map<string, Database.Statement>();
+  function legStatement(column: 'leg' | 'sip', count: number): Database.Statement {
+    const key = `${column}:${count}`;
+    let statement = legStatements.get(key);
+    if (!statement) {
+      // The literal `type = 'LegCreated'` lets SQLite use the partial indexes.
+      const expression = column === 'leg' ? 'call_leg_id' : "json_extract(fact, '$.sip.sipCallId')";
+      statement = db.prepare(
+        `SELECT seq, time_ms, fact FROM journal WHERE type = 'LegCreated' AND ${expression} IN (${Array(count).fill('?').join(', ')}) ORDER BY seq`,
+      );
+      legStatements.set(key, statement);
+    }
+    return statement;
+  }
+
+  function legLocation(entry: JournalEntry): LegLocation | undefined {
+    const { fact } = entry;
+    if (fact.type !== 'LegCreated') return undefined;
+    return {
+      callId: fact.callId,
+      callLegId: fact.callLegId,
+      role: fact.role,
+      userId: fact.userId,
+      queueId: fact.queueId,
+      sip: fact.sip,
+    };
+  }
+
   return {
+    async readCall(callId: string): Promise<JournalEntry[]> {
+      assertOpen('readCall');
+      const entries = readRows(selectCall, [callId]).map(decode);
+      // Rows hold seqs up to durableSeq, the buffer only above it: no overlap.
+      for (const entry of pending) if (entry.fact.callId === callId) entries.push(entry);
+      return entries;
+    },
+
+    async findLegs(query: {
+      callLegIds?: readonly string[];
+      sipCallIds?: readonly string[];
+    }): Promise<LegLocation[]> {
+      assertOpen('findLegs');
+      const callLegIds = [...new Set(query.callLegIds ?? [])];
+      const sipCallIds = [...new Set(query.sipCallIds ?? [])];
+      if (callLegIds.length > MAX_LOOKUP_IDS || sipCallIds.length > MAX_LOOKUP_IDS) {
+        throw new JournalError(
+          JournalErrorCode.BadOption,
+          `findLegs takes at most ${MAX_LOOKUP_IDS} identifiers of each kind`,
+        );
+      }
+      const bySeq = new Map<number, JournalEntry>();
+      if (callLegIds.length > 0) {
+        for (const row of readRows(legStatement('leg', callLegIds.length), callLegIds))
+          bySeq.set(row.seq, decode(row));
+      }
+      if (sipCallIds.length > 0) {
+        for (const row of readRows(legStatement('sip', sipCallIds.length), sipCallIds))
+          bySeq.set(row.seq, decode(row));
+      }
+      const wantedLegs = new Set(callLegIds);
+      const wantedSip = new Set(sipCallIds);
+      for (const entry of pending) {
+        const { fact } = entry;
+        if (
+          fact.type === 'LegCreated' &&
+          (wantedLegs.has(fact.callLegId) || wantedSip.has(fact.sip.sipCallId))
+        ) {
+          bySeq.set(entry.seq, entry);
+        }
+      }
+      return [...bySeq.values()]
+        .sort((a, b) => a.seq - b.seq)
+        .map(legLocation)
+        .filter((leg): leg is LegLocation => leg !== undefined);
+    },
+
     append(fact: JournalFact): JournalEntry {
       assertOpen('append');
       lastSeq += 1;

@@ -143,3 +143,27 @@ export interface Journal {
   /** Flush and release resources. */
   close(): Promise<void>;
 }
+
+/** One leg as call control created it: what the identifier lookups of `JournalLookup` return. */
+export interface LegLocation {
+  callId: string;
+  callLegId: string;
+  role: LegRole;
+  userId?: string;
+  queueId?: string;
+  sip: SipLegIdentifiers;
+}
+
+/**
+ * Reads by identifier, for diagnostics (which call does this CallLegId or SIP Call-ID belong to?).
+ * Separate from `Journal` so that a journal that cannot index (a stream) need not offer it.
+ */
+export interface JournalLookup {
+  /** Every entry of one call, in order (durable and buffered). Empty for an unknown CallId. */
+  readCall(callId: string): Promise<JournalEntry[]>;
+  /**
+   * The legs created with any of these CallLegIds or SIP Call-IDs (from `LegCreated` facts).
+   * At most 200 identifiers per kind per call.
+   */
+  findLegs(query: { callLegIds?: readonly string[]; sipCallIds?: readonly string[] }): Promise<LegLocation[]>;
+}

@@ -4,6 +4,7 @@
  * not part of it; the processor stamps it when a record's content changes.
  */
 import type {
+  CallbackRequest,
   CallResult,
   OutboundCallbackCall,
   OutboundServiceCall,
@@ -20,6 +21,8 @@ export interface Names {
   callbackListName(callbackListId: string): string;
   /** The queue a callback list belongs to, if the list is known. */
   callbackListQueueId(callbackListId: string): string | null;
+  /** The callback list that receives a queue's unanswered calls, if it names one. */
+  queueCallbackListId(queueId: string): string | null;
   /** The user a dialled extension or number belongs to (a direct call's callee without a leg). */
   userIdByDialled(dialled: string): string | null;
 }
@@ -31,6 +34,8 @@ export interface DerivedRecords {
   serviceCalls: Unstamped<ServiceCall>[];
   outboundServiceCalls: Unstamped<OutboundServiceCall>[];
   outboundCallbackCalls: Unstamped<OutboundCallbackCall>[];
+  /** At most one: the request a missed service call leaves in its queue's callback list. */
+  callbackRequests: Unstamped<CallbackRequest>[];
 }
 
 /** Whole seconds between two times, never negative. */
@@ -91,6 +96,7 @@ export function deriveRecords(state: CallState, names: Names): DerivedRecords {
     serviceCalls: [],
     outboundServiceCalls: [],
     outboundCallbackCalls: [],
+    callbackRequests: [],
   };
   const { started, ended } = state;
   const aNum = started?.aNum ?? '';
@@ -177,7 +183,49 @@ export function deriveRecords(state: CallState, names: Names): DerivedRecords {
       recordingIds: [],
     });
   }
+
+  const missed = missedCallRequest(state, names);
+  if (missed) out.callbackRequests.push(missed);
   return out;
+}
+
+/** What a callback can dial: digits with an optional '+' (not 'anonymous', not a SIP URI). */
+const CALLABLE_NUMBER = /^\+?[0-9*#]{2,32}$/;
+
+/**
+ * A service call that ended without anyone answering it — the caller hung up while queued, or it
+ * left the queue (max wait, overflow, no members) and ended elsewhere unanswered — leaves one
+ * callback request: in the callback list of the last queue it visited that names one, for the
+ * caller's number. Not for calls crash recovery ended (nobody knows how they ended) nor for a
+ * caller without a callable number. The id is derived from the CallId, so replays find it again.
+ */
+function missedCallRequest(state: CallState, names: Names): Unstamped<CallbackRequest> | null {
+  const { started, ended } = state;
+  if (!started || !ended || started.callKind !== 'inbound-service' || interrupted(state)) return null;
+  if (state.visits.some((visit) => visit.answeredMs !== null)) return null;
+  if (!CALLABLE_NUMBER.test(started.aNum)) return null;
+  const latestFirst = [...state.visits].reverse();
+  const current = latestFirst.findIndex((visit) => visit.queueId === state.currentQueueId);
+  if (current > 0) latestFirst.unshift(...latestFirst.splice(current, 1));
+  for (const visit of latestFirst) {
+    const callbackListId = names.queueCallbackListId(visit.queueId);
+    if (callbackListId === null) continue;
+    return {
+      callbackRequestId: recordId(recordKey.missedCallCallbackRequest(state.callId)),
+      callbackListId,
+      queueId: visit.queueId,
+      number: started.aNum,
+      callId: state.callId,
+      origin: 'MissedCall',
+      note: null,
+      status: 'Open',
+      createdMs: ended.endedMs,
+      createdByUserId: null,
+      closedMs: null,
+      closedByUserId: null,
+    };
+  }
+  return null;
 }
 
 function header(

@@ -23,6 +23,8 @@ export const recordKey = {
   serviceCallDetail: (callId: string, seq: number, subSeq: number) => `detail:${callId}:${seq}:${subSeq}`,
   outboundServiceCall: (callId: string) => `outboundservicecall:${callId}`,
   outboundCallbackCall: (callId: string) => `outboundcallbackcall:${callId}`,
+  /** The callback request a missed service call leaves (at most one per call). */
+  missedCallCallbackRequest: (callId: string) => `callbackrequest:${callId}`,
 } as const;
 
 export function recordId(key: string): string {

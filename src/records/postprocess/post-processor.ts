@@ -8,6 +8,7 @@ import type { Journal, JournalEntry } from '../../calls/journal/types.js';
 import type { Directory } from '../../config/types.js';
 import { RecordsError, RecordsErrorCode } from '../errors.js';
 import type {
+  CallbackRequest,
   CallProgress,
   OutboundCallbackCall,
   OutboundServiceCall,
@@ -196,29 +197,34 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
     const serviceCalls: ServiceCall[] = [];
     const outboundServiceCalls: OutboundServiceCall[] = [];
     const outboundCallbackCalls: OutboundCallbackCall[] = [];
+    const callbackRequests: CallbackRequest[] = [];
     const callProgress: CallProgress[] = [];
     for (const callId of touched) {
       const state = states.get(callId)!;
       const derived = deriveRecords(state, names);
       /** Only records whose content changed are written; they get a new Modified. */
-      const pushChanged = <R extends { eventId: string }>(
+      const pushChanged = <R extends object>(
         records: R[],
         into: (R & { modifiedMs: number })[],
+        keyOf: (record: R) => string,
       ) => {
         for (const record of records) {
+          const key = keyOf(record);
           const digest = createHash('sha256').update(JSON.stringify(record)).digest('base64url');
-          const previous = state.written[record.eventId];
+          const previous = state.written[key];
           if (previous?.digest === digest) continue;
           // Strictly later than the last Modified, so a ModifiedAfter poller sees every change.
           const modifiedMs = previous ? Math.max(stampMs, previous.modifiedMs + 1) : stampMs;
-          state.written[record.eventId] = { digest, modifiedMs };
+          state.written[key] = { digest, modifiedMs };
           into.push({ ...record, modifiedMs });
         }
       };
-      pushChanged(derived.userCallEvents, userCallEvents);
-      pushChanged(derived.serviceCalls, serviceCalls);
-      pushChanged(derived.outboundServiceCalls, outboundServiceCalls);
-      pushChanged(derived.outboundCallbackCalls, outboundCallbackCalls);
+      const byEventId = (record: { eventId: string }) => record.eventId;
+      pushChanged(derived.userCallEvents, userCallEvents, byEventId);
+      pushChanged(derived.serviceCalls, serviceCalls, byEventId);
+      pushChanged(derived.outboundServiceCalls, outboundServiceCalls, byEventId);
+      pushChanged(derived.outboundCallbackCalls, outboundCallbackCalls, byEventId);
+      pushChanged(derived.callbackRequests, callbackRequests, (request) => request.callbackRequestId);
       callProgress.push({
         callId,
         state: encodeCallState(state),
@@ -237,6 +243,7 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
       outboundServiceCalls,
       outboundCallbackCalls,
       callProgress,
+      callbackRequests,
     });
 
     cursor = lastSeq;
@@ -359,6 +366,7 @@ function namesFrom(directory: Directory): Names {
     queueName: (queueId) => directory.queueById(queueId)?.name ?? '',
     callbackListName: (callbackListId) => directory.callbackListById(callbackListId)?.name ?? '',
     callbackListQueueId: (callbackListId) => directory.callbackListById(callbackListId)?.queueId ?? null,
+    queueCallbackListId: (queueId) => directory.queueById(queueId)?.callbackListId ?? null,
     userIdByDialled: (dialled) =>
       (directory.userByExtension(dialled) ?? directory.userByNumber(dialled))?.userId ?? null,
   };

@@ -4,6 +4,7 @@
  *
  * Date is faked (timers are not) so that journal times — and hence every record time — are exact.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -637,6 +638,123 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       // Outbound calls give no user call events or headers of their own.
       expect(await eventsOfCall(store, osc.callId)).toEqual([]);
       expect(await headersOfCall(store, osc.callId)).toEqual([]);
+    });
+
+    it('leaves one callback request per missed service call in the callback list of its queue', async () => {
+      const pp = processor();
+      setTime(T0);
+      // Abandoned while queued in Support (which names the list): a request for the caller's number.
+      const abandoned = new ScriptedCall(journal).startService(QUEUE_SUPPORT, undefined, '+358501234567');
+      advance(2000);
+      const legB = abandoned.offer(QUEUE_SUPPORT, USER_B);
+      advance(3000);
+      const endedAt = T0 + 5000;
+      abandoned.callerCancels([legB], QUEUE_SUPPORT);
+      // Gone after max wait: also missed.
+      const timedOut = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      journal.append({
+        type: 'QueueLeft',
+        callId: timedOut.callId,
+        queueId: QUEUE_SUPPORT,
+        reason: 'MaxWaitExceeded',
+      });
+      timedOut.unavailable();
+      // Overflowed from Support to Sales (no list of its own) and abandoned there: Support's list.
+      const overflowed = new ScriptedCall(journal).startService(QUEUE_SUPPORT, undefined, '+358409999999');
+      overflowed.overflow(QUEUE_SUPPORT, QUEUE_SALES);
+      overflowed.callerCancels([], QUEUE_SALES);
+      // No request: answered; a queue without a list; an anonymous caller; a crash-interrupted call.
+      const answered = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      answered.connectAllocation(answered.offer(QUEUE_SUPPORT, USER_C), QUEUE_SUPPORT, USER_C);
+      answered.hangup();
+      const salesOnly = new ScriptedCall(journal).startService(QUEUE_SALES, USER_A);
+      salesOnly.callerCancels([], QUEUE_SALES);
+      const anonymous = new ScriptedCall(journal).startService(QUEUE_SUPPORT, undefined, 'anonymous');
+      anonymous.callerCancels([], QUEUE_SUPPORT);
+      const interrupted = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+      journal.append({
+        type: 'CallEnded',
+        callId: interrupted.callId,
+        reason: 'Failed',
+        sipStatus: 500,
+        cause: 'ServerRestart',
+      });
+      advance(1000);
+      await pp.catchUp();
+
+      const requests = await store.listCallbackRequests({ callbackListId: LIST_SUPPORT });
+      expect(requests.map((r) => r.callId).sort()).toEqual(
+        [abandoned.callId, timedOut.callId, overflowed.callId].sort(),
+      );
+      expect(
+        await store.getCallbackRequest(recordId(recordKey.missedCallCallbackRequest(abandoned.callId))),
+      ).toEqual({
+        callbackRequestId: recordId(recordKey.missedCallCallbackRequest(abandoned.callId)),
+        callbackListId: LIST_SUPPORT,
+        queueId: QUEUE_SUPPORT,
+        number: '+358501234567',
+        callId: abandoned.callId,
+        origin: 'MissedCall',
+        note: null,
+        status: 'Open',
+        createdMs: endedAt,
+        createdByUserId: null,
+        closedMs: null,
+        closedByUserId: null,
+        modifiedMs: T0 + 6000,
+      });
+      expect(requests.find((r) => r.callId === timedOut.callId)).toMatchObject({
+        number: '1001',
+        queueId: QUEUE_SUPPORT,
+      });
+      expect(requests.find((r) => r.callId === overflowed.callId)).toMatchObject({ queueId: QUEUE_SUPPORT });
+
+      // A handled request stays handled when the journal is replayed, and nothing is duplicated.
+      const handled = requests.find((r) => r.callId === abandoned.callId)!;
+      await store.closeCallbackRequest({
+        callbackRequestId: handled.callbackRequestId,
+        status: 'ClosedSuccessfully',
+        byUserId: USER_B,
+        atMs: T0 + 10_000,
+      });
+      await store.setCheckpoint('records', 0);
+      await processor().catchUp();
+      await processor({ consumerName: 'audit' }).catchUp();
+      const after = await store.listCallbackRequests({ callbackListId: LIST_SUPPORT });
+      expect(after).toHaveLength(3);
+      expect(after.find((r) => r.callId === abandoned.callId)).toMatchObject({
+        status: 'ClosedSuccessfully',
+      });
+      // Rebuilt into an empty store: the same request ids.
+      const empty = await factory.open(`callbacks${storeCount}`);
+      await createPostProcessor({ journal, store: empty, directory, delaySeconds: 0 }).catchUp();
+      expect(
+        (await empty.listCallbackRequests({ callbackListId: LIST_SUPPORT }))
+          .map((r) => r.callbackRequestId)
+          .sort(),
+      ).toEqual(requests.map((r) => r.callbackRequestId).sort());
+    });
+
+    it('shows a callback call as an attempt of its request: placed, then with its outcome', async () => {
+      const pp = processor();
+      setTime(T0);
+      const callbackRequestId = randomUUID();
+      const occ = new ScriptedCall(journal).startOutbound('outbound-callback', USER_B, {
+        callbackListId: LIST_SUPPORT,
+        callbackRequestId,
+        queueId: QUEUE_SUPPORT,
+      });
+      const trunkLeg = occ.placeLeg('trunk');
+      await pp.catchUp();
+      expect(await store.listCallbackAttempts([callbackRequestId])).toMatchObject([
+        { callId: occ.callId, userId: USER_B, result: null, endTimeMs: null, callbackListId: LIST_SUPPORT },
+      ]);
+      advance(4000);
+      occ.calleeFails(trunkLeg, 480, 'NoAnswer');
+      await pp.catchUp();
+      expect(await store.listCallbackAttempts([callbackRequestId])).toMatchObject([
+        { callId: occ.callId, result: 'Missed', endTimeMs: T0 + 4000 },
+      ]);
     });
 
     it('changes nothing when the journal is replayed from 0 over the populated store', async () => {

@@ -256,6 +256,47 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0002_callback_requests': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('callback_requests')
+        .addColumn('callback_request_id', 'text', (c) => c.primaryKey())
+        .addColumn('callback_list_id', 'text', (c) => c.notNull())
+        .addColumn('queue_id', 'text')
+        .addColumn('number', 'text', (c) => c.notNull())
+        .addColumn('call_id', 'text')
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('note', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_ms', 'bigint', (c) => c.notNull())
+        .addColumn('created_by_user_id', 'text')
+        .addColumn('closed_ms', 'bigint')
+        .addColumn('closed_by_user_id', 'text')
+        .addColumn('modified_ms', 'bigint', (c) => c.notNull())
+        .execute();
+      // A list's requests in creation order, all of them or those of one status (the open ones).
+      await db.schema
+        .createIndex('callback_requests_list_created')
+        .on('callback_requests')
+        .columns(['callback_list_id', 'created_ms'])
+        .execute();
+      await db.schema
+        .createIndex('callback_requests_list_status_created')
+        .on('callback_requests')
+        .columns(['callback_list_id', 'status', 'created_ms'])
+        .execute();
+      // The attempt history of a request is its callback call records.
+      await db.schema
+        .createIndex('outbound_callback_calls_request')
+        .on('outbound_callback_calls')
+        .columns(['callback_request_id', 'timestamp_ms'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropIndex('outbound_callback_calls_request').ifExists().execute();
+      await db.schema.dropTable('callback_requests').ifExists().execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -121,6 +121,22 @@ export interface CallProgressTable {
   last_time_ms: number;
 }
 
+export interface CallbackRequestsTable {
+  callback_request_id: string;
+  callback_list_id: string;
+  queue_id: string | null;
+  number: string;
+  call_id: string | null;
+  origin: string;
+  note: string | null;
+  status: string;
+  created_ms: number;
+  created_by_user_id: string | null;
+  closed_ms: number | null;
+  closed_by_user_id: string | null;
+  modified_ms: number;
+}
+
 export interface RecordsDatabase {
   user_call_events: UserCallEventsTable;
   service_calls: ServiceCallsTable;
@@ -130,4 +146,5 @@ export interface RecordsDatabase {
   checkpoints: CheckpointsTable;
   secret_keys: SecretKeysTable;
   call_progress: CallProgressTable;
+  callback_requests: CallbackRequestsTable;
 }

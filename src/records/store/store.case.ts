@@ -468,6 +468,48 @@ export function runStoreContract(name: string, makeFactory: () => StoreFactory):
       expect(await second.listSecretKeyHashes('user-z')).toEqual(['hash-z']);
     });
 
+    it('locates any record by its Id alone: its kind and CallId', async () => {
+      const s = await freshStore();
+      const callId = randomUUID();
+      const event = userEvent({ callId });
+      const header = serviceCall({ callId });
+      const arrival = detail(callId, 1);
+      const outbound = outboundServiceCall();
+      const callback = outboundCallbackCall();
+      await s.writeBatch({
+        userCallEvents: [event],
+        serviceCalls: [header],
+        serviceCallDetails: [arrival],
+        outboundServiceCalls: [outbound],
+        outboundCallbackCalls: [callback],
+      });
+      expect(await s.locateRecord(event.eventId)).toEqual({
+        kind: 'UserCallEvent',
+        eventId: event.eventId,
+        callId,
+      });
+      expect(await s.locateRecord(header.eventId)).toEqual({
+        kind: 'ServiceCall',
+        eventId: header.eventId,
+        callId,
+      });
+      expect(await s.locateRecord(arrival.eventId)).toEqual({
+        kind: 'ServiceCallDetail',
+        eventId: arrival.eventId,
+        callId,
+      });
+      expect(await s.locateRecord(outbound.eventId)).toMatchObject({
+        kind: 'OutboundServiceCall',
+        callId: outbound.callId,
+      });
+      expect(await s.locateRecord(callback.eventId)).toMatchObject({
+        kind: 'OutboundCallbackCall',
+        callId: callback.callId,
+      });
+      expect(await s.locateRecord(randomUUID())).toBeUndefined();
+      expect(await s.locateRecord("x' or '1'='1")).toBeUndefined();
+    });
+
     it('writes large batches in chunks within one transaction', async () => {
       const s = await freshStore();
       const events = Array.from({ length: 4000 }, (_, i) => userEvent({ timestampMs: T0 + i }));

@@ -20,6 +20,8 @@ import {
   type OutboundServiceCall,
   type QueueOwnedQuery,
   type RecordBatch,
+  type RecordKind,
+  type RecordLocation,
   type RecordSelection,
   type RecordStore,
   type ServiceCall,
@@ -31,6 +33,11 @@ import {
   type UserCallEvent,
   type UserCallEventQuery,
 } from '../types.js';
+import {
+  callbackRequestMethods,
+  insertCallbackRequests,
+  selectCallbackAttemptRows,
+} from './callback-requests.js';
 import type {
   OutboundCallbackCallsTable,
   OutboundServiceCallsTable,
@@ -62,6 +69,9 @@ export function createKyselyStore(
 
   return {
     dialect,
+    ...callbackRequestMethods(db, async (callbackRequestIds) =>
+      (await selectCallbackAttemptRows(db, callbackRequestIds)).map(outboundCallbackCallFromRow),
+    ),
 
     async listUserCallEvents(query: UserCallEventQuery): Promise<UserCallEvent[]> {
       const visibility = userVisibility(query.visibleDirectCallUserIds, query.visibleAgentCallUserIds);
@@ -180,6 +190,7 @@ export function createKyselyStore(
               last_time_ms: progress.lastTimeMs,
             })),
           );
+          await insertCallbackRequests(trx, batch.callbackRequests ?? []);
           if (batch.checkpoint) {
             await upsert(
               trx,
@@ -258,6 +269,20 @@ export function createKyselyStore(
       return rows.map((row) => row.key_hash);
     },
 
+    async locateRecord(eventId: string): Promise<RecordLocation | undefined> {
+      // One round trip: each branch is a primary-key probe.
+      const branches = RECORD_TABLES.map(
+        ([kind, table]) =>
+          sql`select ${kind} as kind, call_id from ${sql.table(table)} where event_id = ${eventId}`,
+      );
+      const { rows } = await sql<{
+        kind: RecordKind;
+        call_id: string;
+      }>`${sql.join(branches, sql` union all `)}`.execute(db);
+      const row = rows[0];
+      return row ? { kind: row.kind, eventId, callId: row.call_id } : undefined;
+    },
+
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -266,6 +291,15 @@ export function createKyselyStore(
     },
   };
 }
+
+/** Every record table, with the kind of record it holds (for `locateRecord`). */
+const RECORD_TABLES: readonly (readonly [RecordKind, keyof RecordsDatabase])[] = [
+  ['UserCallEvent', 'user_call_events'],
+  ['ServiceCall', 'service_calls'],
+  ['ServiceCallDetail', 'service_call_details'],
+  ['OutboundServiceCall', 'outbound_service_calls'],
+  ['OutboundCallbackCall', 'outbound_callback_calls'],
+];
 
 type Executor = Kysely<RecordsDatabase> | Transaction<RecordsDatabase>;
 type Row = Record<string, string | number | null>;
