@@ -25,9 +25,13 @@ describe('demoTenant', () => {
       { username: 'c@example.com', extension: '1003', password: 'secret-c', role: 'agent' },
       { username: 'admin@example.com', extension: '1000', password: 'secret-admin', role: 'admin' },
     ]);
+    const supportCallbacks = deriveCallbackListId('Support callbacks');
     for (const user of tenant.users) {
       expect(user.userId).toBe(deriveUserId(user.username));
-      expect(Object.values(user.grants).every((targets) => targets.size === 0)).toBe(true);
+      // B and C, the list's members, may handle its callback requests; nobody has other grants.
+      const handlesCallbacks = user.username === 'b@example.com' || user.username === 'c@example.com';
+      expect([...user.grants.callbackLists]).toEqual(handlesCallbacks ? [supportCallbacks] : []);
+      expect([user.grants.directCalls.size, user.grants.agentCalls.size, user.grants.serviceCalls.size]).toEqual([0, 0, 0]);
     }
   });
 

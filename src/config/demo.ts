@@ -40,10 +40,12 @@ users:
     displayName: User B
     extension: "1002"
     password: secret-b
+    permissions: [ { CallbackList: Support callbacks } ]   # may handle callback requests
   - username: c@example.com
     displayName: User C
     extension: "1003"
     password: secret-c
+    permissions: [ { CallbackList: Support callbacks } ]
   # Every user may see their own direct and agent calls; an admin sees everything. Others need
   # permissions, e.g. permissions: [ { ServiceCalls: Support }, { AgentCalls: b@example.com } ]
   - username: admin@example.com
