@@ -307,7 +307,8 @@ async function measureFreshness(
 }
 
 async function metrics(server: Server): Promise<{ rss: number; heapUsed: number; active: number }> {
-  const response = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`);
+  // A full collection first, so that the figures are live memory, not garbage not yet collected.
+  const response = await fetch(`http://127.0.0.1:${server.httpPort}/metrics?gc=1`);
   const body = (await response.json()) as {
     memory: { rss: number; heapUsed: number };
     calls: { active: number };
@@ -326,7 +327,10 @@ async function measureMemory(
   await gcSettle();
   const before = await metrics(server);
   const rate = 500;
-  const holdMs = Math.ceil(calls / rate) * 1000 + 15_000;
+  // Calls stay up long enough to be sampled after the set-up transactions are gone (64·T1 after
+  // the last call started), so the figure is what an established call costs.
+  const rampMs = Math.ceil(calls / rate) * 1000;
+  const holdMs = rampMs + 50_000;
   const load = runSipp({
     scenario: scenario('bench-uac'),
     name: 'bench-hold',
@@ -351,7 +355,7 @@ async function measureMemory(
     if (peak.active >= calls || (peak.active === last && peak.active > 0)) break;
     last = peak.active;
   }
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await new Promise((resolve) => setTimeout(resolve, 36_000));
   const up = await metrics(server);
   if (up.active === 0) {
     const result = await load;

@@ -68,32 +68,49 @@ export class InboundLeg extends LegBase {
   /** Headers added to every 18x/2xx we send the caller (X-Server-Call-Id, X-Call-Leg-Id). */
   responseHeaders: [string, string][] = [];
 
+  /** The caller's INVITE and its transaction: released once the call is established (ACKed). */
+  private request?: SipRequest;
+  private tx?: ServerTransaction;
+  readonly flow: Flow;
+  private readonly identifiers: SipLegIdentifiers;
+
   constructor(
     stack: SipStack,
-    readonly invite: SipRequest,
-    readonly transaction: ServerTransaction,
+    invite: SipRequest,
+    transaction: ServerTransaction,
     userId: string | undefined,
     now: number,
     private readonly events: Pick<LegEvents, 'onAckTimeout'>,
   ) {
     super(stack, 'caller', userId, now);
+    this.request = invite;
+    this.tx = transaction;
+    this.flow = transaction.flow;
+    this.identifiers = {
+      sipCallId: invite.headers.get('Call-ID') ?? '',
+      localTag: this.localTag,
+      remoteTag: getTag(invite.headers.get('From') ?? ''),
+    };
   }
 
-  get flow(): Flow {
-    return this.transaction.flow;
+  /** The caller's INVITE; only while the call is being set up. */
+  get invite(): SipRequest {
+    if (!this.request) throw new Error('the caller INVITE is released once the call is established');
+    return this.request;
+  }
+
+  private get transaction(): ServerTransaction {
+    if (!this.tx) throw new Error('the caller INVITE transaction is released once the call is established');
+    return this.tx;
   }
 
   get sip(): SipLegIdentifiers {
-    return {
-      sipCallId: this.invite.headers.get('Call-ID') ?? '',
-      localTag: this.localTag,
-      remoteTag: getTag(this.invite.headers.get('From') ?? ''),
-    };
+    return this.identifiers;
   }
 
   /** Whether the INVITE still awaits its final response. */
   get pending(): boolean {
-    return !this.transaction.isFinal && this.state !== 'ended';
+    return this.tx !== undefined && !this.tx.isFinal && this.state !== 'ended';
   }
 
   private contact(): string {
@@ -152,6 +169,9 @@ export class InboundLeg extends LegBase {
     this.acked = true;
     clearTimeout(this.retransmitTimer);
     clearTimeout(this.ackTimer);
+    // Established: the dialog is all an ongoing call needs (keeps memory per call small).
+    this.request = undefined;
+    this.tx = undefined;
   }
 
   /** Refuse the call (final non-2xx) unless it already has its answer. */
@@ -215,9 +235,8 @@ export class OutboundLeg extends LegBase {
   remoteTag?: string;
   /** Status that ended the leg (for the journal). */
   finalStatus = 0;
-  /** The INVITE of the winning branch. */
-  private answeredInvite?: SipRequest;
-  private answeredResponse?: SipResponse;
+  /** The callee's answer (SDP), relayed to the caller; nothing else of the 2xx is kept. */
+  private answer?: { body: Buffer; contentType?: string };
   /** Set when call control gave up on the leg (CANCEL sent): late answers are hung up. */
   abandoned = false;
 
@@ -320,12 +339,14 @@ export class OutboundLeg extends LegBase {
     }
     this.dialog = dialog;
     this.remoteTag = remoteTag;
-    this.answeredInvite = invite;
-    this.answeredResponse = response;
+    this.answer = { body: response.body, contentType: response.headers.get('Content-Type') };
     this.state = 'answered';
     this.answeredAtMs = Date.now();
     this.finalStatus = response.status;
     this.cancelBranches('SIP;cause=200;text="Call completed elsewhere"');
+    // An established call keeps only its dialog: the INVITE transactions (and the messages they
+    // hold for retransmission) can go once the CANCELs are out.
+    for (const b of this.branches) b.transaction = undefined;
     this.events.onAnswered(this, response);
   }
 
@@ -372,14 +393,7 @@ export class OutboundLeg extends LegBase {
 
   /** The answered session description (the callee's SDP answer). */
   get answerBody(): { body: Buffer; contentType?: string } {
-    return {
-      body: this.answeredResponse?.body ?? EMPTY_BODY,
-      contentType: this.answeredResponse?.headers.get('Content-Type'),
-    };
-  }
-
-  get answeredRequest(): SipRequest | undefined {
-    return this.answeredInvite;
+    return { body: this.answer?.body ?? EMPTY_BODY, contentType: this.answer?.contentType };
   }
 }
 
