@@ -13,7 +13,7 @@ import { openSqliteJournal, type SqliteJournal } from './calls/journal/sqlite-jo
 import { createDirectory } from './config/directory.js';
 import type { Directory, Tenant } from './config/types.js';
 import { diagnosticsPlugin } from './diagnostics/plugin.js';
-import { webPlugin } from './diagnostics/web.js';
+import { webPlugin } from './web/plugin.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
 import { openStore } from './records/store/index.js';

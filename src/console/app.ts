@@ -1,7 +1,7 @@
 /**
  * The Switchboard web console: sign in with REST credentials, a softphone on the webphone SDK that
  * shows each call's identifiers live, and the call explorer over the diagnostics endpoints.
- * Plain DOM, no framework; bundled by esbuild with the SDK (src/diagnostics/web-assets.ts).
+ * Plain DOM, no framework; bundled by esbuild with the SDK (src/web/assets.ts).
  */
 import type {
   WireCallMap,

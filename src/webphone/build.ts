@@ -4,7 +4,7 @@
  * pack`, which runs it) in this folder. The platform serves its own bundle with JsSIP included.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { webPhoneDeclarations, webPhoneModule } from '../diagnostics/web-assets.js';
+import { webPhoneDeclarations, webPhoneModule } from '../web/assets.js';
 
 const outDir = new URL('./dist/', import.meta.url);
 const [module, declarations] = await Promise.all([

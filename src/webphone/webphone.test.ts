@@ -4,7 +4,7 @@
  * (test/webphone.browser.test.ts), against the real platform.
  */
 import { describe, expect, it } from 'vitest';
-import { webPhoneModule } from '../diagnostics/web-assets.js';
+import { webPhoneModule } from '../web/assets.js';
 import { sipWebSocketUrl, WebPhone, WebPhoneError, type WebPhoneErrorEvent } from './webphone.js';
 
 describe('sipWebSocketUrl', () => {

@@ -4,15 +4,15 @@
  * src/webphone and src/console with esbuild on first request, then cached for the process.
  *
  * Those folders hold browser code only and are not part of the Node build (tsconfig.build.json), so
- * the sources are found next to this module (src/diagnostics → src/…) or, when running from dist/,
- * in the package's src/ folder (dist/diagnostics → ../../src/…).
+ * the sources are found next to this module (src/web → src/…) or, when running from dist/,
+ * in the package's src/ folder (dist/web → ../../src/…).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DiagnosticsError } from './errors.js';
+import { DiagnosticsError } from '../diagnostics/errors.js';
 
 export interface BuiltAsset {
   body: string;

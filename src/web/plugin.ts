@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Directory } from '../config/types.js';
-import { DiagnosticsError } from './errors.js';
+import { DiagnosticsError } from '../diagnostics/errors.js';
 import {
   type BuiltAsset,
   consolePage,
@@ -13,7 +13,7 @@ import {
   consoleStyles,
   webPhoneDeclarations,
   webPhoneModule,
-} from './web-assets.js';
+} from './assets.js';
 
 export interface WebDeps {
   directory: Directory;
