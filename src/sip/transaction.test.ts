@@ -230,9 +230,9 @@ function expectInterval(actual: number, expected: number): void {
 /**
  * The retransmissions of `received` (the first send, then its retransmissions) follow `intervals`:
  * the k-th comes no earlier than the sum of the first k intervals after `t0` (taken before the
- * first send), and each gap is the expected interval give or take scheduling. Gaps are checked
- * one by one because each timer is armed when the previous one fires: on a loaded machine
- * lateness adds up over a schedule without any single timer being wrong.
+ * first send), and no gap is much longer than its interval. Lateness is bounded per gap because
+ * each timer is armed when the previous one fires: on a loaded machine it adds up over a schedule
+ * without any single timer being wrong (and a late arrival of one copy shortens the next gap).
  */
 function expectSchedule(received: Received[], t0: number, intervals: number[]): void {
   expect(received.length).toBeGreaterThan(intervals.length);
@@ -242,7 +242,6 @@ function expectSchedule(received: Received[], t0: number, intervals: number[]): 
     const at = received[k + 1]!.at - t0;
     const gap = received[k + 1]!.at - received[k]!.at;
     expect(at, `retransmission ${k + 1} is never early`).toBeGreaterThanOrEqual(due - 1);
-    expect(gap, `gap before retransmission ${k + 1}`).toBeGreaterThanOrEqual(interval * 0.75 - 2);
     expect(gap, `gap before retransmission ${k + 1}`).toBeLessThan(interval + LATE + 60);
   }
 }
