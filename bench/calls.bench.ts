@@ -260,6 +260,19 @@ async function ramp(
   return best;
 }
 
+/** A long-running sipp user agent server (answering or declining) on `port`, until stopped. */
+function startAnswering(scenarioName: string, name: string, port: number) {
+  return startSipp({
+    scenario: scenario(scenarioName),
+    name,
+    localPort: port,
+    calls: 10_000_000,
+    callLimit: 100_000,
+    timeoutMs: 3_600_000,
+    traceMessages: false,
+  });
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
@@ -391,14 +404,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
       const kamailio = await startKamailio(dir);
       try {
         await register(kamailio, '3000', calleePort);
-        const uas = await startSipp({
-          scenario: scenario('bench-uas'),
-          name: 'bench-uas',
-          localPort: calleePort,
-          calls: 10_000_000,
-          timeoutMs: 3_600_000,
-          traceMessages: false,
-        });
+        const uas = await startAnswering('bench-uas', 'bench-uas', calleePort);
         try {
           kamailioRate = await ramp('kamailio direct', kamailio, callerPort, '3000', rates, log);
         } finally {
@@ -418,14 +424,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
     const switchboard = await startSwitchboard(dir, callerPort, agents);
     try {
       await register(switchboard, '3000', calleePort);
-      const uas = await startSipp({
-        scenario: scenario('bench-uas'),
-        name: 'bench-uas',
-        localPort: calleePort,
-        calls: 10_000_000,
-        timeoutMs: 3_600_000,
-        traceMessages: false,
-      });
+      const uas = await startAnswering('bench-uas', 'bench-uas', calleePort);
       let directRate = rates[0]!;
       try {
         if (phases.has('direct')) {
@@ -467,14 +466,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
         for (let i = 1; i <= agents; i++) await register(switchboard, String(3000 + i), calleePort);
       const agentsUas = !phases.has('queue')
         ? undefined
-        : await startSipp({
-            scenario: scenario('bench-uas'),
-            name: 'bench-agents',
-            localPort: calleePort,
-            calls: 10_000_000,
-            timeoutMs: 3_600_000,
-            traceMessages: false,
-          });
+        : await startAnswering('bench-uas', 'bench-agents', calleePort);
       if (agentsUas)
         try {
           const queueRate = await ramp('switchboard queue', switchboard, callerPort, '200', rates, log);
@@ -484,14 +476,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
             unit: 'calls/s',
           });
           await register(switchboard, '3999', declinePort);
-          const decliner = await startSipp({
-            scenario: scenario('bench-uas-decline'),
-            name: 'bench-decliner',
-            localPort: declinePort,
-            calls: 10_000_000,
-            timeoutMs: 3_600_000,
-            traceMessages: false,
-          });
+          const decliner = await startAnswering('bench-uas-decline', 'bench-decliner', declinePort);
           try {
             const declineRate = await ramp(
               'switchboard queue with a decline',
@@ -515,15 +500,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
 
       // Memory per established call.
       if (phases.has('memory')) {
-        const memoryUas = await startSipp({
-          scenario: scenario('bench-uas'),
-          name: 'bench-uas-hold',
-          localPort: calleePort,
-          calls: 10_000_000,
-          callLimit: 100_000,
-          timeoutMs: 3_600_000,
-          traceMessages: false,
-        });
+        const memoryUas = await startAnswering('bench-uas', 'bench-uas-hold', calleePort);
         try {
           const memory = await measureMemory(switchboard, callerPort, opts.memoryCalls ?? 10_000, log);
           results.push(

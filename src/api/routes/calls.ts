@@ -4,7 +4,8 @@
  * its query; the results are checked against them again here, so that a store bug cannot leak a
  * record to someone without the permission.
  */
-import type { UserCallEvent } from '../../records/types.js';
+import type { z } from 'zod';
+import type { QueueOwnedQuery, UserCallEvent } from '../../records/types.js';
 import { notFound } from '../errors.js';
 import { checkExplicitFilter, inScope, scopeOf, toSelection } from '../filters.js';
 import { callerOf, defineRoute, type Route } from '../route.js';
@@ -31,6 +32,29 @@ const FILTERS =
   'are case-insensitive. Records are written by post-processing, so a call appears shortly after it happens.';
 
 const LIST_ERRORS = [400, 401, 403, 429] as const;
+
+type QueueOwnedInput = Parameters<typeof callerOf>[0] & { query: z.output<typeof queueOwnedQuery> };
+
+/**
+ * A listing of records owned by a queue (inbound service calls, outbound service calls): shown
+ * with the queue's ServiceCalls permission; an explicit QueueIDs naming an invisible queue is 403.
+ */
+async function listQueueOwned<T extends { queueId: string }>(
+  input: QueueOwnedInput,
+  list: (query: QueueOwnedQuery) => Promise<T[]>,
+): Promise<T[]> {
+  const { query } = input;
+  const queues = scopeOf(callerOf(input), 'ServiceCalls');
+  checkExplicitFilter('QueueIDs', query.QueueIDs, [queues]);
+  const calls = await list({
+    selection: toSelection(query),
+    ...(query.QueueIDs === undefined ? {} : { queueIds: query.QueueIDs }),
+    visibleQueueIds: queues,
+  });
+  return calls.filter(
+    (call) => inScope(queues, call.queueId) && inScope(query.QueueIDs ?? '*', call.queueId),
+  );
+}
 
 export function callRoutes({ records }: RouteContext): Route[] {
   return [
@@ -103,21 +127,8 @@ export function callRoutes({ records }: RouteContext): Route[] {
       params: noParameters,
       response: { component: 'ServiceCall', list: true, description: 'The visible service calls.' },
       errors: LIST_ERRORS,
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const { query } = input;
-        const selection = toSelection(query);
-        const queues = scopeOf(caller, 'ServiceCalls');
-        checkExplicitFilter('QueueIDs', query.QueueIDs, [queues]);
-        const calls = await records.listServiceCalls({
-          selection,
-          ...(query.QueueIDs === undefined ? {} : { queueIds: query.QueueIDs }),
-          visibleQueueIds: queues,
-        });
-        return calls
-          .filter((call) => inScope(queues, call.queueId) && inScope(query.QueueIDs ?? '*', call.queueId))
-          .map(toWireServiceCall);
-      },
+      handler: async (input) =>
+        (await listQueueOwned(input, (q) => records.listServiceCalls(q))).map(toWireServiceCall),
     }),
     defineRoute({
       method: 'GET',
@@ -156,21 +167,10 @@ export function callRoutes({ records }: RouteContext): Route[] {
       params: noParameters,
       response: { component: 'OutboundServiceCall', list: true, description: 'The visible calls.' },
       errors: LIST_ERRORS,
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const { query } = input;
-        const selection = toSelection(query);
-        const queues = scopeOf(caller, 'ServiceCalls');
-        checkExplicitFilter('QueueIDs', query.QueueIDs, [queues]);
-        const calls = await records.listOutboundServiceCalls({
-          selection,
-          ...(query.QueueIDs === undefined ? {} : { queueIds: query.QueueIDs }),
-          visibleQueueIds: queues,
-        });
-        return calls
-          .filter((call) => inScope(queues, call.queueId) && inScope(query.QueueIDs ?? '*', call.queueId))
-          .map(toWireOutboundServiceCall);
-      },
+      handler: async (input) =>
+        (await listQueueOwned(input, (q) => records.listOutboundServiceCalls(q))).map(
+          toWireOutboundServiceCall,
+        ),
     }),
     defineRoute({
       method: 'GET',
