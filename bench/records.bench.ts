@@ -12,10 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { createApiServer } from '../src/api/server.js';
 import { createDirectory } from '../src/config/directory.js';
 import { parseTenantYaml } from '../src/config/load.js';
-import pg from 'pg';
 import { openStore } from '../src/records/store/index.js';
 import type { CallResult, RecordStore, StoreDialect, UserCallEvent } from '../src/records/types.js';
 
@@ -216,14 +216,39 @@ export async function benchRecords(opts: BenchRecordsOptions = {}): Promise<Benc
       latencies.sort((x, y) => x - y);
       const label = `${dialect}, ${events.toLocaleString('en-US')} events`;
       results.push(
-        { name: `store seed (${label}, ${users} users, ${days} days)`, value: Math.round(events / seedSeconds), unit: 'events/s' },
-        { name: `store query one user one day p50 (${label})`, value: round(percentile(latencies, 50)), unit: 'ms' },
-        { name: `store query one user one day p99 (${label})`, value: round(percentile(latencies, 99)), unit: 'ms' },
-        { name: `store query one user one day rows (${label})`, value: round(rows / queries), unit: 'rows/query' },
+        {
+          name: `store seed (${label}, ${users} users, ${days} days)`,
+          value: Math.round(events / seedSeconds),
+          unit: 'events/s',
+        },
+        {
+          name: `store query one user one day p50 (${label})`,
+          value: round(percentile(latencies, 50)),
+          unit: 'ms',
+        },
+        {
+          name: `store query one user one day p99 (${label})`,
+          value: round(percentile(latencies, 99)),
+          unit: 'ms',
+        },
+        {
+          name: `store query one user one day rows (${label})`,
+          value: round(rows / queries),
+          unit: 'rows/query',
+        },
       );
       log(`${dialect}: seeded in ${seedSeconds.toFixed(1)} s; ${queries} queries measured`);
       if (opts.rest !== false) {
-        results.push(...(await benchRest(target.store, { users, days, startMs, queries, seconds: opts.restSeconds ?? 10, label })));
+        results.push(
+          ...(await benchRest(target.store, {
+            users,
+            days,
+            startMs,
+            queries,
+            seconds: opts.restSeconds ?? 10,
+            label,
+          })),
+        );
         log(`${dialect}: REST measured`);
       }
     } finally {
@@ -242,8 +267,15 @@ async function benchRest(
   store: RecordStore,
   opts: { users: number; days: number; startMs: number; queries: number; seconds: number; label: string },
 ): Promise<BenchResult[]> {
-  const lines = ['domain: bench.local', 'users:', '  - { username: admin@bench.local, extension: "1", password: bench, role: admin }'];
-  for (let i = 0; i < opts.users; i++) lines.push(`  - { id: "${userIdOf(i)}", username: user${i}@example.com, extension: "${10_000 + i}", password: x }`);
+  const lines = [
+    'domain: bench.local',
+    'users:',
+    '  - { username: admin@bench.local, extension: "1", password: bench, role: admin }',
+  ];
+  for (let i = 0; i < opts.users; i++)
+    lines.push(
+      `  - { id: "${userIdOf(i)}", username: user${i}@example.com, extension: "${10_000 + i}", password: x }`,
+    );
   const tenant = parseTenantYaml(lines.join('\n'), 'bench tenant', { defaultPublicUrl: 'http://127.0.0.1/' });
   const unlimited = { capacity: 1e9, refillPerSecond: 1e9 };
   const app = createApiServer({
@@ -268,7 +300,11 @@ async function benchRest(
     const nextPath = () => {
       const userId = userIdOf(Math.floor(random() * opts.users));
       const fromMs = opts.startMs + Math.floor(random() * opts.days) * DAY_MS;
-      const query = new URLSearchParams({ StartTime: fmt(fromMs), EndTime: fmt(fromMs + DAY_MS), UserIDs: userId });
+      const query = new URLSearchParams({
+        StartTime: fmt(fromMs),
+        EndTime: fmt(fromMs + DAY_MS),
+        UserIDs: userId,
+      });
       return `/calls?${query}`;
     };
     const headers = { Authorization: authorization, 'X-Json-Serializer': '2' };
@@ -289,11 +325,27 @@ async function benchRest(
       requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: nextPath() }) }],
     });
     return [
-      { name: `REST GET /calls one user one day p50 (${opts.label})`, value: round(percentile(latencies, 50)), unit: 'ms' },
-      { name: `REST GET /calls one user one day p99 (${opts.label})`, value: round(percentile(latencies, 99)), unit: 'ms' },
-      { name: `REST GET /calls, 50 connections (${opts.label})`, value: Math.round(loaded.requests.average), unit: 'requests/s' },
+      {
+        name: `REST GET /calls one user one day p50 (${opts.label})`,
+        value: round(percentile(latencies, 50)),
+        unit: 'ms',
+      },
+      {
+        name: `REST GET /calls one user one day p99 (${opts.label})`,
+        value: round(percentile(latencies, 99)),
+        unit: 'ms',
+      },
+      {
+        name: `REST GET /calls, 50 connections (${opts.label})`,
+        value: Math.round(loaded.requests.average),
+        unit: 'requests/s',
+      },
       { name: `REST GET /calls, 50 connections, p99 (${opts.label})`, value: loaded.latency.p99, unit: 'ms' },
-      { name: `REST GET /calls, 50 connections, errors (${opts.label})`, value: loaded.non2xx + loaded.errors, unit: 'responses' },
+      {
+        name: `REST GET /calls, 50 connections, errors (${opts.label})`,
+        value: loaded.non2xx + loaded.errors,
+        unit: 'responses',
+      },
     ];
   } finally {
     await app.close();

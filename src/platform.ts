@@ -13,7 +13,6 @@ import { openSqliteJournal, type SqliteJournal } from './calls/journal/sqlite-jo
 import { createDirectory } from './config/directory.js';
 import type { Directory, Tenant } from './config/types.js';
 import { diagnosticsPlugin } from './diagnostics/plugin.js';
-import { webPlugin } from './web/plugin.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
 import { openStore } from './records/store/index.js';
@@ -25,6 +24,7 @@ import { SipStack } from './sip/stack.js';
 import type { TimerConfig } from './sip/transaction.js';
 import { UdpTransport } from './sip/transport/udp.js';
 import { WsTransport } from './sip/transport/ws.js';
+import { webPlugin } from './web/plugin.js';
 
 export interface PlatformOptions {
   tenant: Tenant;

@@ -31,7 +31,11 @@ describe('demoTenant', () => {
       // B and C, the list's members, may handle its callback requests; nobody has other grants.
       const handlesCallbacks = user.username === 'b@example.com' || user.username === 'c@example.com';
       expect([...user.grants.callbackLists]).toEqual(handlesCallbacks ? [supportCallbacks] : []);
-      expect([user.grants.directCalls.size, user.grants.agentCalls.size, user.grants.serviceCalls.size]).toEqual([0, 0, 0]);
+      expect([
+        user.grants.directCalls.size,
+        user.grants.agentCalls.size,
+        user.grants.serviceCalls.size,
+      ]).toEqual([0, 0, 0]);
     }
   });
 
