@@ -3,7 +3,7 @@
  * the transaction user (registrar, call control) requests, ACKs and responses with the flow they
  * belong to. It knows nothing about users, queues or records.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { formatVia, parseCSeq, parseVia } from './headers.js';
@@ -477,12 +477,14 @@ export function clientTransactionKey(branch: string, method: string): string {
   return `${branch}|${method === 'ACK' ? 'INVITE' : method}`;
 }
 
+// Branches and tags need to be unique, not secret, and are minted several times per call:
+// randomUUID draws from a buffered entropy pool, where randomBytes asks the OS every time.
 export function newBranch(): string {
-  return `${BRANCH_MAGIC}${randomBytes(9).toString('base64url')}`;
+  return `${BRANCH_MAGIC}${randomUUID().replaceAll('-', '').slice(0, 20)}`;
 }
 
 export function newTag(): string {
-  return randomBytes(6).toString('hex');
+  return randomUUID().replaceAll('-', '').slice(0, 12);
 }
 
 export function newSipCallId(host = 'switchboard'): string {

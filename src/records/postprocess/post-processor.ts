@@ -33,6 +33,8 @@ export interface PostProcessorOptions {
   now?: () => number;
   /** Facts per transaction (default 500). */
   batchSize?: number;
+  /** How long a pass waits for more facts after the first one arrives (ms, default 10). */
+  coalesceMs?: number;
   /** Told about failures of background processing, which is retried from the checkpoint. */
   onError?: (error: RecordsError) => void;
 }
@@ -59,6 +61,7 @@ export interface PostProcessor {
 
 const DEFAULT_CONSUMER = 'records';
 const DEFAULT_BATCH_SIZE = 500;
+const DEFAULT_COALESCE_MS = 10;
 /** Open calls kept decoded in memory; beyond this they are re-read from the store when needed. */
 const MAX_CACHED_CALLS = 10_000;
 const RETRY_BASE_MS = 250;
@@ -70,6 +73,7 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
   const delayMs = Math.max(0, opts.delaySeconds * 1000);
   const now = opts.now ?? Date.now;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
+  const coalesceMs = opts.coalesceMs ?? DEFAULT_COALESCE_MS;
   const reportError = opts.onError ?? (() => {});
   const names = namesFrom(directory);
 
@@ -273,14 +277,18 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
     );
   }
 
-  /** Schedule a background pass; appends in one tick share it. */
+  /**
+   * Schedule a background pass; appends within the coalescing window share it. Under load this
+   * turns many tiny transactions (and journal flushes) into few larger ones — what bounds the
+   * platform's call rate is this process's single thread — for a few ms of extra latency.
+   */
   function kick(): void {
     if (!running || kickQueued) return;
     kickQueued = true;
-    setImmediate(() => {
+    setTimeout(() => {
       kickQueued = false;
       void backgroundPass();
-    });
+    }, coalesceMs);
   }
 
   async function backgroundPass(): Promise<void> {
