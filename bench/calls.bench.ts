@@ -249,7 +249,7 @@ async function loadStep(
  * Wait until the server has no call left (a failed step can leave calls queued or unacknowledged
  * for up to maxWaitSeconds / 64·T1), so that one phase's leftovers do not load the next.
  */
-async function drain(server: Server, log: (line: string) => void, timeoutMs = 90_000): Promise<void> {
+async function drain(server: Server, log: (line: string) => void, timeoutMs = 150_000): Promise<void> {
   if (!server.httpPort) return;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

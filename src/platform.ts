@@ -47,6 +47,8 @@ export interface PlatformOptions {
   apiRateLimits?: Partial<RateLimits>;
   /** How long a direct call may ring unanswered (ms). */
   ringTimeoutMs?: number;
+  /** In-dialog OPTIONS interval that ends calls whose party vanished (ms, default 60 s, 0 = off). */
+  probeIntervalMs?: number;
 }
 
 export interface Platform {
@@ -116,7 +118,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     if (request.query.gc === '1' && gc) gc();
     return {
       sip: metrics.snapshot(),
-      calls: { active: callControl.activeCalls.length },
+      calls: callStatistics(callControl),
       registrations: location.size,
       memory: process.memoryUsage(),
     };
@@ -181,6 +183,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     logger: logger.child({ component: 'calls' }),
     queueRetryDelayMs: opts.queueRetryDelayMs,
     ringTimeoutMs: opts.ringTimeoutMs,
+    probeIntervalMs: opts.probeIntervalMs,
     callbackRequests: store,
   });
 
@@ -217,4 +220,20 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       await journal.close();
     },
   };
+}
+
+/** Live calls by state, and the oldest one's age: what an operator looks at first. */
+function callStatistics(callControl: CallControl): {
+  active: number;
+  byState: Record<string, number>;
+  oldestSeconds: number;
+} {
+  const byState: Record<string, number> = {};
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const call of callControl.activeCalls) {
+    byState[call.state] = (byState[call.state] ?? 0) + 1;
+    oldest = Math.min(oldest, call.callerLeg.createdAtMs);
+  }
+  const active = callControl.activeCalls.length;
+  return { active, byState, oldestSeconds: active > 0 ? Math.round((Date.now() - oldest) / 1000) : 0 };
 }

@@ -47,6 +47,7 @@ beforeAll(async () => {
     httpPort: 0,
     sipPort: 0,
     queueRetryDelayMs: 200,
+    probeIntervalMs: 400,
   });
 });
 
@@ -363,6 +364,22 @@ describe('direct calls', () => {
     uas.push(intruder);
     const final = await intruder.call('1002').waitForFinal();
     expect(final.status).toBe(407);
+  });
+
+  it('ends a call whose party vanished: the in-dialog OPTIONS probe gets 481', async () => {
+    const [a, b] = await Promise.all([ua('1001'), ua('1002')]);
+    b.onIncoming((call) => call.answer());
+    const call = a.call('1002');
+    const final = await call.waitForFinal();
+    expect(final.status).toBe(200);
+    // Probes of a live call are answered: the call survives several intervals.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(platform.callControl.call(final.headers.get('X-Server-Call-Id')!)?.state).toBe('connected');
+    expect(b.receivedRequests.some((r) => r.method === 'OPTIONS')).toBe(true);
+    b.forgetDialogs(); // B "restarts": its dialog is gone, OPTIONS gets 481
+    await call.waitForBye(3000);
+    const facts = await callEnded(final.headers.get('X-Server-Call-Id')!);
+    expect(facts.find((f) => f.type === 'LegEnded' && f.cause === 'PartyGone')).toBeDefined();
   });
 
   it('relays re-INVITE (hold) and INFO, and answers 481 for unknown dialogs', async () => {

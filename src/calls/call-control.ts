@@ -40,6 +40,8 @@ export interface CallControlOptions {
   queueRetryDelayMs?: number;
   /** How long a direct call may ring unanswered (ms, default 60 s). */
   ringTimeoutMs?: number;
+  /** In-dialog OPTIONS interval that ends calls whose party vanished (ms, default 60 s, 0 = off). */
+  probeIntervalMs?: number;
   /** Callback requests (the record store): needed for INVITEs with X-Callback-Request-Id. */
   callbackRequests?: CallbackRequestSource;
 }
@@ -71,6 +73,7 @@ export class CallControl {
       now,
       queueRetryDelayMs: opts.queueRetryDelayMs,
       ringTimeoutMs: opts.ringTimeoutMs,
+      probeIntervalMs: opts.probeIntervalMs,
       targetsOfUser: (user) => this.targetsOfUser(user),
       bindDialog: (dialog, call, leg) => this.dialogs.set(dialog.key, { call, leg }),
       unbindDialog: (dialog) => this.dialogs.delete(dialog.key),

@@ -39,6 +39,8 @@ export interface CallServices {
   queueRetryDelayMs?: number;
   /** How long a direct call may ring before the caller gets 480 (no answer). */
   ringTimeoutMs?: number;
+  /** Interval of the in-dialog OPTIONS that detects vanished parties (ms; 0 = off; default 60 s). */
+  probeIntervalMs?: number;
 }
 
 export interface CallSetup {
@@ -440,7 +442,39 @@ export class Call implements LegEvents {
     });
     this.services.bindDialog(callerDialog, this, this.callerLeg);
     this.services.bindDialog(leg.dialog!, this, leg);
+    this.startLivenessProbe();
   }
+
+  /**
+   * Without media Switchboard cannot tell that a party vanished without a BYE (crash, network
+   * loss), and such a call would stay up forever. So every `probeIntervalMs` both dialogs get an
+   * in-dialog OPTIONS: any answer but 481 means the party is there; 481, 408 or no answer at all
+   * (Timer F) ends the call. (A lighter stand-in for RFC 4028 session timers.)
+   */
+  private startLivenessProbe(): void {
+    const interval = this.services.probeIntervalMs ?? 60_000;
+    if (interval <= 0) return;
+    const probe = (): void => {
+      if (this.state !== 'connected') return;
+      for (const leg of [this.callerLeg, this.connectedLeg]) {
+        const dialog = leg?.dialog;
+        if (!leg || !dialog) continue;
+        const options = dialog.createRequest('OPTIONS');
+        this.services.stack.sendRequest(options, dialog.flow, {
+          onResponse: (response) => {
+            if (response.status === 481 || response.status === 408) this.hangup(leg, 'PartyGone', 408);
+          },
+          onFailure: () => this.hangup(leg, 'PartyGone', 408),
+        });
+      }
+      this.probeTimer = setTimeout(probe, interval);
+      this.probeTimer.unref();
+    };
+    this.probeTimer = setTimeout(probe, interval);
+    this.probeTimer.unref();
+  }
+
+  private probeTimer?: NodeJS.Timeout;
 
   /** The ACK of the caller's 2xx (or of a relayed re-INVITE's 2xx). */
   onAck(leg: InboundLeg | OutboundLeg): void {
@@ -600,6 +634,7 @@ export class Call implements LegEvents {
     if (this.state === 'ended') return;
     const now = this.services.now();
     this.state = 'ended';
+    clearTimeout(this.probeTimer);
     this.callerLeg.end(now);
     if (this.callerLeg.dialog) this.services.unbindDialog(this.callerLeg.dialog);
     this.append({

@@ -231,6 +231,11 @@ export class TestUa {
     );
   }
 
+  /** Lose every dialog, as a phone that crashed and restarted would (in-dialog requests get 481). */
+  forgetDialogs(): void {
+    this.dialogs.clear();
+  }
+
   trackDialog(dialog: Dialog, call: IncomingCall | OutgoingCall): void {
     this.dialogs.set(`${dialog.sipCallId}|${dialog.localTag}`, call);
   }

@@ -64,7 +64,9 @@ async function openSqliteStore(dataDir: string): Promise<RecordStore> {
       cause,
     });
   }
-  const db = new Kysely<RecordsDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  const db = new Kysely<RecordsDatabase>({
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+  });
   await migrate(db, path, undefined);
   return createKyselyStore(db, 'sqlite');
 }
