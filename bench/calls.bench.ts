@@ -529,11 +529,15 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
           await agentsUas.stop();
         }
 
-      // Memory per established call.
+      // Memory per established call, in a fresh process: resident memory never shrinks back after
+      // the load phases, so only a process that has done nothing else gives a clean baseline.
       if (phases.has('memory')) {
+        await switchboard.stop();
+        const fresh = await startSwitchboard(mkdtempSync(join(dir, 'memory-')), callerPort, agents);
+        await register(fresh, '3000', calleePort);
         const memoryUas = await startAnswering('bench-uas', 'bench-uas-hold', calleePort);
         try {
-          const memory = await measureMemory(switchboard, callerPort, opts.memoryCalls ?? 10_000, log);
+          const memory = await measureMemory(fresh, callerPort, opts.memoryCalls ?? 10_000, log);
           results.push(
             {
               name: `memory per established call (${memory.established} up), resident`,
@@ -548,6 +552,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
           );
         } finally {
           await memoryUas.stop();
+          await fresh.stop();
         }
       }
     } finally {
