@@ -128,13 +128,9 @@ export function toWireServiceCallDetail(detail: ServiceCallDetail): Wire<'Servic
   };
 }
 
-export function toWireOutboundServiceCall(call: OutboundServiceCall): Wire<'OutboundServiceCall'> {
+/** The fields every outbound call record shares (service and callback calls). */
+function outboundCallFields(call: OutboundServiceCall | OutboundCallbackCall) {
   return {
-    Id: call.eventId,
-    CallId: call.callId,
-    CallLegId: call.callLegId,
-    QueueId: call.queueId,
-    QueueName: call.queueName,
     UserId: call.userId,
     UserName: call.userName,
     ANum: call.aNum,
@@ -150,6 +146,17 @@ export function toWireOutboundServiceCall(call: OutboundServiceCall): Wire<'Outb
   };
 }
 
+export function toWireOutboundServiceCall(call: OutboundServiceCall): Wire<'OutboundServiceCall'> {
+  return {
+    Id: call.eventId,
+    CallId: call.callId,
+    CallLegId: call.callLegId,
+    QueueId: call.queueId,
+    QueueName: call.queueName,
+    ...outboundCallFields(call),
+  };
+}
+
 export function toWireOutboundCallbackCall(call: OutboundCallbackCall): Wire<'OutboundCallbackCall'> {
   return {
     Id: call.eventId,
@@ -159,18 +166,7 @@ export function toWireOutboundCallbackCall(call: OutboundCallbackCall): Wire<'Ou
     CallbackListName: call.callbackListName,
     CallbackRequestId: call.callbackRequestId,
     QueueId: call.queueId,
-    UserId: call.userId,
-    UserName: call.userName,
-    ANum: call.aNum,
-    BNum: call.bNum,
-    TimeStamp: formatApiTime(call.timestampMs),
-    AnswerTime: formatApiTimeOrNull(call.answerTimeMs),
-    EndTime: formatApiTimeOrNull(call.endTimeMs),
-    Duration: call.durationSeconds,
-    Result: call.result,
-    EndResult: endResult(call.result),
-    RecordingIds: [...call.recordingIds],
-    Modified: formatApiTime(call.modifiedMs),
+    ...outboundCallFields(call),
   };
 }
 
