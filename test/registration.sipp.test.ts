@@ -23,6 +23,7 @@ import {
   type SippResult,
   sippUas,
 } from './support/sipp.js';
+import { expectSippPassed } from './support/sipp-expect.js';
 
 const DOMAIN = 'switchboard.local';
 const EXTENSIONS = ['1000', '1001', '1002', '1003'];
@@ -71,15 +72,6 @@ function sipp(
     ...rest,
     variables: { domain: DOMAIN, ...rest.variables },
   });
-}
-
-function expectSippPassed(result: SippResult): void {
-  const summary = describeSippResult(result);
-  expect(result.exitCode, summary).toBe(0);
-  expect(result.timedOut, summary).toBe(false);
-  expect(result.countsFromStats, summary).toBe(true);
-  expect(result.successfulCalls, summary).toBe(1);
-  expect(result.failedCalls, summary).toBe(0);
 }
 
 /** Status lines of the responses sipp received, in order. */

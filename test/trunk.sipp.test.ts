@@ -22,6 +22,7 @@ import {
   type SippResult,
   sippUas,
 } from './support/sipp.js';
+import { expectSippPassed } from './support/sipp-expect.js';
 
 const DOMAIN = 'switchboard.local';
 const QUEUE_NUMBER = '+35810100100';
@@ -115,15 +116,6 @@ function trunkCaller(
     ...opts,
     variables: { caller: EXTERNAL_CALLER, ...opts.variables },
   });
-}
-
-function expectSippPassed(result: SippResult): void {
-  const summary = describeSippResult(result);
-  expect(result.exitCode, summary).toBe(0);
-  expect(result.timedOut, summary).toBe(false);
-  expect(result.countsFromStats, summary).toBe(true);
-  expect(result.successfulCalls, summary).toBe(1);
-  expect(result.failedCalls, summary).toBe(0);
 }
 
 interface LoggedMessage {

@@ -342,7 +342,30 @@ function resolveTenant(
     return false;
   };
 
+  // Extensions and numbers of users and queues share one dial plan.
   const dialPlan = new Map<string, Seen>();
+  const claimDialled = (
+    entry: { extension?: string | null; number?: string | null },
+    base: PathSegment[],
+    what: string,
+  ) => {
+    if (entry.extension != null) {
+      claim(
+        dialPlan,
+        entry.extension,
+        { path: [...base, 'extension'], what: `the extension of ${what}` },
+        () => `duplicate extension "${entry.extension}"`,
+      );
+    }
+    if (entry.number != null) {
+      claim(
+        dialPlan,
+        dialKey(entry.number),
+        { path: [...base, 'number'], what: `the number of ${what}` },
+        () => `duplicate number "${entry.number}"`,
+      );
+    }
+  };
   const ids = new Map<string, Seen>();
   const claimId = (id: string, explicit: boolean, path: PathSegment[], what: string) => {
     // Derived ids collide only when names do, which is reported as a duplicate name already.
@@ -366,20 +389,7 @@ function resolveTenant(
       { path: [...base, 'username'], what: `the username of users[${index}]` },
       () => `duplicate username "${entry.username}"`,
     );
-    claim(
-      dialPlan,
-      entry.extension,
-      { path: [...base, 'extension'], what: `the extension of ${what}` },
-      () => `duplicate extension "${entry.extension}"`,
-    );
-    if (entry.number != null) {
-      claim(
-        dialPlan,
-        dialKey(entry.number),
-        { path: [...base, 'number'], what: `the number of ${what}` },
-        () => `duplicate number "${entry.number}"`,
-      );
-    }
+    claimDialled(entry, base, what);
     const userId = entry.id ?? deriveUserId(entry.username);
     claimId(userId, entry.id != null, entry.id != null ? [...base, 'id'] : [...base, 'username'], what);
     const user: User = {
@@ -436,22 +446,7 @@ function resolveTenant(
       { path: [...base, 'name'], what: `the name of queues[${index}]` },
       () => `duplicate queue name "${entry.name}"`,
     );
-    if (entry.extension != null) {
-      claim(
-        dialPlan,
-        entry.extension,
-        { path: [...base, 'extension'], what: `the extension of ${what}` },
-        () => `duplicate extension "${entry.extension}"`,
-      );
-    }
-    if (entry.number != null) {
-      claim(
-        dialPlan,
-        dialKey(entry.number),
-        { path: [...base, 'number'], what: `the number of ${what}` },
-        () => `duplicate number "${entry.number}"`,
-      );
-    }
+    claimDialled(entry, base, what);
     const queueId = entry.id ?? deriveQueueId(entry.name);
     claimId(queueId, entry.id != null, entry.id != null ? [...base, 'id'] : [...base, 'name'], what);
     const queue: Queue = {
