@@ -13,10 +13,11 @@ import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { type CredentialStore, openCredentialStore } from '../src/api/credentials/index.js';
 import { createApiServer } from '../src/api/server.js';
 import { createDirectory } from '../src/config/directory.js';
 import { parseTenantYaml } from '../src/config/load.js';
-import { openStore } from '../src/records/store/index.js';
+import { openDatabase, openRecordStore } from '../src/records/store/index.js';
 import type { CallResult, RecordStore, StoreDialect, UserCallEvent } from '../src/records/types.js';
 
 export interface BenchResult {
@@ -124,6 +125,8 @@ function percentile(sorted: readonly number[], p: number): number {
 interface Target {
   dialect: StoreDialect;
   store: RecordStore;
+  /** The API's credential store on the same database, as the platform runs it. */
+  credentials: CredentialStore;
   /** Refresh planner statistics after the bulk load, as autovacuum/ANALYZE would in production. */
   analyze(): Promise<void>;
   dispose(): Promise<void>;
@@ -132,10 +135,13 @@ interface Target {
 async function openTarget(dialect: StoreDialect, databaseUrl: string): Promise<Target> {
   if (dialect === 'sqlite') {
     const dataDir = mkdtempSync(join(tmpdir(), 'bench-records-'));
-    const store = await openStore({ dataDir });
+    const database = await openDatabase({ dataDir });
+    const store = await openRecordStore(database);
+    const credentials = await openCredentialStore(database);
     return {
       dialect,
       store,
+      credentials,
       async analyze() {
         const db = new Database(join(dataDir, 'records.db'));
         db.exec('ANALYZE');
@@ -143,12 +149,15 @@ async function openTarget(dialect: StoreDialect, databaseUrl: string): Promise<T
       },
       async dispose() {
         await store.close();
+        await database.close();
         rmSync(dataDir, { recursive: true, force: true });
       },
     };
   }
   const schema = `bench_records_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  const store = await openStore({ databaseUrl, dataDir: '', schema, poolSize: 4 });
+  const database = await openDatabase({ databaseUrl, dataDir: '', schema, poolSize: 4 });
+  const store = await openRecordStore(database);
+  const credentials = await openCredentialStore(database);
   const admin = async (statement: string) => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
@@ -161,9 +170,11 @@ async function openTarget(dialect: StoreDialect, databaseUrl: string): Promise<T
   return {
     dialect,
     store,
+    credentials,
     analyze: () => admin(`ANALYZE "${schema}".user_call_events`),
     async dispose() {
       await store.close();
+      await database.close();
       await admin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     },
   };
@@ -240,7 +251,7 @@ export async function benchRecords(opts: BenchRecordsOptions = {}): Promise<Benc
       log(`${dialect}: seeded in ${seedSeconds.toFixed(1)} s; ${queries} queries measured`);
       if (opts.rest !== false) {
         results.push(
-          ...(await benchRest(target.store, {
+          ...(await benchRest(target.store, target.credentials, {
             users,
             days,
             startMs,
@@ -265,6 +276,7 @@ export async function benchRecords(opts: BenchRecordsOptions = {}): Promise<Benc
  */
 async function benchRest(
   store: RecordStore,
+  credentials: CredentialStore,
   opts: { users: number; days: number; startMs: number; queries: number; seconds: number; label: string },
 ): Promise<BenchResult[]> {
   const lines = [
@@ -281,7 +293,7 @@ async function benchRest(
   const app = createApiServer({
     directory: createDirectory(tenant),
     records: store,
-    credentials: store,
+    credentials,
     rateLimits: { requests: unlimited, anonymous: unlimited, authFailures: unlimited },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

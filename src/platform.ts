@@ -6,24 +6,28 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { openCredentialStore } from './api/credentials/index.js';
 import { apiPlugin } from './api/server.js';
 import type { RateLimits } from './api/types.js';
 import { CallControl } from './calls/call-control.js';
-import { openSqliteJournal, type SqliteJournal } from './calls/journal/sqlite-journal.js';
 import { createDirectory } from './config/directory.js';
 import type { Directory, Tenant } from './config/types.js';
 import { diagnosticsPlugin } from './diagnostics/plugin.js';
+import { legacyRoutingOf } from './journal/facts.js';
+import { recoverInterruptedCalls } from './journal/recovery.js';
+import { openSqliteJournal, type SqliteJournal } from './journal/sqlite-journal.js';
 import { createLogger, type Logger } from './logger.js';
 import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
-import { openStore } from './records/store/index.js';
+import { openDatabase, openRecordStore } from './records/store/index.js';
 import type { RecordStore } from './records/types.js';
 import { DigestAuthenticator } from './sip/digest.js';
 import { SipMetrics } from './sip/metrics.js';
 import { LocationService, Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/stack.js';
-import type { TimerConfig } from './sip/transaction.js';
+import type { TimerConfig } from './sip/transaction/timers.js';
 import { UdpTransport } from './sip/transport/udp.js';
 import { WsTransport } from './sip/transport/ws.js';
+import { UserAgent } from './sip/ua/index.js';
 import { webPlugin } from './web/plugin.js';
 
 export interface PlatformOptions {
@@ -78,16 +82,28 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const metrics = new SipMetrics();
   const journal = openSqliteJournal(join(opts.dataDir, 'journal.db'), {
     groupCommitMs: opts.journalGroupCommitMs,
+    // Facts of schema version 1 did not journal the route: upgrading them routes the old way.
+    legacyRouting: legacyRoutingOf(directory),
   });
-  const store = await openStore({
+  // Crash recovery ends what the previous process left in progress before call control takes its
+  // first call or post-processing follows the journal, so every call then in progress is live.
+  const recoveredCallIds = await recoverInterruptedCalls(journal);
+  if (recoveredCallIds.length > 0) {
+    logger.warn(
+      { callIds: recoveredCallIds },
+      `journal: ended ${recoveredCallIds.length} call(s) left in progress by the previous run`,
+    );
+  }
+  // One database (SQLite file or PostgreSQL schema) holds the record store and the API's credentials.
+  const database = await openDatabase({
     databaseUrl: opts.databaseUrl,
     dataDir: opts.dataDir,
     schema: opts.databaseSchema,
     onError: (err) => logger.error({ err }, 'records: store error'),
   });
+  const store = await openRecordStore(database);
+  const credentials = await openCredentialStore(database);
 
-  // Post-processing catches up and ends what a crash left in progress before call control takes
-  // its first call, so every call it then sees in progress is a live one.
   const postProcessor = createPostProcessor({
     journal,
     store,
@@ -96,13 +112,6 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     onError: (err) => logger.error({ err }, 'records: post-processing failed; retrying from the checkpoint'),
   });
   await postProcessor.catchUp();
-  const recoveredCallIds = await postProcessor.recoverInterruptedCalls();
-  if (recoveredCallIds.length > 0) {
-    logger.warn(
-      { callIds: recoveredCallIds },
-      `records: ended ${recoveredCallIds.length} call(s) left in progress by the previous run`,
-    );
-  }
   postProcessor.start();
 
   const http: FastifyInstance = Fastify({
@@ -123,20 +132,25 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       memory: process.memoryUsage(),
     };
   });
+  // Diagnostics is mounted inside the API: one authentication, one request budget, one OpenAPI document.
   await http.register(apiPlugin, {
     directory,
     records: store,
-    credentials: store,
+    credentials,
     callbacks: store,
     logger,
     rateLimits: opts.apiRateLimits,
-  });
-  await http.register(diagnosticsPlugin, {
-    directory,
-    journal,
-    records: store,
-    credentials: store,
-    rateLimits: opts.apiRateLimits,
+    extensions: [
+      async (api) => {
+        await api.register(diagnosticsPlugin, {
+          directory,
+          journal,
+          records: store,
+          credentials,
+          rateLimits: opts.apiRateLimits,
+        });
+      },
+    ],
   });
   await http.register(webPlugin, { directory });
   await http.listen({ host: opts.host, port: opts.httpPort });
@@ -174,8 +188,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     subscribers: { passwordFor: (extension) => directory.userByExtension(extension)?.password },
     logger,
   });
+  const userAgent = new UserAgent({ stack });
   const callControl = new CallControl({
-    stack,
+    userAgent,
     registrar,
     location,
     directory,
@@ -186,6 +201,16 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     probeIntervalMs: opts.probeIntervalMs,
     callbackRequests: store,
   });
+  // The UA hands each out-of-dialog request to the part of the platform that owns its method.
+  userAgent.delegate = {
+    onRegister: (request, transaction) => registrar.handle(request, transaction),
+    onInvite: (request, transaction) => callControl.onInvite(request, transaction),
+    onFlowClosed: (flow) => {
+      // A WebSocket connection dropped: its registrations are gone and its calls are hung up.
+      location.removeFlow(flow);
+      callControl.onFlowClosed(flow);
+    },
+  };
 
   const hostPart = advertisedHost.includes(':') ? `[${advertisedHost}]` : advertisedHost;
   let closed = false;
@@ -217,6 +242,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       await postProcessor.stop();
       await postProcessor.catchUp();
       await store.close();
+      await database.close();
       await journal.close();
     },
   };

@@ -7,10 +7,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoTenant } from '../src/config/demo.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, openRecordingPage, type RecordingPage } from './support/browser.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import { openPhonePage, runSeedScenario, type SeedScenarioResult } from './support/webphone-pages.js';
 
@@ -53,21 +53,16 @@ afterAll(async () => {
   await env?.close();
 });
 
-interface ConsolePage {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-}
-
-async function openConsole(email: string, password: string, signInScreenshot?: string): Promise<ConsolePage> {
-  const context = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
-  await context.route('**/favicon.ico', (route) => route.fulfill({ status: 204 }));
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
+async function openConsole(
+  email: string,
+  password: string,
+  signInScreenshot?: string,
+): Promise<RecordingPage> {
+  const opened = await openRecordingPage(browser, {
+    viewport: { width: 1500, height: 1000 },
+    platformPage: true,
   });
+  const { page } = opened;
   await page.goto(env.platform.httpUrl);
   if (signInScreenshot) await page.screenshot({ path: join(ARTIFACTS, signInScreenshot) });
   await page.fill('#signin-email', email);
@@ -75,7 +70,7 @@ async function openConsole(email: string, password: string, signInScreenshot?: s
   await page.click('#signin-submit');
   await page.waitForSelector('#workspace:not([hidden])');
   await page.waitForSelector('#registration[data-state="ok"]', { timeout: 10_000 });
-  return { context, page, errors };
+  return opened;
 }
 
 async function explore(page: Page, identifier: string): Promise<void> {

@@ -6,9 +6,9 @@
  * permission that shows each record.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { JournalFact } from '../src/calls/journal/types.js';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { Tenant } from '../src/config/types.js';
+import type { JournalFact } from '../src/journal/types.js';
 import type { TestUa } from '../src/testing/test-ua.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import {
@@ -91,6 +91,19 @@ afterEach(async () => {
 afterAll(async () => {
   await env?.close();
 });
+
+/** The record at `path` of call `callId`, once post-processing has made it (Result Handled). */
+async function handledRecord(client: RestClient, path: string, callId: string): Promise<Json | undefined> {
+  const [record] = await waitFor(
+    async () => {
+      const rows = await client.list<Json>(path, { CallId: callId });
+      return rows[0]?.Result === 'Handled' ? rows : undefined;
+    },
+    5000,
+    `the ${path} record of the call`,
+  );
+  return record;
+}
 
 async function ua(extension: string): Promise<TestUa> {
   const agent = await env.ua(extension, PASSWORDS[extension]!);
@@ -191,14 +204,7 @@ describe('outbound service calls (X-On-Behalf-Of-Queue)', () => {
     });
 
     // Post-processing: one outbound service call record, owned by the queue.
-    const [record] = await waitFor(
-      async () => {
-        const rows = await admin.list<Json>('/outbound-servicecall', { CallId: callId });
-        return rows[0]?.Result === 'Handled' ? rows : undefined;
-      },
-      5000,
-      'the outbound service call record',
-    );
+    const record = await handledRecord(admin, '/outbound-servicecall', callId);
     expect(record).toMatchObject({
       CallId: callId,
       CallLegId: final.headers.get('X-Call-Leg-Id'),
@@ -367,14 +373,7 @@ describe('callback requests and outbound callback calls', () => {
       callbackListId: listId(),
       callbackRequestId: requestId,
     });
-    const [record] = await waitFor(
-      async () => {
-        const rows = await admin.list<Json>('/outbound-callbackcall', { CallId: callId });
-        return rows[0]?.Result === 'Handled' ? rows : undefined;
-      },
-      5000,
-      'the outbound callback call record',
-    );
+    const record = await handledRecord(admin, '/outbound-callbackcall', callId);
     expect(record).toMatchObject({
       CallbackListId: listId(),
       CallbackListName: 'Support callbacks',

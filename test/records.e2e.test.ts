@@ -4,32 +4,23 @@
  * records come out exactly as DESIGN.md §2 lists them, each visible only with its permission.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WIRE_HANDLED_OUTBOUND_DIRECT_CALL } from '../src/api/test-fixtures.js';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { IncomingCall, OutgoingCall } from '../src/testing/test-ua.js';
 import {
   type RestClient,
   type StoreKind,
+  seedMembers,
   startTestPlatform,
   type TestPlatform,
   waitFor,
 } from './support/platform.js';
+import { seedTenantYaml } from './support/tenants.js';
 
 const TENANT = parseTenantYaml(
-  `
-domain: switchboard.local
-users:
-  - { username: a@example.com, extension: "1001", password: secret-a }
-  - { username: b@example.com, extension: "1002", password: secret-b }
-  - { username: c@example.com, extension: "1003", password: secret-c }
-  - { username: admin@example.com, extension: "1000", password: secret-admin, role: admin }
-  - { username: sees-direct-a@example.com, extension: "2001", password: pw, permissions: [ { DirectCalls: a@example.com } ] }
-  - { username: sees-agent-b@example.com, extension: "2002", password: pw, permissions: [ { AgentCalls: b@example.com } ] }
-  - { username: sees-agent-c@example.com, extension: "2003", password: pw, permissions: [ { AgentCalls: c@example.com } ] }
-  - { username: sees-support@example.com, extension: "2004", password: pw, permissions: [ { ServiceCalls: Support } ] }
-  - { username: sees-nothing@example.com, extension: "2005", password: pw }
-queues:
-  - { name: Support, extension: "100", number: "+35810100100", members: [b@example.com, c@example.com] }
-`,
+  seedTenantYaml({
+    viewers: ['sees-direct-a', 'sees-agent-b', 'sees-agent-c', 'sees-support', 'sees-nothing'],
+  }),
   'e2e.yaml',
 );
 
@@ -53,19 +44,8 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
 
   beforeAll(async () => {
     env = await startTestPlatform(TENANT, store);
-    const [a, b, c] = await Promise.all([
-      env.ua('1001', 'secret-a'),
-      env.ua('1002', 'secret-b'),
-      env.ua('1003', 'secret-c'),
-    ]);
-    b.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.reject(603), 30);
-    });
-    c.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.answer(), 30);
-    });
+    const [a, b, c] = await env.uas('1001', '1002', '1003');
+    seedMembers(b, c, 30);
     startedMs = Date.now();
     outgoing = a.call('100');
     const final = await outgoing.waitForFinal();
@@ -104,12 +84,7 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
       CallId: callId,
       CallLegId: callerLegId,
       UserName: 'a@example.com',
-      CallType: 1,
-      CallTypeString: 'DirectCall',
-      Direction: 1,
-      DirectionString: 'Outbound',
-      Result: 'Handled',
-      EndResult: 0,
+      ...WIRE_HANDLED_OUTBOUND_DIRECT_CALL,
       BNum: '100',
       RecordingIds: [],
     });

@@ -4,15 +4,12 @@
  * bad input: an upgrade without subprotocol "sip", broken frames, garbage messages, oversize frames.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { demoTenant } from '../src/config/demo.js';
-import { type Platform, startPlatform } from '../src/platform.js';
+import type { Platform } from '../src/platform.js';
 import type { SipCounterName } from '../src/sip/metrics.js';
 import { WsClientTransport } from '../src/testing/ws-client-transport.js';
 import {
@@ -22,23 +19,18 @@ import {
   serveTestPage,
   type TestPageServer,
 } from './support/browser.js';
+import { startSipTestPlatform, type TestPlatform } from './support/platform.js';
 
 const DOMAIN = 'switchboard.local';
 
+let env: TestPlatform;
 let platform: Platform;
-let dataDir: string;
 let browser: Browser;
 let pageServer: TestPageServer;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'sb-browser-'));
-  platform = await startPlatform({
-    tenant: demoTenant({ publicUrl: 'http://127.0.0.1:8080/' }),
-    dataDir,
-    host: '127.0.0.1',
-    httpPort: 0,
-    sipPort: 0,
-  });
+  env = await startSipTestPlatform(demoTenant({ publicUrl: 'http://127.0.0.1:8080/' }));
+  platform = env.platform;
   [browser, pageServer] = await Promise.all([launchChromium(), serveTestPage()]);
 });
 
@@ -50,8 +42,7 @@ afterEach(() => {
 afterAll(async () => {
   await browser?.close();
   await pageServer?.close();
-  await platform?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await env?.close();
 });
 
 function config(overrides: Partial<RegisterConfig> = {}): RegisterConfig {

@@ -4,16 +4,14 @@
  * wire, and the platform's own state (location service, metrics).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoTenant } from '../src/config/demo.js';
-import { type Platform, startPlatform } from '../src/platform.js';
+import type { Platform } from '../src/platform.js';
 import { SIP_ERRORS } from '../src/sip/errors.js';
 import type { SipCounterName } from '../src/sip/metrics.js';
 import type { BindingChange } from '../src/sip/registrar.js';
 import { TestUa } from '../src/testing/test-ua.js';
+import { startSipTestPlatform, type TestPlatform } from './support/platform.js';
 import {
   describeSippResult,
   freeUdpPort,
@@ -28,19 +26,14 @@ import { expectSippPassed } from './support/sipp-expect.js';
 const DOMAIN = 'switchboard.local';
 const EXTENSIONS = ['1000', '1001', '1002', '1003'];
 
+let env: TestPlatform | undefined;
 let platform: Platform;
-let dataDir: string;
+/** Every binding change of the current test, as the location service announced it. */
 const changes: BindingChange[] = [];
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'sb-sipp-'));
-  platform = await startPlatform({
-    tenant: demoTenant({ publicUrl: 'http://127.0.0.1:8080/' }),
-    dataDir,
-    host: '127.0.0.1',
-    httpPort: 0,
-    sipPort: 0,
-  });
+  env = await startSipTestPlatform(demoTenant({ publicUrl: 'http://127.0.0.1:8080/' }));
+  ({ platform } = env);
   platform.location.onChange((change) => changes.push(change));
 });
 
@@ -50,10 +43,7 @@ afterEach(() => {
   changes.length = 0;
 });
 
-afterAll(async () => {
-  await platform?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
+afterAll(() => env?.close());
 
 /** Run one of test/scenarios against the platform's UDP port as `extension`. */
 function sipp(
@@ -72,6 +62,16 @@ function sipp(
     ...rest,
     variables: { domain: DOMAIN, ...rest.variables },
   });
+}
+
+/** Register `extension` from sipp on `localPort` for `expires` seconds; sipp must see its 200. */
+async function registerOk(
+  extension: string,
+  password: string,
+  localPort: number,
+  expires: number,
+): Promise<void> {
+  expectSippPassed(await sipp('register', { extension, password, localPort, variables: { expires } }));
 }
 
 /** Status lines of the responses sipp received, in order. */
@@ -154,23 +154,9 @@ describe('registration over UDP with sipp', () => {
 
   it('refreshes a binding from a new registration (new Call-ID, same Contact) without duplicating it', async () => {
     const localPort = await freeUdpPort();
-    expectSippPassed(
-      await sipp('register', {
-        extension: '1001',
-        password: 'secret-a',
-        localPort,
-        variables: { expires: 600 },
-      }),
-    );
+    await registerOk('1001', 'secret-a', localPort, 600);
     const first = platform.location.lookup('1001')[0];
-    expectSippPassed(
-      await sipp('register', {
-        extension: '1001',
-        password: 'secret-a',
-        localPort,
-        variables: { expires: 300 },
-      }),
-    );
+    await registerOk('1001', 'secret-a', localPort, 300);
 
     const bindings = platform.location.lookup('1001');
     expect(bindings).toHaveLength(1);
@@ -181,14 +167,7 @@ describe('registration over UDP with sipp', () => {
 
   it('unregisters with Expires: 0: the 200 lists no Contact and the binding is gone', async () => {
     const localPort = await freeUdpPort();
-    expectSippPassed(
-      await sipp('register', {
-        extension: '1001',
-        password: 'secret-a',
-        localPort,
-        variables: { expires: 600 },
-      }),
-    );
+    await registerOk('1001', 'secret-a', localPort, 600);
     expect(platform.location.lookup('1001')).toHaveLength(1);
 
     const result = await sipp('unregister', { extension: '1001', password: 'secret-a', localPort });
@@ -205,22 +184,8 @@ describe('registration over UDP with sipp', () => {
   it('unregisters only its own binding: another device of the same user stays registered', async () => {
     const devicePort = await freeUdpPort();
     const otherPort = await freeUdpPort();
-    expectSippPassed(
-      await sipp('register', {
-        extension: '1003',
-        password: 'secret-c',
-        localPort: devicePort,
-        variables: { expires: 600 },
-      }),
-    );
-    expectSippPassed(
-      await sipp('register', {
-        extension: '1003',
-        password: 'secret-c',
-        localPort: otherPort,
-        variables: { expires: 600 },
-      }),
-    );
+    await registerOk('1003', 'secret-c', devicePort, 600);
+    await registerOk('1003', 'secret-c', otherPort, 600);
     expect(platform.location.lookup('1003')).toHaveLength(2);
 
     // The scenario's own check (no Contact left in the 200) must fail here: the other binding is listed.
@@ -239,14 +204,7 @@ describe('registration over UDP with sipp', () => {
   it('unregisters every binding of a user with Contact: * and Expires: 0', async () => {
     for (let i = 0; i < 2; i++) {
       const localPort = await freeUdpPort();
-      expectSippPassed(
-        await sipp('register', {
-          extension: '1002',
-          password: 'secret-b',
-          localPort,
-          variables: { expires: 600 },
-        }),
-      );
+      await registerOk('1002', 'secret-b', localPort, 600);
     }
     expect(platform.location.lookup('1002')).toHaveLength(2);
 
@@ -295,14 +253,7 @@ describe('registration over UDP with sipp', () => {
 
   it('a sipp UAS registered as 1003 answers a call from 1001 and takes the BYE (sippUas works)', async () => {
     const localPort = await freeUdpPort();
-    expectSippPassed(
-      await sipp('register', {
-        extension: '1003',
-        password: 'secret-c',
-        localPort,
-        variables: { expires: 600 },
-      }),
-    );
+    await registerOk('1003', 'secret-c', localPort, 600);
     const uas = await sippUas({ localPort, service: '1003', timeoutMs: 20_000 });
     const caller = await TestUa.overUdp(
       { host: '127.0.0.1', port: platform.sipPort },

@@ -5,23 +5,15 @@
  * on the same host must authenticate. Every proof is made on the wire (sipp's verdict and message
  * log, the device's INVITE) and in the journal of call-control facts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { JournalEntry, JournalFact } from '../src/calls/journal/types.js';
 import { parseTenantYaml } from '../src/config/load.js';
-import { type Platform, startPlatform } from '../src/platform.js';
-import { TestUa } from '../src/testing/test-ua.js';
-import {
-  describeSippResult,
-  freeUdpPort,
-  loadScenario,
-  runSipp,
-  type SippOptions,
-  type SippResult,
-  sippUas,
-} from './support/sipp.js';
+import type { JournalEntry, JournalFact } from '../src/journal/types.js';
+import type { Platform } from '../src/platform.js';
+import type { TestUa } from '../src/testing/test-ua.js';
+import { waitUntil } from '../src/testing/wait.js';
+import { startSipTestPlatform, type TestPlatform } from './support/platform.js';
+import { peerPool } from './support/sip-peers.js';
+import * as sipp from './support/sipp.js';
 import { expectSippPassed } from './support/sipp-expect.js';
 
 const DOMAIN = 'switchboard.local';
@@ -29,7 +21,6 @@ const QUEUE_NUMBER = '+35810100100';
 const USER_A_NUMBER = '+358401000001';
 const EXTERNAL_CALLER = '+358501234567';
 const EXTERNAL_CALLEE = '+4930123456';
-const PASSWORDS: Record<string, string> = { '1001': 'secret-a', '1002': 'secret-b' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function tenantYaml(trunkPort: number): string {
@@ -45,58 +36,28 @@ trunks:
 `;
 }
 
+let env: TestPlatform;
 let platform: Platform;
-let dataDir: string;
 let trunkPort: number;
-const uas: TestUa[] = [];
+const peers = peerPool(() => platform, DOMAIN);
+/** A test UA over WebSocket registered as `extension` (200 asserted). */
+const ua = (extension: string): Promise<TestUa> => peers.ua(extension);
 
 beforeAll(async () => {
-  trunkPort = await freeUdpPort();
-  dataDir = await mkdtemp(join(tmpdir(), 'sb-trunk-'));
-  platform = await startPlatform({
-    tenant: parseTenantYaml(tenantYaml(trunkPort), 'trunk.yaml'),
-    dataDir,
-    host: '127.0.0.1',
-    httpPort: 0,
-    sipPort: 0,
-  });
+  trunkPort = await sipp.freeUdpPort();
+  env = await startSipTestPlatform(parseTenantYaml(tenantYaml(trunkPort), 'trunk.yaml'));
+  platform = env.platform;
 });
 
-afterEach(async () => {
-  await Promise.all(uas.splice(0).map((ua) => ua.close()));
-  await waitUntil(
-    () => platform.location.size === 0 && platform.callControl.activeCalls.length === 0,
-    3000,
-  ).catch(() => {});
-});
+afterEach(() => peers.reset());
 
 afterAll(async () => {
-  await platform?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await env?.close();
 });
-
-async function ua(extension: string): Promise<TestUa> {
-  const agent = await TestUa.overWebSocket(platform.wsUrl, {
-    extension,
-    password: PASSWORDS[extension]!,
-    domain: DOMAIN,
-  });
-  uas.push(agent);
-  expect((await agent.register()).status).toBe(200);
-  return agent;
-}
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The journal facts of one call, once call control has let go of it. */
 async function factsOfEndedCall(callId: string): Promise<JournalFact[]> {
-  await waitUntil(() => platform.callControl.call(callId) === undefined);
+  await waitUntil(() => platform.callControl.call(callId) === undefined, 5000);
   await platform.journal.flush();
   const entries: JournalEntry[] = await platform.journal.read(0, 100_000);
   return entries.filter((e) => e.fact.callId === callId).map((e) => e.fact);
@@ -105,16 +66,27 @@ async function factsOfEndedCall(callId: string): Promise<JournalFact[]> {
 /** sipp as a caller on the carrier's side: from the trunk's own port unless told otherwise. */
 function trunkCaller(
   scenario: string,
-  opts: Partial<SippOptions> & { service: string },
-): Promise<SippResult> {
-  return runSipp({
-    scenario: loadScenario(scenario),
+  opts: Partial<sipp.SippOptions> & { service: string },
+): Promise<sipp.SippResult> {
+  return sipp.runSipp({
+    scenario: sipp.loadScenario(scenario),
     name: scenario,
     remote: { host: '127.0.0.1', port: platform.sipPort },
     localPort: trunkPort,
     timeoutMs: 15_000,
     ...opts,
     variables: { caller: EXTERNAL_CALLER, ...opts.variables },
+  });
+}
+
+/** sipp as the carrier's far end, on the trunk's own port, playing one of test/scenarios. */
+function carrierPlaying(scenario: string, opts: Partial<sipp.SippOptions> = {}): Promise<sipp.SippProcess> {
+  return sipp.sippUas({
+    scenario: sipp.loadScenario(scenario),
+    name: scenario,
+    localPort: trunkPort,
+    timeoutMs: 15_000,
+    ...opts,
   });
 }
 
@@ -126,7 +98,7 @@ interface LoggedMessage {
 }
 
 /** The SIP messages of a -trace_msg log, in order. */
-function loggedMessages(result: SippResult): LoggedMessage[] {
+function loggedMessages(result: sipp.SippResult): LoggedMessage[] {
   const messages: LoggedMessage[] = [];
   const pattern =
     /message (sent|received) (?:\[\d+\] bytes :|\(\d+ bytes\):)[^\n]*\n\s*\n([\s\S]*?)(?=\n-{10,} |$)/g;
@@ -147,27 +119,24 @@ function headerOf(message: LoggedMessage, name: string): string | undefined {
 }
 
 /** Status codes of the responses sipp received, in order. */
-function receivedStatuses(result: SippResult): number[] {
+function receivedStatuses(result: sipp.SippResult): number[] {
   return loggedMessages(result)
     .filter((m) => m.direction === 'received' && m.startLine.startsWith('SIP/2.0 '))
     .map((m) => Number(m.startLine.split(' ')[1]));
 }
 
-function receivedResponse(result: SippResult, status: number): LoggedMessage {
+function receivedResponse(result: sipp.SippResult, status: number): LoggedMessage {
   const message = loggedMessages(result).find(
     (m) => m.direction === 'received' && m.startLine.startsWith(`SIP/2.0 ${status} `),
   );
-  expect(message, `sipp received no ${status}\n${describeSippResult(result)}`).toBeDefined();
+  expect(message, `sipp received no ${status}\n${sipp.describeSippResult(result)}`).toBeDefined();
   return message!;
 }
 
 describe('inbound calls from the trunk', () => {
   it('an external caller reaches the queue without digest; the member answers; sipp sees the ids and hangs up', async () => {
     const member = await ua('1002');
-    member.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.answer(), 50);
-    });
+    member.answerAfterRinging(50);
 
     const result = await trunkCaller('trunk-call', { service: QUEUE_NUMBER });
     expectSippPassed(result);
@@ -227,10 +196,7 @@ describe('inbound calls from the trunk', () => {
 
   it("the trunk hangs up a direct call to a user's number: the user's device gets the BYE", async () => {
     const a = await ua('1001');
-    a.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.answer(), 50);
-    });
+    a.answerAfterRinging(50);
 
     const result = await trunkCaller('trunk-call', { service: USER_A_NUMBER });
     expectSippPassed(result);
@@ -271,7 +237,7 @@ describe('inbound calls from the trunk', () => {
   });
 
   it('challenges an INVITE from the trunk host on another port with 407: host alone is not trusted', async () => {
-    const otherPort = await freeUdpPort();
+    const otherPort = await sipp.freeUdpPort();
     expect(otherPort).not.toBe(trunkPort);
     const result = await trunkCaller('invite-refused', { service: QUEUE_NUMBER, localPort: otherPort });
     expectSippPassed(result);
@@ -285,7 +251,7 @@ describe('inbound calls from the trunk', () => {
 
 describe('outbound calls to the trunk', () => {
   it('a user calls an external number: the INVITE reaches the carrier with the number and identity, and the BYE follows', async () => {
-    const carrier = await sippUas({ localPort: trunkPort, service: EXTERNAL_CALLEE, timeoutMs: 15_000 });
+    const carrier = await sipp.sippUas({ localPort: trunkPort, service: EXTERNAL_CALLEE, timeoutMs: 15_000 });
     try {
       const a = await ua('1001');
       const call = a.call(EXTERNAL_CALLEE);
@@ -310,7 +276,7 @@ describe('outbound calls to the trunk', () => {
       expect(headerOf(invite, 'X-Server-Call-Id')).toBe(callId);
       expect(invite.text).toContain('o=1001');
       const bye = received.find((m) => m.startLine.startsWith('BYE '));
-      expect(bye, describeSippResult(result)).toBeDefined();
+      expect(bye, sipp.describeSippResult(result)).toBeDefined();
       expect(headerOf(bye!, 'Call-ID')).toBe(headerOf(invite, 'Call-ID'));
 
       const facts = await factsOfEndedCall(callId);
@@ -334,13 +300,7 @@ describe('outbound calls to the trunk', () => {
   });
 
   it("the carrier's far end hangs up: the user gets the BYE and the call ends Normal", async () => {
-    const carrier = await sippUas({
-      scenario: loadScenario('uas-answer-hangup'),
-      name: 'uas-answer-hangup',
-      localPort: trunkPort,
-      service: EXTERNAL_CALLEE,
-      timeoutMs: 15_000,
-    });
+    const carrier = await carrierPlaying('uas-answer-hangup', { service: EXTERNAL_CALLEE });
     try {
       const a = await ua('1001');
       const call = a.call(EXTERNAL_CALLEE);
@@ -366,12 +326,7 @@ describe('outbound calls to the trunk', () => {
   });
 
   it("relays the carrier's 486 to the user and journals the call as Busy", async () => {
-    const carrier = await sippUas({
-      scenario: loadScenario('uas-busy'),
-      name: 'uas-busy',
-      localPort: trunkPort,
-      timeoutMs: 15_000,
-    });
+    const carrier = await carrierPlaying('uas-busy');
     try {
       const a = await ua('1001');
       const final = await a.call(EXTERNAL_CALLEE).waitForFinal();

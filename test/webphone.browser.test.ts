@@ -10,10 +10,17 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { WireCallMap, WireLookupResult } from '../src/diagnostics/types.js';
-import type { CallEndedEvent, WebPhoneCall } from '../src/webphone/webphone.js';
+import type { WebPhoneCall } from '../src/webphone/webphone.js';
 import { launchChromium } from './support/browser.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
-import { openPhonePage, runSeedScenario, type SeedScenarioResult } from './support/webphone-pages.js';
+import {
+  openPhonePage,
+  openSeedPhones,
+  type PhonePage,
+  runSeedScenario,
+  type SeedExtension,
+  type SeedScenarioResult,
+} from './support/webphone-pages.js';
 
 const DOMAIN = 'switchboard.local';
 const TENANT = parseTenantYaml(
@@ -227,18 +234,7 @@ describe('the seed scenario with three webphone pages', () => {
 
 describe('the same member offered the same call twice', () => {
   it('sees two callIds with one serverSideCallId, and two allocation legs', async () => {
-    const [a, b] = await Promise.all([
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1001',
-        password: 'secret-a',
-        domain: DOMAIN,
-      }),
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1002',
-        password: 'secret-b',
-        domain: DOMAIN,
-      }),
-    ]);
+    const [a, b] = await openSeedPhones(browser, env.platform.httpUrl, DOMAIN, ['1001', '1002']);
     try {
       const aCallId = await a.page.evaluate(() => window.sb.phone.makeCall('200'));
       const first = (await b.waitForEvents('call-incoming', 1))[0]!.payload as unknown as WebPhoneCall;
@@ -248,7 +244,7 @@ describe('the same member offered the same call twice', () => {
       await b.page.evaluate((id) => window.sb.phone.answer(id), second.callId);
       await b.waitForEvent('call-connected', second.callId);
       await b.page.evaluate((id) => window.sb.phone.hangup(id), second.callId);
-      const aEnded = (await a.waitForEvent('call-ended', aCallId)).payload as unknown as CallEndedEvent;
+      const aEnded = await a.waitForEnded(aCallId);
 
       expect(first.callId).not.toBe(second.callId);
       expect(first.serverSideCallId).toBe(second.serverSideCallId);
@@ -286,30 +282,14 @@ describe('the same member offered the same call twice', () => {
 
 describe('several calls at once', () => {
   it('keeps two calls apart, and holds, mutes and sends DTMF on each one alone', async () => {
-    const [a, b, c] = await Promise.all([
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1001',
-        password: 'secret-a',
-        domain: DOMAIN,
-      }),
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1002',
-        password: 'secret-b',
-        domain: DOMAIN,
-      }),
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1003',
-        password: 'secret-c',
-        domain: DOMAIN,
-      }),
-    ]);
+    const [a, b, c] = await openSeedPhones(browser, env.platform.httpUrl, DOMAIN, ['1001', '1002', '1003']);
     try {
       const [toB, toC] = await a.page.evaluate(() => [
         window.sb.phone.makeCall('1002'),
         window.sb.phone.makeCall('1003'),
       ]);
-      const inB = (await b.waitForEvent('call-incoming')).payload as unknown as WebPhoneCall;
-      const inC = (await c.waitForEvent('call-incoming')).payload as unknown as WebPhoneCall;
+      const inB = await b.waitForCall('call-incoming');
+      const inC = await c.waitForCall('call-incoming');
       await b.page.evaluate((id) => window.sb.phone.answer(id), inB.callId);
       await c.page.evaluate((id) => window.sb.phone.answer(id), inC.callId);
       await Promise.all([a.waitForEvent('call-connected', toB), a.waitForEvent('call-connected', toC)]);
@@ -367,153 +347,137 @@ describe('several calls at once', () => {
   });
 });
 
-describe('an outbound service call (makeCall with onBehalfOfQueue)', () => {
-  it('is placed for the queue: the callee sees the queue, the records and the map belong to it', async () => {
-    const [a, b, c] = await Promise.all([
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1001',
-        password: 'secret-a',
-        domain: DOMAIN,
-      }),
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1002',
-        password: 'secret-b',
-        domain: DOMAIN,
-      }),
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1003',
-        password: 'secret-c',
-        domain: DOMAIN,
-      }),
-    ]);
-    try {
-      // B is a member of Support and may call on its behalf.
-      const bCallId = await b.page.evaluate(() =>
-        window.sb.phone.makeCall('1003', { onBehalfOfQueue: 'Support' }),
-      );
-      const progress = (await b.waitForEvent('call-in-progress', bCallId)).payload as unknown as WebPhoneCall;
-      const incoming = (await c.waitForEvent('call-incoming')).payload as unknown as WebPhoneCall;
-      expect(incoming.serverSideCallId).toBe(progress.serverSideCallId);
-      expect(incoming.remoteParty).toMatchObject({ user: '+35810100100', displayName: 'Support' });
-      await c.page.evaluate((id) => window.sb.phone.answer(id), incoming.callId);
-      await b.waitForEvent('call-connected', bCallId);
-      await b.page.evaluate((id) => window.sb.phone.hangup(id), bCallId);
-      await c.waitForEvent('call-ended', incoming.callId);
+/** Open a callback request for A's extension on Support's list, through the REST API; its Id. */
+async function openCallbackRequestForA(): Promise<string> {
+  const listId = TENANT.callbackLists[0]!.callbackListId;
+  const { status, body } = await admin.post(`/callbacklists/${listId}/requests`, { Number: '1001' });
+  expect(status).toBe(201);
+  return String((body as Json).Id);
+}
 
-      const callId = progress.serverSideCallId!;
-      const [record] = await waitFor(
-        async () => {
-          const list = await admin.list<Json>('/outbound-servicecall', { CallId: callId });
-          return list[0]?.Result === 'Handled' ? list : undefined;
-        },
-        10_000,
-        'the outbound service call record',
-      );
-      expect(record).toMatchObject({
-        CallId: callId,
-        CallLegId: progress.callLegId,
-        QueueName: 'Support',
-        UserName: 'b@example.com',
-      });
-      const map = (await admin.get(`/diagnostics/calls/${callId}`)).body as WireCallMap;
-      expect(map.CallKind).toBe('OutboundServiceCall');
-      expect(map.Legs.map((leg) => [leg.Role, leg.ClientCallId])).toEqual([
-        ['Caller', bCallId],
-        ['Callee', incoming.callId],
-      ]);
-      expect(map.Records.find((entry) => entry.Kind === 'OutboundServiceCall')).toMatchObject({
-        Endpoint: `GET /outbound-servicecall?CallId=${callId}`,
-        Permission: { Text: 'ServiceCalls of Support' },
-      });
+/**
+ * Both outbound kinds run the same way: B places the call with makeCall's option, the callee's
+ * page (C for a service call, A — the request's number — for a callback call) answers, one side
+ * hangs up, and the record and the diagnostics map belong to the queue or the list.
+ */
+interface OutboundCase {
+  kind: string;
+  title: string;
+  /** The pages opened: B is the caller. */
+  phones: readonly SeedExtension[];
+  calleeExtension: SeedExtension;
+  /** What the call needs before the pages open (the callback request's Id), for `dial` and `recordFields`. */
+  prepare?(): Promise<string>;
+  /** Place B's call (runs in B's page); the client callId. */
+  dial(b: PhonePage, prepared: string): Promise<string>;
+  /** The callee hangs up (the callback call) rather than B (the service call). */
+  calleeHangsUp: boolean;
+  endpoint: '/outbound-servicecall' | '/outbound-callbackcall';
+  what: string;
+  /** The record's fields beyond CallId, CallLegId and UserName. */
+  recordFields(prepared: string): Json;
+  callKind: string;
+  recordKind: string;
+  permission: string;
+  /** What else the case proves with the pages still open. */
+  more?(pages: Map<SeedExtension, PhonePage>): Promise<void>;
+}
 
+const OUTBOUND_CASES: OutboundCase[] = [
+  {
+    kind: 'an outbound service call (makeCall with onBehalfOfQueue)',
+    title: 'is placed for the queue: the callee sees the queue, the records and the map belong to it',
+    phones: ['1001', '1002', '1003'],
+    calleeExtension: '1003',
+    // B is a member of Support and may call on its behalf.
+    dial: (b) => b.page.evaluate(() => window.sb.phone.makeCall('1003', { onBehalfOfQueue: 'Support' })),
+    calleeHangsUp: false,
+    endpoint: '/outbound-servicecall',
+    what: 'the outbound service call record',
+    recordFields: () => ({ QueueName: 'Support' }),
+    callKind: 'OutboundServiceCall',
+    recordKind: 'OutboundServiceCall',
+    permission: 'ServiceCalls of Support',
+    async more(pages) {
       // A is not a member: the platform refuses, and the SDK reports why.
+      const a = pages.get('1001')!;
       const aCallId = await a.page.evaluate(() =>
         window.sb.phone.makeCall('1003', { onBehalfOfQueue: 'Support' }),
       );
-      const refused = (await a.waitForEvent('call-ended', aCallId)).payload as unknown as CallEndedEvent;
+      const refused = await a.waitForEnded(aCallId);
       expect(refused).toMatchObject({ sipStatus: 403, originator: 'remote' });
-    } finally {
-      await Promise.all([a.close(), b.close(), c.close()]);
-    }
-  });
-});
-
-describe('an outbound callback call (makeCall with callbackRequestId)', () => {
-  it("calls the request's number for its list: the callee sees the queue, the record belongs to the list", async () => {
-    const listId = TENANT.callbackLists[0]!.callbackListId;
-    // An open callback request for A's extension, made through the REST API.
-    const auth = (await (
-      await fetch(new URL('authuser/admin@example.com', env.platform.httpUrl), {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ UserName: 'admin@example.com', Password: 'secret-admin' }),
-      })
-    ).json()) as { SecretKey: string };
-    const created = await fetch(new URL(`callbacklists/${listId}/requests`, env.platform.httpUrl), {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        Authorization: `Basic ${Buffer.from(`admin@example.com:${auth.SecretKey}`).toString('base64')}`,
-      },
-      body: JSON.stringify({ Number: '1001' }),
-    });
-    expect(created.status).toBe(201);
-    const callbackRequestId = String(((await created.json()) as Json).Id);
-
-    const [a, b] = await Promise.all([
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1001',
-        password: 'secret-a',
-        domain: DOMAIN,
-      }),
-      openPhonePage(browser, env.platform.httpUrl, {
-        extension: '1002',
-        password: 'secret-b',
-        domain: DOMAIN,
-      }),
-    ]);
-    try {
-      // The Request-URI is not used: the request's number is called.
-      const bCallId = await b.page.evaluate(
+    },
+  },
+  {
+    kind: 'an outbound callback call (makeCall with callbackRequestId)',
+    title:
+      "calls the request's number for its list: the callee sees the queue, the record belongs to the list",
+    phones: ['1001', '1002'],
+    calleeExtension: '1001',
+    prepare: openCallbackRequestForA,
+    // The Request-URI is not used: the request's number is called.
+    dial: (b, callbackRequestId) =>
+      b.page.evaluate(
         (id) => window.sb.phone.makeCall('callback', { callbackRequestId: id }),
         callbackRequestId,
-      );
-      const progress = (await b.waitForEvent('call-in-progress', bCallId)).payload as unknown as WebPhoneCall;
-      const incoming = (await a.waitForEvent('call-incoming')).payload as unknown as WebPhoneCall;
-      expect(incoming.serverSideCallId).toBe(progress.serverSideCallId);
-      expect(incoming.remoteParty).toMatchObject({ user: '+35810100100', displayName: 'Support' });
-      await a.page.evaluate((id) => window.sb.phone.answer(id), incoming.callId);
-      await b.waitForEvent('call-connected', bCallId);
-      await a.page.evaluate((id) => window.sb.phone.hangup(id), incoming.callId);
-      await b.waitForEvent('call-ended', bCallId);
+      ),
+    calleeHangsUp: true,
+    endpoint: '/outbound-callbackcall',
+    what: 'the outbound callback call record',
+    recordFields: (callbackRequestId) => ({ CallbackRequestId: callbackRequestId }),
+    callKind: 'OutboundCallbackCall',
+    recordKind: 'OutboundCallbackCall',
+    permission: 'CallbackList of Support callbacks',
+  },
+];
 
-      const callId = progress.serverSideCallId!;
-      const [record] = await waitFor(
-        async () => {
-          const list = await admin.list<Json>('/outbound-callbackcall', { CallId: callId });
-          return list[0]?.Result === 'Handled' ? list : undefined;
-        },
-        10_000,
-        'the outbound callback call record',
-      );
-      expect(record).toMatchObject({
-        CallId: callId,
-        CallLegId: progress.callLegId,
-        CallbackRequestId: callbackRequestId,
-        UserName: 'b@example.com',
-      });
-      const map = (await admin.get(`/diagnostics/calls/${callId}`)).body as WireCallMap;
-      expect(map.CallKind).toBe('OutboundCallbackCall');
-      expect(map.Legs.map((leg) => [leg.Role, leg.ClientCallId])).toEqual([
-        ['Caller', bCallId],
-        ['Callee', incoming.callId],
-      ]);
-      expect(map.Records.find((entry) => entry.Kind === 'OutboundCallbackCall')).toMatchObject({
-        Endpoint: `GET /outbound-callbackcall?CallId=${callId}`,
-        Permission: { Text: 'CallbackList of Support callbacks' },
-      });
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
+for (const outbound of OUTBOUND_CASES) {
+  describe(outbound.kind, () => {
+    it(outbound.title, async () => {
+      const prepared = (await outbound.prepare?.()) ?? '';
+      const opened = await openSeedPhones(browser, env.platform.httpUrl, DOMAIN, outbound.phones);
+      const pages = new Map(opened.map((page) => [page.extension as SeedExtension, page]));
+      const b = pages.get('1002')!;
+      const callee = pages.get(outbound.calleeExtension)!;
+      try {
+        const bCallId = await outbound.dial(b, prepared);
+        const progress = await b.waitForCall('call-in-progress', bCallId);
+        const incoming = await callee.waitForCall('call-incoming');
+        expect(incoming.serverSideCallId).toBe(progress.serverSideCallId);
+        expect(incoming.remoteParty).toMatchObject({ user: '+35810100100', displayName: 'Support' });
+        await callee.page.evaluate((id) => window.sb.phone.answer(id), incoming.callId);
+        await b.waitForEvent('call-connected', bCallId);
+        if (outbound.calleeHangsUp) {
+          await callee.page.evaluate((id) => window.sb.phone.hangup(id), incoming.callId);
+          await b.waitForEvent('call-ended', bCallId);
+        } else {
+          await b.page.evaluate((id) => window.sb.phone.hangup(id), bCallId);
+          await callee.waitForEvent('call-ended', incoming.callId);
+        }
+
+        const callId = progress.serverSideCallId!;
+        const [record] = await admin.handledRows(outbound.endpoint, callId, 10_000, outbound.what);
+        expect(record).toMatchObject({
+          CallId: callId,
+          CallLegId: progress.callLegId,
+          ...outbound.recordFields(prepared),
+          UserName: 'b@example.com',
+        });
+        const map = (await admin.get(`/diagnostics/calls/${callId}`)).body as WireCallMap;
+        expect(map.CallKind).toBe(outbound.callKind);
+        expect(map.Legs.map((leg) => [leg.Role, leg.ClientCallId])).toEqual([
+          ['Caller', bCallId],
+          ['Callee', incoming.callId],
+        ]);
+        expect(map.Records.find((entry) => entry.Kind === outbound.recordKind)).toMatchObject({
+          Endpoint: `GET ${outbound.endpoint}?CallId=${callId}`,
+          Permission: { Text: outbound.permission },
+        });
+
+        await outbound.more?.(pages);
+      } finally {
+        await Promise.all(opened.map((page) => page.close()));
+      }
+    });
   });
-});
+}

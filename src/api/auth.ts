@@ -9,9 +9,9 @@
  */
 import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Directory, User } from '../config/types.js';
-import type { CredentialStore } from '../records/types.js';
+import type { CredentialStore } from './credentials/index.js';
 import { tooManyRequests, unauthorized } from './errors.js';
-import { TokenBuckets } from './rate-limit.js';
+import { TokenBuckets } from './token-buckets.js';
 import type { RateLimits } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -104,7 +104,8 @@ export function parseBasicAuthorization(header: string | undefined): BasicCreden
 export interface AuthenticatorOptions {
   directory: Directory;
   credentials: CredentialStore;
-  rateLimits: RateLimits;
+  /** Only `authFailures` is used here: the failed-login throttle. */
+  rateLimits: Pick<RateLimits, 'authFailures'>;
   now: () => number;
   maxActiveKeysPerUser: number;
   verifiedKeyCacheMs: number;
@@ -113,7 +114,6 @@ export interface AuthenticatorOptions {
 export class Authenticator {
   private readonly passwordFailures: TokenBuckets;
   private readonly keyFailures: TokenBuckets;
-  private readonly requests: TokenBuckets;
   private readonly cacheKey = randomBytes(32);
   /** HMAC(userId, key) → expiry (epoch ms). Map order = insertion order, used to bound its size. */
   private readonly verified = new Map<string, number>();
@@ -123,7 +123,6 @@ export class Authenticator {
     const { rateLimits, now } = options;
     this.passwordFailures = new TokenBuckets(rateLimits.authFailures, now);
     this.keyFailures = new TokenBuckets(rateLimits.authFailures, now);
-    this.requests = new TokenBuckets(rateLimits.requests, now);
   }
 
   /** Throttle key: the user id when the name is known, else the name, so that guessing names is throttled too. */
@@ -163,7 +162,10 @@ export class Authenticator {
     return { user, secretKey };
   }
 
-  /** HTTP Basic `email:SecretKey` → the user; 401 or 429 otherwise. Also applies the per-user request limit. */
+  /**
+   * HTTP Basic `email:SecretKey` → the user; 401, or 429 while the user's failed logins are
+   * throttled. The request budget is the rate-limit plugin's (./auth-plugin.ts).
+   */
   async authenticate(authorization: string | undefined): Promise<User> {
     const credentials = parseBasicAuthorization(authorization);
     if (credentials === undefined) {
@@ -180,8 +182,6 @@ export class Authenticator {
     }
     if (user === undefined || !(await this.verifyKey(user, credentials.secret))) throw unauthorized();
     this.keyFailures.refund(throttleKey);
-    const quota = this.requests.take(`user:${user.userId}`);
-    if (!quota.ok) throw tooManyRequests('Too many requests; slow down', quota.retryAfterSeconds);
     return user;
   }
 

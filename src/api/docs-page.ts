@@ -1,8 +1,19 @@
 /**
  * The browsable API reference at /docs: one self-contained HTML page rendered on the server from
- * the OpenAPI document (no script, no CDN — the page must work on a closed network).
+ * the OpenAPI document @fastify/swagger builds (no script, no CDN — the page must work on a closed
+ * network and in a browser with scripts off). The interactive explorer is @fastify/swagger-ui's,
+ * at /docs/ui.
  */
-import type { JsonObject, OpenApiDocument } from './openapi.js';
+
+type JsonObject = { [key: string]: unknown };
+
+/** The parts of an OpenAPI 3.1 document the page shows. */
+export interface DocsSource {
+  info?: unknown;
+  servers?: unknown;
+  paths?: unknown;
+  components?: unknown;
+}
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
@@ -99,11 +110,18 @@ code{font-family:ui-monospace,monospace;font-size:13px}
 .auth{font-size:12px;background:#fbe9c8;border-radius:4px;padding:1px 6px}.auth.open{background:#dcefe1}
 `;
 
-export function renderDocsPage(document: OpenApiDocument): string {
+const objectOr = (value: unknown): JsonObject => (isObject(value) ? value : {});
+
+export function renderDocsPage(document: DocsSource): string {
+  const info = objectOr(document.info);
+  const title = String(info.title ?? 'API');
+  const schemas = objectOr(objectOr(document.components).schemas);
+  const firstServer = Array.isArray(document.servers) ? objectOr(document.servers[0]) : {};
   const operations: string[] = [];
   const navigation = new Map<string, string[]>();
-  for (const [path, item] of Object.entries(document.paths)) {
-    for (const [method, operation] of Object.entries(item)) {
+  for (const [path, item] of Object.entries(objectOr(document.paths))) {
+    for (const [method, value] of Object.entries(objectOr(item))) {
+      const operation = objectOr(value);
       operations.push(operationSection(path, method, operation));
       const tag =
         Array.isArray(operation.tags) && typeof operation.tags[0] === 'string' ? operation.tags[0] : 'Other';
@@ -114,23 +132,23 @@ export function renderDocsPage(document: OpenApiDocument): string {
       navigation.set(tag, links);
     }
   }
-  const schemaSections = Object.entries(document.components.schemas).map(
-    ([name, schema]) =>
-      `<section id="schema-${anchor(name)}"><h3>${escapeHtml(name)}</h3>${paragraphs(schema.description)}${propertiesTable(schema)}</section>`,
-  );
+  const schemaSections = Object.entries(schemas).map(([name, value]) => {
+    const schema = objectOr(value);
+    return `<section id="schema-${anchor(name)}"><h3>${escapeHtml(name)}</h3>${paragraphs(schema.description)}${propertiesTable(schema)}</section>`;
+  });
   const nav = [...navigation.entries()]
     .map(([tag, links]) => `<h2>${escapeHtml(tag)}</h2>${links.join('')}`)
     .join('');
-  const schemaNav = Object.keys(document.components.schemas)
+  const schemaNav = Object.keys(schemas)
     .map((name) => `<a href="#schema-${anchor(name)}">${escapeHtml(name)}</a>`)
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(document.info.title)}</title><style>${STYLE}</style></head>
-<body><nav><strong>${escapeHtml(document.info.title)}</strong><p><a href="/openapi.json">openapi.json</a></p>${nav}<h2>Schemas</h2>${schemaNav}</nav>
-<main><h1>${escapeHtml(document.info.title)}</h1>
-<p>Version ${escapeHtml(document.info.version)} · Base URL <code>${escapeHtml(document.servers[0]?.url ?? '/')}</code></p>
-${paragraphs(document.info.description)}
+<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
+<body><nav><strong>${escapeHtml(title)}</strong><p><a href="/openapi.json">openapi.json</a> · <a href="/docs/ui">explorer</a></p>${nav}<h2>Schemas</h2>${schemaNav}</nav>
+<main><h1>${escapeHtml(title)}</h1>
+<p>Version ${escapeHtml(String(info.version ?? ''))} · Base URL <code>${escapeHtml(String(firstServer.url ?? '/'))}</code></p>
+${paragraphs(info.description)}
 <h2>Endpoints</h2>
 ${operations.join('\n')}
 <h2>Schemas</h2>

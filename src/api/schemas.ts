@@ -467,4 +467,12 @@ export const COMPONENTS = {
 } as const;
 
 export type ComponentName = keyof typeof COMPONENTS;
+
+// The ids make them components of the OpenAPI document (referenced with $ref). zod keeps `.meta()`
+// descriptions in its global registry, which the document generator reads, so the ids go there too,
+// next to each schema's description.
+for (const [id, schema] of Object.entries(COMPONENTS)) {
+  if (z.globalRegistry.get(schema)?.id !== id)
+    z.globalRegistry.add(schema, { ...z.globalRegistry.get(schema), id });
+}
 export type Wire<N extends ComponentName> = z.input<(typeof COMPONENTS)[N]>;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifySecretKey } from './auth.js';
 import { COMPONENTS } from './schemas.js';
 import {
@@ -8,39 +8,32 @@ import {
   IDS,
   PASSWORDS,
   request,
-  startTestApi,
   T0,
-  type TestApi,
+  useTestApi,
+  WIRE_HANDLED_OUTBOUND_DIRECT_CALL,
 } from './test-fixtures.js';
 
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
+const api = useTestApi();
 
 const window = 'StartTime=2024-05-01 00:00:00&EndTime=2024-05-02 00:00:00';
 
 describe('service discovery', () => {
   it('answers GET /api/user with the public URL of the API', async () => {
-    const response = await request(api.baseUrl, '/api/user?user=A@Example.com');
+    const response = await request(api().baseUrl, '/api/user?user=A@Example.com');
     expect(response.status).toBe(200);
     expect(response.body).toEqual([
       {
         siloName: 'switchboard.test',
         username: 'a@example.com',
-        apiEndpoint: api.baseUrl,
-        uiEndpoint: api.baseUrl,
+        apiEndpoint: api().baseUrl,
+        uiEndpoint: api().baseUrl,
       },
     ]);
-    expect(api.baseUrl.endsWith('/')).toBe(true);
+    expect(api().baseUrl.endsWith('/')).toBe(true);
   });
 
   it('answers POST /api/user with a JSON body, field name case-insensitive', async () => {
-    const response = await request(api.baseUrl, '/api/user', {
+    const response = await request(api().baseUrl, '/api/user', {
       method: 'POST',
       body: { User: 'b@example.com' },
     });
@@ -49,13 +42,13 @@ describe('service discovery', () => {
   });
 
   it('answers an empty list for an unknown user', async () => {
-    const response = await request(api.baseUrl, '/api/user?user=nobody-here@example.com');
+    const response = await request(api().baseUrl, '/api/user?user=nobody-here@example.com');
     expect(response.status).toBe(200);
     expect(response.body).toEqual([]);
   });
 
   it('needs the user parameter', async () => {
-    const response = await request(api.baseUrl, '/api/user');
+    const response = await request(api().baseUrl, '/api/user');
     expect(response.status).toBe(400);
     expect(asRecord(response.body)).toMatchObject({ Parameter: 'user', Code: 'MISSING_PARAMETER' });
   });
@@ -64,14 +57,14 @@ describe('service discovery', () => {
 describe('authentication', () => {
   it('mints a new secret key per /authuser call, stores only scrypt hashes, and accepts each key', async () => {
     const login = () =>
-      request(api.baseUrl, '/authuser/c@example.com', {
+      request(api().baseUrl, '/authuser/c@example.com', {
         method: 'POST',
         body: { UserName: 'c@example.com', Password: PASSWORDS['c@example.com'] },
       });
     const first = await login();
     const second = await login();
     expect(first.status).toBe(200);
-    const c = api.directory.userByUsername('c@example.com')!;
+    const c = api().directory.userByUsername('c@example.com')!;
     const firstKey = String(asRecord(first.body).SecretKey);
     const secondKey = String(asRecord(second.body).SecretKey);
     expect(asRecord(first.body).UserID).toBe(c.userId);
@@ -79,7 +72,7 @@ describe('authentication', () => {
     expect(firstKey.length).toBeGreaterThanOrEqual(40);
     expect(first.headers.get('cache-control')).toBe('no-store');
 
-    const stored = await api.credentials.listSecretKeyHashes(c.userId);
+    const stored = await api().credentials.listSecretKeyHashes(c.userId);
     expect(stored).toHaveLength(2);
     for (const hash of stored) {
       expect(hash).toMatch(/^scrypt\$16384\$8\$1\$/);
@@ -90,7 +83,7 @@ describe('authentication', () => {
     expect(stored[0]).not.toBe(stored[1]);
 
     for (const key of [firstKey, secondKey]) {
-      const me = await request(api.baseUrl, '/users/me', {
+      const me = await request(api().baseUrl, '/users/me', {
         headers: { authorization: basic('c@example.com', key) },
       });
       expect(me.status).toBe(200);
@@ -98,22 +91,13 @@ describe('authentication', () => {
     }
   });
 
-  it('refuses a wrong password with 401 and a JSON message', async () => {
-    const response = await request(api.baseUrl, '/authuser/b@example.com', {
+  it.each([
+    ['a wrong password', 'b@example.com', 'wrong'],
+    ['an unknown user, exactly like a wrong password', 'ghost@example.com', 'whatever'],
+  ])('refuses %s with 401 and a JSON message', async (_label, username, password) => {
+    const response = await request(api().baseUrl, `/authuser/${username}`, {
       method: 'POST',
-      body: { UserName: 'b@example.com', Password: 'wrong' },
-    });
-    expect(response.status).toBe(401);
-    expect(asRecord(response.body)).toEqual({
-      Message: 'Invalid user name or password',
-      Code: 'UNAUTHORIZED',
-    });
-  });
-
-  it('refuses an unknown user exactly like a wrong password', async () => {
-    const response = await request(api.baseUrl, '/authuser/ghost@example.com', {
-      method: 'POST',
-      body: { UserName: 'ghost@example.com', Password: 'whatever' },
+      body: { UserName: username, Password: password },
     });
     expect(response.status).toBe(401);
     expect(asRecord(response.body)).toEqual({
@@ -130,7 +114,7 @@ describe('authentication', () => {
     ['an unknown user', basic('ghost@example.com', 'not-the-key')],
     ['an empty key', basic('a@example.com', '')],
   ])('answers %s with 401, WWW-Authenticate and a JSON message', async (_label, authorization) => {
-    const response = await request(api.baseUrl, '/users/me', {
+    const response = await request(api().baseUrl, '/users/me', {
       headers: authorization === undefined ? {} : { authorization },
     });
     expect(response.status).toBe(401);
@@ -140,16 +124,16 @@ describe('authentication', () => {
   });
 
   it("does not accept one user's key for another user", async () => {
-    const keyOfA = await api.keyOf('a@example.com');
-    const response = await request(api.baseUrl, '/users/me', {
+    const keyOfA = await api().keyOf('a@example.com');
+    const response = await request(api().baseUrl, '/users/me', {
       headers: { authorization: basic('b@example.com', keyOfA) },
     });
     expect(response.status).toBe(401);
   });
 
   it('accepts the user name in any case', async () => {
-    const key = await api.keyOf('a@example.com');
-    const response = await request(api.baseUrl, '/users/me', {
+    const key = await api().keyOf('a@example.com');
+    const response = await request(api().baseUrl, '/users/me', {
       headers: { authorization: basic('A@EXAMPLE.COM', key) },
     });
     expect(response.status).toBe(200);
@@ -158,9 +142,9 @@ describe('authentication', () => {
 
 describe('directory', () => {
   it('GET /users/me returns the caller', async () => {
-    const response = await api.get('/users/me', 'a@example.com');
+    const response = await api().get('/users/me', 'a@example.com');
     expect(response.status).toBe(200);
-    const a = api.directory.userByUsername('a@example.com')!;
+    const a = api().directory.userByUsername('a@example.com')!;
     expect(response.body).toEqual({
       Id: a.userId,
       UserName: 'a@example.com',
@@ -176,10 +160,10 @@ describe('directory', () => {
   });
 
   it('GET /users lists every user to any authenticated user, without passwords or grants', async () => {
-    const response = await api.get('/users', 'nobody@example.com');
+    const response = await api().get('/users', 'nobody@example.com');
     expect(response.status).toBe(200);
     const users = asRecords(response.body);
-    expect(users).toHaveLength(api.directory.tenant.users.length);
+    expect(users).toHaveLength(api().directory.tenant.users.length);
     expect(users.find((user) => user.UserName === 'admin@example.com')?.Role).toBe('Admin');
     expect(users.find((user) => user.UserName === 'c@example.com')).toMatchObject({
       FirstName: null,
@@ -189,21 +173,21 @@ describe('directory', () => {
   });
 
   it('GET /users/{id} returns one user, 404 for an unknown id, 400 for a malformed one', async () => {
-    const b = api.directory.userByUsername('b@example.com')!;
-    const found = await api.get(`/users/${b.userId.toUpperCase()}`, 'nobody@example.com');
+    const b = api().directory.userByUsername('b@example.com')!;
+    const found = await api().get(`/users/${b.userId.toUpperCase()}`, 'nobody@example.com');
     expect(found.status).toBe(200);
     expect(asRecord(found.body).UserName).toBe('b@example.com');
-    const unknown = await api.get('/users/00000000-0000-4000-8000-000000000000', 'nobody@example.com');
+    const unknown = await api().get('/users/00000000-0000-4000-8000-000000000000', 'nobody@example.com');
     expect(unknown.status).toBe(404);
     expect(asRecord(unknown.body).Code).toBe('NOT_FOUND');
-    const malformed = await api.get('/users/not-an-id', 'nobody@example.com');
+    const malformed = await api().get('/users/not-an-id', 'nobody@example.com');
     expect(malformed.status).toBe(400);
     expect(asRecord(malformed.body)).toMatchObject({ Parameter: 'UserId', Code: 'BAD_PARAMETER' });
   });
 
   it('GET /queues and /callbacklists list the configuration', async () => {
-    const queues = asRecords((await api.get('/queues', 'nobody@example.com')).body);
-    const support = api.directory.queueByReference('Support')!;
+    const queues = asRecords((await api().get('/queues', 'nobody@example.com')).body);
+    const support = api().directory.queueByReference('Support')!;
     expect(queues.find((queue) => queue.Name === 'Support')).toEqual({
       Id: support.queueId,
       Name: 'Support',
@@ -212,14 +196,14 @@ describe('directory', () => {
       MemberUserIds: support.memberUserIds,
       CallbackListId: support.callbackListId,
     });
-    const lists = asRecords((await api.get('/callbacklists', 'nobody@example.com')).body);
+    const lists = asRecords((await api().get('/callbacklists', 'nobody@example.com')).body);
     expect(lists.map((list) => list.Name).sort()).toEqual(['Sales callbacks', 'Support callbacks']);
   });
 });
 
 describe('wire format', () => {
   it('returns bare arrays with exactly the contract fields and UTC ISO-8601 times', async () => {
-    const response = await api.get(`/calls?CallId=${IDS.callId}`, 'admin@example.com');
+    const response = await api().get(`/calls?CallId=${IDS.callId}`, 'admin@example.com');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
     const events = asRecords(response.body);
@@ -253,12 +237,7 @@ describe('wire format', () => {
     expect(a).toMatchObject({
       CallId: IDS.callId,
       CallLegId: IDS.legA,
-      CallType: 1,
-      CallTypeString: 'DirectCall',
-      Direction: 1,
-      DirectionString: 'Outbound',
-      Result: 'Handled',
-      EndResult: 0,
+      ...WIRE_HANDLED_OUTBOUND_DIRECT_CALL,
       TimeStamp: new Date(T0).toISOString(),
       AnswerTime: '2024-05-01T08:00:20.000Z',
       EndTime: '2024-05-01T08:01:00.000Z',
@@ -280,13 +259,15 @@ describe('wire format', () => {
   });
 
   it('returns service call headers and details in the contract format, details in event order', async () => {
-    const headers = asRecords((await api.get(`/servicecall?CallId=${IDS.callId}`, 'admin@example.com')).body);
+    const headers = asRecords(
+      (await api().get(`/servicecall?CallId=${IDS.callId}`, 'admin@example.com')).body,
+    );
     expect(headers).toHaveLength(1);
-    const c = api.directory.userByUsername('c@example.com')!;
+    const c = api().directory.userByUsername('c@example.com')!;
     expect(headers[0]).toEqual({
       Id: IDS.header,
       CallId: IDS.callId,
-      QueueId: api.directory.queueByReference('Support')!.queueId,
+      QueueId: api().directory.queueByReference('Support')!.queueId,
       QueueName: 'Support',
       ANum: '1001',
       BNum: '100',
@@ -303,7 +284,7 @@ describe('wire format', () => {
       Modified: '2024-05-01T08:01:00.000Z',
     });
     const details = asRecords(
-      (await api.get(`/servicecall/${IDS.callId}/details`, 'admin@example.com')).body,
+      (await api().get(`/servicecall/${IDS.callId}/details`, 'admin@example.com')).body,
     );
     expect(details.map((detail) => [detail.EventType, detail.EventTypeString])).toEqual([
       [1, 'CallArrival'],
@@ -322,7 +303,9 @@ describe('wire format', () => {
   });
 
   it('returns outbound service and callback calls, with Result and EndResult null while in progress', async () => {
-    const outbound = asRecords((await api.get(`/outbound-servicecall?${window}`, 'admin@example.com')).body);
+    const outbound = asRecords(
+      (await api().get(`/outbound-servicecall?${window}`, 'admin@example.com')).body,
+    );
     expect(outbound).toHaveLength(2);
     expect(outbound.find((call) => call.Id === IDS.salesOutboundEvent)).toMatchObject({
       Result: null,
@@ -331,7 +314,7 @@ describe('wire format', () => {
       QueueName: 'Sales',
     });
     const callbacks = asRecords(
-      (await api.get(`/outbound-callbackcall?${window}`, 'admin@example.com')).body,
+      (await api().get(`/outbound-callbackcall?${window}`, 'admin@example.com')).body,
     );
     expect(callbacks).toEqual([
       expect.objectContaining({
@@ -345,29 +328,29 @@ describe('wire format', () => {
   });
 
   it('honours X-Json-Serializer: 2 and refuses other serializer versions with a 400 naming the header', async () => {
-    const withHeader = await api.get('/users/me', 'a@example.com', { 'x-json-serializer': '2' });
-    const without = await request(api.baseUrl, '/users/me', {
-      headers: { authorization: basic('a@example.com', await api.keyOf('a@example.com')) },
+    const withHeader = await api().get('/users/me', 'a@example.com', { 'x-json-serializer': '2' });
+    const without = await request(api().baseUrl, '/users/me', {
+      headers: { authorization: basic('a@example.com', await api().keyOf('a@example.com')) },
     });
     expect(withHeader.status).toBe(200);
     expect(without.text).toBe(withHeader.text);
-    const other = await api.get('/users/me', 'a@example.com', { 'x-json-serializer': '1' });
+    const other = await api().get('/users/me', 'a@example.com', { 'x-json-serializer': '1' });
     expect(other.status).toBe(400);
     expect(asRecord(other.body).Parameter).toBe('X-Json-Serializer');
   });
 
   it('serves paths with and without a trailing slash, and parameter names in any case', async () => {
-    const plain = await api.get(`/calls?CallId=${IDS.callId}`, 'admin@example.com');
-    const slashed = await api.get(`/calls/?callid=${IDS.callId}`, 'admin@example.com');
-    const shouting = await api.get(`/calls/?CALLID=${IDS.callId.toUpperCase()}`, 'admin@example.com');
+    const plain = await api().get(`/calls?CallId=${IDS.callId}`, 'admin@example.com');
+    const slashed = await api().get(`/calls/?callid=${IDS.callId}`, 'admin@example.com');
+    const shouting = await api().get(`/calls/?CALLID=${IDS.callId.toUpperCase()}`, 'admin@example.com');
     expect(slashed.status).toBe(200);
     expect(slashed.body).toEqual(plain.body);
     expect(shouting.body).toEqual(plain.body);
-    const details = await api.get(`/servicecall/${IDS.callId}/details/`, 'admin@example.com');
+    const details = await api().get(`/servicecall/${IDS.callId}/details/`, 'admin@example.com');
     expect(details.status).toBe(200);
-    const me = await api.get('/users/me/', 'a@example.com');
+    const me = await api().get('/users/me/', 'a@example.com');
     expect(me.status).toBe(200);
-    const lower = await api.get(
+    const lower = await api().get(
       `/calls?starttime=2024-05-01 00:00:00&ENDTIME=2024-05-02 00:00:00`,
       'admin@example.com',
     );
@@ -376,17 +359,17 @@ describe('wire format', () => {
 
   it('answers an unknown path with a JSON 404 and does not claim /, /sip or /webphone.js', async () => {
     for (const path of ['/', '/sip', '/webphone.js', '/nothing-here']) {
-      const response = await request(api.baseUrl, path);
+      const response = await request(api().baseUrl, path);
       expect(response.status).toBe(404);
       expect(asRecord(response.body).Code).toBe('NO_ROUTE');
     }
   });
 
   it('answers a failing store with a 500 that carries no stack trace or SQL, and logs it', async () => {
-    api.records.failWith = new Error(
+    api().records.failWith = new Error(
       'SQLITE_ERROR: no such table: user_call_events\n    at Statement.all (db.js:1:1)',
     );
-    const response = await api.get(`/calls?CallId=${IDS.callId}`, 'admin@example.com');
+    const response = await api().get(`/calls?CallId=${IDS.callId}`, 'admin@example.com');
     expect(response.status).toBe(500);
     expect(response.body).toEqual({ Message: 'Internal error; it has been logged', Code: 'INTERNAL' });
     expect(response.text).not.toMatch(/SQLITE|table|at Statement/);
@@ -395,7 +378,7 @@ describe('wire format', () => {
 
 describe('OpenAPI document and reference page', () => {
   it('serves an OpenAPI 3.1 document generated from the request and response schemas', async () => {
-    const response = await request(api.baseUrl, '/openapi.json');
+    const response = await request(api().baseUrl, '/openapi.json');
     expect(response.status).toBe(200);
     const document = asRecord(response.body);
     expect(document.openapi).toBe('3.1.0');
@@ -438,8 +421,19 @@ describe('OpenAPI document and reference page', () => {
     expect(asRecord(asRecord(asRecord(document.components).securitySchemes).basicAuth).scheme).toBe('basic');
   });
 
+  it('documents the X-Json-Serializer header and serves the Swagger UI explorer from its own files', async () => {
+    const document = asRecord((await request(api().baseUrl, '/openapi.json')).body);
+    const me = asRecord(asRecord(asRecord(document.paths)['/users/me']).get);
+    expect(me.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'X-Json-Serializer' })]),
+    );
+    const explorer = await request(api().baseUrl, '/docs/ui');
+    expect(explorer.status).toBe(200);
+    expect(explorer.text).not.toMatch(/(src|href)="https?:/);
+  });
+
   it('serves a self-contained HTML reference at /docs', async () => {
-    const response = await request(api.baseUrl, '/docs');
+    const response = await request(api().baseUrl, '/docs');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
     expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
@@ -457,9 +451,9 @@ describe('mounted as a plugin into the platform server', () => {
     host.get('/', async () => 'console');
     host.get('/sip', async () => 'sip');
     await host.register(apiPlugin, {
-      directory: api.directory,
-      records: api.records,
-      credentials: api.credentials,
+      directory: api().directory,
+      records: api().records,
+      credentials: api().credentials,
     });
     await host.listen({ port: 0, host: '127.0.0.1' });
     try {

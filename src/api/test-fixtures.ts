@@ -8,12 +8,12 @@
  * iff in visibleAgentCallUserIds; queue-owned records by queueId, callback calls by callbackListId.
  */
 import { createServer } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { createDirectory } from '../config/directory.js';
 import { parseTenantYaml } from '../config/load.js';
 import type { Directory, Tenant } from '../config/types.js';
 import type {
   CallbackOwnedQuery,
-  CredentialStore,
   IdScope,
   OutboundCallbackCall,
   OutboundServiceCall,
@@ -25,6 +25,7 @@ import type {
   UserCallEvent,
   UserCallEventQuery,
 } from '../records/types.js';
+import type { CredentialStore } from './credentials/index.js';
 import { createApiServer } from './server.js';
 import type { ApiDeps } from './types.js';
 
@@ -342,6 +343,16 @@ export function seedRecords(directory: Directory): SeedRecords {
   return { userCallEvents, serviceCalls, serviceCallDetails, outboundServiceCalls, outboundCallbackCalls };
 }
 
+/** The codes of a user call event of an answered outbound direct call, as the API serves them. */
+export const WIRE_HANDLED_OUTBOUND_DIRECT_CALL = {
+  CallType: 1,
+  CallTypeString: 'DirectCall',
+  Direction: 1,
+  DirectionString: 'Outbound',
+  Result: 'Handled',
+  EndResult: 0,
+} as const;
+
 // ---------------------------------------------------------------------------------------------
 // In-memory store.
 
@@ -403,15 +414,31 @@ export class InMemoryRecords implements RecordReader {
     return this.data.userCallEvents.find((event) => event.eventId === eventId);
   }
 
-  async listServiceCalls(query: QueueOwnedQuery): Promise<ServiceCall[]> {
+  /** A listing owned by a queue or a callback list: selection, the owner filter, visibility. */
+  private listOwned<T extends { callId: string; modifiedMs: number }>(
+    records: T[],
+    query: QueueOwnedQuery | CallbackOwnedQuery,
+    /** When the record's call started, and its owner (queue or callback list). */
+    keysOf: (record: T) => [startMs: number, ownerId: string],
+  ): T[] {
     this.failIfAsked();
     this.queries.push(query);
-    return this.data.serviceCalls.filter(
-      (call) =>
-        selects(query.selection, call, call.arrivalTimeMs) &&
-        (query.queueIds === undefined || query.queueIds.includes(call.queueId)) &&
-        this.visible(query.visibleQueueIds, call.queueId),
-    );
+    const [wanted, visible] =
+      'visibleQueueIds' in query
+        ? [query.queueIds, query.visibleQueueIds]
+        : [query.callbackListIds, query.visibleCallbackListIds];
+    return records.filter((record) => {
+      const [startMs, ownerId] = keysOf(record);
+      return (
+        selects(query.selection, record, startMs) &&
+        (wanted === undefined || wanted.includes(ownerId)) &&
+        this.visible(visible, ownerId)
+      );
+    });
+  }
+
+  async listServiceCalls(query: QueueOwnedQuery): Promise<ServiceCall[]> {
+    return this.listOwned(this.data.serviceCalls, query, (call) => [call.arrivalTimeMs, call.queueId]);
   }
 
   async listServiceCallDetails(callId: string): Promise<ServiceCallDetail[]> {
@@ -420,25 +447,14 @@ export class InMemoryRecords implements RecordReader {
   }
 
   async listOutboundServiceCalls(query: QueueOwnedQuery): Promise<OutboundServiceCall[]> {
-    this.failIfAsked();
-    this.queries.push(query);
-    return this.data.outboundServiceCalls.filter(
-      (call) =>
-        selects(query.selection, call, call.timestampMs) &&
-        (query.queueIds === undefined || query.queueIds.includes(call.queueId)) &&
-        this.visible(query.visibleQueueIds, call.queueId),
-    );
+    return this.listOwned(this.data.outboundServiceCalls, query, (call) => [call.timestampMs, call.queueId]);
   }
 
   async listOutboundCallbackCalls(query: CallbackOwnedQuery): Promise<OutboundCallbackCall[]> {
-    this.failIfAsked();
-    this.queries.push(query);
-    return this.data.outboundCallbackCalls.filter(
-      (call) =>
-        selects(query.selection, call, call.timestampMs) &&
-        (query.callbackListIds === undefined || query.callbackListIds.includes(call.callbackListId)) &&
-        this.visible(query.visibleCallbackListIds, call.callbackListId),
-    );
+    return this.listOwned(this.data.outboundCallbackCalls, query, (call) => [
+      call.timestampMs,
+      call.callbackListId,
+    ]);
   }
 }
 
@@ -572,5 +588,20 @@ export async function startTestApi(options: Partial<Omit<ApiDeps, 'directory'>> 
         },
       }),
     close: () => app.close(),
+  };
+}
+
+/** One API over the seed records for a whole test file: started before its tests, closed after. */
+export function useTestApi(options: Partial<Omit<ApiDeps, 'directory'>> = {}): () => TestApi {
+  let api: TestApi | undefined;
+  beforeAll(async () => {
+    api = await startTestApi(options);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+  return () => {
+    if (api === undefined) throw new Error('the test API is started in beforeAll');
+    return api;
   };
 }

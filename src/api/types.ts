@@ -1,7 +1,10 @@
 /** Types of the REST API package: what it is built from and how it is tuned. */
+import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Directory } from '../config/types.js';
-import type { CallbackRequestStore, CredentialStore, RecordReader } from '../records/types.js';
+import type { CallbackRequestStore, RecordReader } from '../records/types.js';
+import type { HttpAuth } from './auth-plugin.js';
+import type { CredentialStore } from './credentials/index.js';
 
 /** A token bucket: `capacity` tokens at most, `refillPerSecond` added back per second. */
 export interface BucketConfig {
@@ -47,4 +50,14 @@ export interface ApiDeps {
   maxActiveKeysPerUser?: number;
   /** How long a verified secret key is remembered before it is checked against the store again. Default 60 000. */
   verifiedKeyCacheMs?: number;
+  /**
+   * Authentication and request budgets to share with other plugins (./auth-plugin.ts
+   * `createHttpAuth`); made from the options above when not given.
+   */
+  auth?: HttpAuth;
+  /**
+   * Plugins mounted inside the API (diagnostics): their routes share its authentication, budget,
+   * validation and error handling, and appear in its OpenAPI document.
+   */
+  extensions?: readonly FastifyPluginAsync[];
 }

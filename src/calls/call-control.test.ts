@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSipTestPlatform, type TestPlatform } from '../../test/support/platform.js';
+import { peerPool } from '../../test/support/sip-peers.js';
 import { parseTenantYaml } from '../config/load.js';
-import { type Platform, startPlatform } from '../platform.js';
+import type { JournalEntry, JournalFact } from '../journal/types.js';
+import type { Platform } from '../platform.js';
 import { getTag } from '../sip/headers.js';
-import { TestUa, withTimeout } from '../testing/test-ua.js';
-import type { JournalEntry, JournalFact } from './journal/types.js';
+import type { SipResponse } from '../sip/message.js';
+import { type OutgoingCall, TestUa, withTimeout } from '../testing/test-ua.js';
+import { waitUntil } from '../testing/wait.js';
 
 const TENANT = `
 domain: switchboard.local
@@ -27,68 +28,44 @@ trunks:
   - { name: pstn, host: 127.0.0.1, port: 5999 }
 `;
 
-const PASSWORDS: Record<string, string> = {
-  '1001': 'secret-a',
-  '1002': 'secret-b',
-  '1003': 'secret-c',
-  '1004': 'secret-d',
-};
-
+let env: TestPlatform;
 let platform: Platform;
-let dataDir: string;
-const uas: TestUa[] = [];
+const peers = peerPool(() => platform, 'switchboard.local');
+/** A test UA over WebSocket registered as `extension` (200 asserted). */
+const ua = (extension: string): Promise<TestUa> => peers.ua(extension);
+/** UAs a test opens without registering them. */
+const unregistered: TestUa[] = [];
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'sb-calls-'));
-  platform = await startPlatform({
-    tenant: parseTenantYaml(TENANT, 'test.yaml'),
-    dataDir,
-    host: '127.0.0.1',
-    httpPort: 0,
-    sipPort: 0,
+  env = await startSipTestPlatform(parseTenantYaml(TENANT, 'test.yaml'), {
     queueRetryDelayMs: 200,
     probeIntervalMs: 400,
   });
+  platform = env.platform;
 });
 
+// Close the test's devices and let the platform notice before the next test registers again.
 afterEach(async () => {
-  await Promise.all(uas.splice(0).map((ua) => ua.close()));
-  // Let the platform notice closed connections before the next test registers again.
-  await waitUntil(
-    () => platform.location.size === 0 && platform.callControl.activeCalls.length === 0,
-    3000,
-  ).catch(() => {});
+  await Promise.all(unregistered.splice(0).map((agent) => agent.close()));
+  await peers.reset();
 });
 
 afterAll(async () => {
-  await platform.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await env.close();
 });
-
-async function ua(extension: string): Promise<TestUa> {
-  const agent = await TestUa.overWebSocket(platform.wsUrl, {
-    extension,
-    password: PASSWORDS[extension]!,
-    domain: 'switchboard.local',
-  });
-  uas.push(agent);
-  const response = await agent.register();
-  expect(response.status).toBe(200);
-  return agent;
-}
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function factsOf(callId: string): Promise<JournalFact[]> {
   await platform.journal.flush();
   const entries: JournalEntry[] = await platform.journal.read(0, 100_000);
   return entries.filter((e) => e.fact.callId === callId).map((e) => e.fact);
+}
+
+/** `call` is answered (200) by another device while `ringing`'s rings, and `ringing` gets the CANCEL. */
+async function answeredElsewhere(call: OutgoingCall, ringing: TestUa): Promise<SipResponse> {
+  const final = await call.waitForFinal();
+  expect(final.status).toBe(200);
+  await ringing.incoming[0]!.waitForCancel();
+  return final;
 }
 
 /** Wait for the call to have ended in call control (journal CallEnded). */
@@ -102,14 +79,8 @@ async function callEnded(callId: string): Promise<JournalFact[]> {
 describe('inbound queue calls', () => {
   it("runs the seed's scenario: A calls Support, B declines, C answers, A hangs up", async () => {
     const [a, b, c] = await Promise.all([ua('1001'), ua('1002'), ua('1003')]);
-    b.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.reject(603), 50);
-    });
-    c.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.answer(), 50);
-    });
+    b.rejectAfterRinging(603, 50);
+    c.answerAfterRinging(50);
     const call = a.call('100');
     const progress = await call.waitForProgress();
     const final = await call.waitForFinal();
@@ -220,15 +191,9 @@ describe('inbound queue calls', () => {
 
   it('ring-all offers every member and CANCELs the others with OtherConnected when one answers', async () => {
     const [a, b, c] = await Promise.all([ua('1001'), ua('1002'), ua('1003')]);
-    b.onIncoming((call) => call.ring());
-    c.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.answer(), 100);
-    });
+    c.answerAfterRinging(100);
     const call = a.call('102');
-    const final = await call.waitForFinal();
-    expect(final.status).toBe(200);
-    await b.incoming[0]!.waitForCancel();
+    const final = await answeredElsewhere(call, b);
     expect(b.incoming[0]!.cancelRequest?.headers.get('Reason')).toContain('OtherConnected');
     const callId = final.headers.get('X-Server-Call-Id')!;
     await call.hangup();
@@ -240,10 +205,7 @@ describe('inbound queue calls', () => {
   it('moves on after allocationTimeoutSeconds and journals the Timeout', async () => {
     const [a, b, c] = await Promise.all([ua('1001'), ua('1002'), ua('1003')]);
     b.onIncoming((call) => call.ring()); // never answers
-    c.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.answer(), 20);
-    });
+    c.answerAfterRinging(20);
     const call = a.call('103');
     const final = await call.waitForFinal(5000);
     expect(final.status).toBe(200);
@@ -284,7 +246,7 @@ describe('inbound queue calls', () => {
       password: 'secret-d',
       domain: 'switchboard.local',
     });
-    uas.push(caller);
+    unregistered.push(caller);
     c.onIncoming((call) => call.answer());
     const call = caller.call('104');
     const final = await call.waitForFinal();
@@ -303,7 +265,7 @@ describe('inbound queue calls', () => {
     const direct = a.call('1003');
     expect((await direct.waitForFinal()).status).toBe(200);
     await direct.hangup();
-    await waitUntil(() => platform.callControl.activeCalls.length === 0);
+    await waitUntil(() => platform.callControl.activeCalls.length === 0, 5000);
     const call = a.call('105');
     expect((await call.waitForFinal()).status).toBe(200);
     expect(b.incoming).toHaveLength(1);
@@ -327,15 +289,9 @@ describe('direct calls', () => {
     const b1 = await ua('1002');
     const b2 = await ua('1002');
     expect(platform.location.lookup('1002')).toHaveLength(2);
-    b1.onIncoming((call) => call.ring());
-    b2.onIncoming((call) => {
-      call.ring();
-      setTimeout(() => call.answer(), 50);
-    });
+    b2.answerAfterRinging(50);
     const call = a.call('1002');
-    const final = await call.waitForFinal();
-    expect(final.status).toBe(200);
-    await b1.incoming[0]!.waitForCancel();
+    const final = await answeredElsewhere(call, b1);
     expect(b1.incoming[0]!.header('X-Server-Call-Id')).toBe(final.headers.get('X-Server-Call-Id'));
     await b2.incoming[0]!.hangup();
     await call.waitForBye();
@@ -361,7 +317,7 @@ describe('direct calls', () => {
       password: 'wrong',
       domain: 'switchboard.local',
     });
-    uas.push(intruder);
+    unregistered.push(intruder);
     const final = await intruder.call('1002').waitForFinal();
     expect(final.status).toBe(407);
   });

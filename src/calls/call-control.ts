@@ -1,35 +1,36 @@
 /**
- * Call control: the transaction user of the SIP stack. It authenticates callers, routes each new
- * INVITE (user, queue, trunk), owns the live calls, and sends in-dialog requests to the call
- * they belong to. REGISTER goes to the registrar; OPTIONS outside a dialog is answered here.
+ * Call control: the B2BUA and ACD policy on top of the SIP user agent (src/sip/ua). It
+ * authenticates callers, routes each new INVITE (user, queue, trunk, or a call for a queue), and
+ * owns the live calls. The UA delegates new INVITEs and closed flows to it (wired in platform.ts);
+ * requests inside a call's dialogs reach the call's legs through the UA's dialog table.
  */
 import type { Directory, Trunk, User } from '../config/types.js';
+import type { Journal } from '../journal/types.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { dialogKey, dialogKeyOfRequest } from '../sip/dialog.js';
-import { getTag, parseNameAddr } from '../sip/headers.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
+import { parseNameAddr } from '../sip/headers.js';
+import type { SipRequest } from '../sip/message.js';
 import type { LocationService, Registrar } from '../sip/registrar.js';
 import type { SipStack } from '../sip/stack.js';
-import type { ServerTransaction } from '../sip/transaction.js';
+import type { InviteServerTransaction } from '../sip/transaction/index.js';
 import { type Flow, flowKey } from '../sip/transport/types.js';
+import type { InviteTarget, UserAgent } from '../sip/ua/index.js';
 import { parseUri } from '../sip/uri.js';
 import { AgentStates } from './agents.js';
-import { Call, type CallServices } from './call.js';
-import type { Journal } from './journal/types.js';
-import { ALLOW, type InboundLeg, type OutboundLeg, type OutboundTarget } from './legs.js';
+import { Call, type CallServices, type InboundLeg, type OutboundLeg } from './call.js';
+import { CALL_HEADERS } from './headers.js';
 import {
-  CALLBACK_REQUEST_ID_HEADER,
   type CallbackRequestSource,
   decideOutbound,
-  ON_BEHALF_OF_QUEUE_HEADER,
   type OutboundDecision,
   type OutboundRequest,
   presentedNumber,
 } from './outbound.js';
 
 export interface CallControlOptions {
-  stack: SipStack;
+  /** The SIP user agent whose usages the calls are made of (and whose dialog table routes to them). */
+  userAgent: UserAgent;
+  /** Authenticates callers (digest) — REGISTER itself goes to it through the UA's delegate. */
   registrar: Registrar;
   location: LocationService;
   directory: Directory;
@@ -46,25 +47,21 @@ export interface CallControlOptions {
   callbackRequests?: CallbackRequestSource;
 }
 
-interface DialogBinding {
-  call: Call;
-  leg: InboundLeg | OutboundLeg;
-}
-
 export class CallControl {
   readonly agents: AgentStates;
   private readonly calls = new Map<string, Call>();
-  private readonly dialogs = new Map<string, DialogBinding>();
+  private readonly stack: SipStack;
   private readonly services: CallServices;
   private readonly logger: Logger;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly opts: CallControlOptions) {
     this.logger = opts.logger ?? silentLogger;
+    this.stack = opts.userAgent.stack;
     const now = opts.now ?? Date.now;
     this.agents = new AgentStates(opts.directory, opts.location, now);
     this.services = {
-      stack: opts.stack,
+      stack: this.stack,
       directory: opts.directory,
       journal: opts.journal,
       agents: this.agents,
@@ -75,14 +72,9 @@ export class CallControl {
       ringTimeoutMs: opts.ringTimeoutMs,
       probeIntervalMs: opts.probeIntervalMs,
       targetsOfUser: (user) => this.targetsOfUser(user),
-      bindDialog: (dialog, call, leg) => this.dialogs.set(dialog.key, { call, leg }),
-      unbindDialog: (dialog) => this.dialogs.delete(dialog.key),
+      dialogs: opts.userAgent.dialogs,
       callEnded: (call) => this.calls.delete(call.callId),
     };
-    opts.stack.onRequest = (request, tx) => this.onRequest(request, tx);
-    opts.stack.onAck = (ack) => this.onAck(ack);
-    opts.stack.onStrayResponse = (response) => this.onStrayResponse(response);
-    opts.stack.onFlowClosed = (flow) => this.onFlowClosed(flow);
     // Waiting queue calls get another chance whenever a member may have become available.
     this.unsubscribe = this.agents.onMaybeAvailable((userId) => this.offerWaitingCalls(userId));
   }
@@ -96,7 +88,7 @@ export class CallControl {
     return this.calls.get(callId);
   }
 
-  private targetsOfUser(user: User): OutboundTarget[] {
+  private targetsOfUser(user: User): InviteTarget[] {
     return this.opts.location
       .lookup(user.extension)
       .map((binding) => ({ uri: binding.contactUri, flow: binding.flow }));
@@ -113,79 +105,10 @@ export class CallControl {
     }
   }
 
-  // ---- dispatch --------------------------------------------------------------------------------
+  // ---- what the UA delegates -------------------------------------------------------------------
 
-  private onRequest(request: SipRequest, tx: ServerTransaction): void {
-    const { stack } = this.opts;
-    if (request.method === 'REGISTER') {
-      this.opts.registrar.handle(request, tx);
-      return;
-    }
-    const key = dialogKeyOfRequest(request);
-    if (key) {
-      const binding = this.dialogs.get(key);
-      if (!binding) {
-        tx.respond(stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
-        return;
-      }
-      binding.call.onInDialogRequest(binding.leg, request, tx);
-      return;
-    }
-    switch (request.method) {
-      case 'INVITE':
-        this.onInvite(request, tx);
-        return;
-      case 'OPTIONS':
-        tx.respond(
-          stack.createResponse(request, 200, 'OK', {
-            headers: [
-              ['Allow', ALLOW],
-              ['Accept', 'application/sdp'],
-            ],
-          }),
-        );
-        return;
-      case 'BYE':
-      case 'INFO':
-      case 'UPDATE':
-        tx.respond(stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
-        return;
-      default:
-        tx.respond(stack.createResponse(request, 405, 'Method Not Allowed', { headers: [['Allow', ALLOW]] }));
-    }
-  }
-
-  private onAck(ack: SipRequest): void {
-    const key = dialogKeyOfRequest(ack);
-    const binding = key ? this.dialogs.get(key) : undefined;
-    if (binding) binding.call.onAck(binding.leg);
-  }
-
-  /** A 2xx retransmitted after its INVITE transaction ended: ACK it again. */
-  private onStrayResponse(response: SipResponse): void {
-    if (
-      response.status < 200 ||
-      response.status >= 300 ||
-      !/INVITE/i.test(response.headers.get('CSeq') ?? '')
-    )
-      return;
-    const key = dialogKey(
-      response.headers.get('Call-ID') ?? '',
-      getTag(response.headers.get('From') ?? '') ?? '',
-      getTag(response.headers.get('To') ?? '') ?? '',
-    );
-    const binding = this.dialogs.get(key);
-    const dialog = binding?.leg.dialog;
-    if (dialog)
-      this.opts.stack.sendAck(
-        dialog.createRequest('ACK', { ackFor: Number.parseInt(response.headers.get('CSeq') ?? '1', 10) }),
-        dialog.flow,
-      );
-  }
-
-  /** A WebSocket connection dropped: its registrations are gone and its calls are hung up. */
-  private onFlowClosed(flow: Flow): void {
-    this.opts.location.removeFlow(flow);
+  /** A connection dropped (the UA's onFlowClosed): the calls that had a party on it are hung up. */
+  onFlowClosed(flow: Flow): void {
     const key = flowKey(flow);
     for (const call of [...this.calls.values()]) {
       const legs: (InboundLeg | OutboundLeg)[] = [call.callerLeg, ...call.legs.values()];
@@ -196,8 +119,10 @@ export class CallControl {
 
   // ---- new calls -------------------------------------------------------------------------------
 
-  private onInvite(request: SipRequest, tx: ServerTransaction): void {
-    const { stack, directory } = this.opts;
+  /** A new INVITE (the UA's onInvite). */
+  onInvite(request: SipRequest, tx: InviteServerTransaction): void {
+    const { stack } = this;
+    const { directory } = this.opts;
     const trunk = directory.trunkBySource(tx.flow.address, tx.flow.port);
     let callerUser: User | undefined;
     if (!trunk) {
@@ -215,8 +140,8 @@ export class CallControl {
       tx.respond(stack.createResponse(request, 404, 'Not Found'));
       return;
     }
-    const onBehalfOfQueue = request.headers.get(ON_BEHALF_OF_QUEUE_HEADER);
-    const callbackRequestId = request.headers.get(CALLBACK_REQUEST_ID_HEADER);
+    const onBehalfOfQueue = request.headers.get(CALL_HEADERS.onBehalfOfQueue);
+    const callbackRequestId = request.headers.get(CALL_HEADERS.callbackRequestId);
     if (onBehalfOfQueue !== undefined || callbackRequestId !== undefined) {
       this.onInviteOnBehalf(request, tx, { onBehalfOfQueue, callbackRequestId, callerUser, dialled }).catch(
         (err: unknown) => {
@@ -276,10 +201,11 @@ export class CallControl {
    */
   private async onInviteOnBehalf(
     request: SipRequest,
-    tx: ServerTransaction,
+    tx: InviteServerTransaction,
     outbound: OutboundRequest,
   ): Promise<void> {
-    const { stack, directory } = this.opts;
+    const { stack } = this;
+    const { directory } = this.opts;
     let decision: OutboundDecision;
     try {
       decision = await decideOutbound(outbound, { directory, callbacks: this.opts.callbackRequests });
@@ -358,7 +284,7 @@ function isDiallableNumber(text: string): boolean {
   return /^\+?[0-9*#]{2,32}$/.test(text);
 }
 
-function trunkTarget(trunk: Trunk, number: string): OutboundTarget {
+function trunkTarget(trunk: Trunk, number: string): InviteTarget {
   const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
   return {
     uri: `sip:${number}@${host}:${trunk.port}`,

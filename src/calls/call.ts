@@ -5,20 +5,32 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Directory, Queue, User } from '../config/types.js';
-import type { Logger } from '../logger.js';
-import type { Dialog } from '../sip/dialog.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
-import type { SipStack } from '../sip/stack.js';
-import type { ServerTransaction } from '../sip/transaction.js';
-import type { AgentStates } from './agents.js';
 import type {
   AllocationRejectReason,
   CallEndReason,
   CallKind,
+  CallRoute,
   Journal,
   JournalFact,
-} from './journal/types.js';
-import { ALLOW, InboundLeg, type LegEvents, OutboundLeg, type OutboundTarget } from './legs.js';
+  LegEndCause,
+  LegRole,
+} from '../journal/types.js';
+import type { Logger } from '../logger.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import type { SipStack } from '../sip/stack.js';
+import type { InviteServerTransaction, ServerTransaction } from '../sip/transaction/index.js';
+import {
+  type DialogTable,
+  type InviteClientEvents,
+  type InviteClientSetup,
+  InviteClientUsage,
+  type InviteServerEvents,
+  type InviteServerSetup,
+  InviteServerUsage,
+  type InviteTarget,
+} from '../sip/ua/index.js';
+import type { AgentStates } from './agents.js';
+import { CALL_HEADERS } from './headers.js';
 import { QueueSession } from './queue.js';
 
 /** Services a call uses; provided by CallControl. */
@@ -31,10 +43,9 @@ export interface CallServices {
   domain: string;
   now(): number;
   /** Contacts of a user's registered devices. */
-  targetsOfUser(user: User): OutboundTarget[];
-  /** Make in-dialog requests for `dialog` reach this call. */
-  bindDialog(dialog: Dialog, call: Call, leg: InboundLeg | OutboundLeg): void;
-  unbindDialog(dialog: Dialog): void;
+  targetsOfUser(user: User): InviteTarget[];
+  /** The UA's dialog table: a bound leg gets the requests of its dialog. */
+  dialogs: DialogTable;
   callEnded(call: Call): void;
   queueRetryDelayMs?: number;
   /** How long a direct call may ring before the caller gets 480 (no answer). */
@@ -51,7 +62,7 @@ export interface CallSetup {
   /** Display name to present to callees. */
   callerDisplayName?: string;
   invite: SipRequest;
-  transaction: ServerTransaction;
+  transaction: InviteServerTransaction;
   /** Outbound service / callback calls: the queue (and list, request) the call is made for. */
   onBehalfOf?: OnBehalfOfIds;
 }
@@ -76,7 +87,53 @@ const RELAYED_HEADERS = [
   'Require',
 ];
 
-export class Call implements LegEvents {
+/**
+ * The caller's leg: the UAS INVITE usage (sip/ua) of the call's first dialog, with the call's
+ * own identity of it. Every 18x/2xx to the caller carries the call's identifiers.
+ */
+export class InboundLeg extends InviteServerUsage<InboundLeg> {
+  readonly callLegId: string = randomUUID();
+  readonly role: LegRole = 'caller';
+
+  constructor(
+    stack: SipStack,
+    setup: InviteServerSetup,
+    readonly userId: string | undefined,
+    call: Call,
+  ) {
+    super(stack, setup, call);
+    this.responseHeaders = [
+      [CALL_HEADERS.serverCallId, call.callId],
+      [CALL_HEADERS.callLegId, this.callLegId],
+    ];
+  }
+
+  protected get self(): InboundLeg {
+    return this;
+  }
+}
+
+/** A leg the call places (to a user's devices or a trunk): a UAC INVITE usage forking to its targets. */
+export class OutboundLeg extends InviteClientUsage<OutboundLeg> {
+  readonly callLegId: string = randomUUID();
+
+  constructor(
+    stack: SipStack,
+    setup: InviteClientSetup,
+    readonly role: LegRole,
+    readonly userId: string | undefined,
+    readonly queueId: string | undefined,
+    call: Call,
+  ) {
+    super(stack, setup, call);
+  }
+
+  protected get self(): OutboundLeg {
+    return this;
+  }
+}
+
+export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<OutboundLeg> {
   readonly callId: string = randomUUID();
   readonly kind: CallKind;
   readonly aNum: string;
@@ -104,31 +161,25 @@ export class Call implements LegEvents {
     this.callerDisplayName = setup.callerDisplayName;
     this.callerLeg = new InboundLeg(
       services.stack,
-      setup.invite,
-      setup.transaction,
+      { invite: setup.invite, transaction: setup.transaction, now: services.now() },
       setup.callerUser?.userId,
-      services.now(),
       this,
     );
-    this.callerLeg.responseHeaders = [
-      ['X-Server-Call-Id', this.callId],
-      ['X-Call-Leg-Id', this.callerLeg.callLegId],
-    ];
-    setup.transaction.onCancel = () => this.onCallerCancel();
   }
 
   private append(fact: JournalFact): void {
     this.services.journal.append(fact);
   }
 
-  /** Journal the call and its caller leg. */
-  begin(extra: { queueId?: string } = {}): void {
+  /** Journal the call, where it is routed (so nothing downstream routes again), and its caller leg. */
+  begin(route: CallRoute, extra: { queueId?: string } = {}): void {
     this.append({
       type: 'CallStarted',
       callId: this.callId,
       callKind: this.kind,
       aNum: this.aNum,
       bNum: this.bNum,
+      route,
       callerUserId: this.callerUser?.userId,
       queueId: extra.queueId ?? this.onBehalfOf?.queueId,
       callbackListId: this.onBehalfOf?.callbackListId,
@@ -142,7 +193,7 @@ export class Call implements LegEvents {
       direction: 'inbound',
       userId: this.callerUser?.userId,
       target: flowText(this.callerLeg.flow),
-      sip: this.callerLeg.sip,
+      sip: this.callerLeg.identifiers,
     });
     if (this.callerUser) this.hold(this.callerLeg.callLegId, this.callerUser.userId);
   }
@@ -179,7 +230,7 @@ export class Call implements LegEvents {
     });
   }
 
-  placeTrunkLeg(target: OutboundTarget): OutboundLeg {
+  placeTrunkLeg(target: InviteTarget): OutboundLeg {
     return this.placeLeg({ role: 'trunk', targets: [target], to: `<${target.uri}>` })!;
   }
 
@@ -187,17 +238,14 @@ export class Call implements LegEvents {
     role: 'callee' | 'allocation' | 'trunk';
     user?: User;
     queue?: Queue;
-    targets: OutboundTarget[];
+    targets: InviteTarget[];
     to: string;
   }): OutboundLeg {
     const invite = this.callerLeg.invite;
-    const extraHeaders: [string, string][] = [['X-Server-Call-Id', this.callId]];
+    const extraHeaders: [string, string][] = [[CALL_HEADERS.serverCallId, this.callId]];
     const leg = new OutboundLeg(
       this.services.stack,
       {
-        role: opts.role,
-        userId: opts.user?.userId,
-        queueId: opts.queue?.queueId,
         targets: opts.targets,
         from: this.fromHeader(),
         to: opts.to,
@@ -206,10 +254,17 @@ export class Call implements LegEvents {
         extraHeaders,
         now: this.services.now(),
       },
+      opts.role,
+      opts.user?.userId,
+      opts.queue?.queueId,
       this,
     );
-    extraHeaders.push(['X-Call-Leg-Id', leg.callLegId]);
-    if (opts.queue) extraHeaders.push(['X-Queue-Id', opts.queue.queueId], ['X-Queue-Name', opts.queue.name]);
+    extraHeaders.push([CALL_HEADERS.callLegId, leg.callLegId]);
+    if (opts.queue)
+      extraHeaders.push(
+        [CALL_HEADERS.queueId, opts.queue.queueId],
+        [CALL_HEADERS.queueName, opts.queue.name],
+      );
     if (opts.role === 'trunk') extraHeaders.push(['P-Asserted-Identity', this.fromHeader()]);
     this.legs.set(leg.callLegId, leg);
     this.append({
@@ -221,7 +276,7 @@ export class Call implements LegEvents {
       userId: opts.user?.userId,
       queueId: opts.queue?.queueId,
       target: opts.targets.map((t) => t.uri).join(', '),
-      sip: leg.sip,
+      sip: leg.identifiers,
     });
     if (opts.user) this.hold(leg.callLegId, opts.user.userId);
     leg.start();
@@ -232,14 +287,14 @@ export class Call implements LegEvents {
 
   /** A direct call to a user: every device rings; 480 when none is registered. */
   routeToUser(user: User): void {
-    this.begin();
+    this.begin({ kind: 'user', userId: user.userId });
     const leg = this.placeUserLeg(user);
     if (!leg) this.fail(480, 'Unavailable', 'Temporarily Unavailable');
     else this.startRingTimer();
   }
 
-  routeToTrunk(target: OutboundTarget): void {
-    this.begin();
+  routeToTrunk(target: InviteTarget): void {
+    this.begin({ kind: 'trunk', uri: target.uri });
     this.placeTrunkLeg(target);
     this.startRingTimer();
   }
@@ -254,7 +309,7 @@ export class Call implements LegEvents {
 
   /** An inbound service call: the caller waits in the queue and hears ringing. */
   routeToQueue(queue: Queue): void {
-    this.begin({ queueId: queue.queueId });
+    this.begin({ kind: 'queue', queueId: queue.queueId }, { queueId: queue.queueId });
     this.enterQueue(queue);
   }
 
@@ -296,6 +351,16 @@ export class Call implements LegEvents {
     const text =
       reason === 'OtherConnected' ? 'SIP;cause=200;text="OtherConnected"' : `SIP;cause=487;text="${reason}"`;
     leg.cancel(text, this.services.now());
+    this.appendAllocationRejected(leg, reason);
+    this.endLeg(leg, 487, reason);
+  }
+
+  /** The member of an allocation leg did not take the call, for `reason`. */
+  private appendAllocationRejected(
+    leg: OutboundLeg,
+    reason: AllocationRejectReason,
+    sipStatus?: number,
+  ): void {
     this.append({
       type: 'AllocationRejected',
       callId: this.callId,
@@ -303,8 +368,8 @@ export class Call implements LegEvents {
       queueId: leg.queueId!,
       userId: leg.userId!,
       reason,
+      sipStatus,
     });
-    this.endLeg(leg, 487, reason);
   }
 
   private onMaxWait(queue: Queue): void {
@@ -331,7 +396,7 @@ export class Call implements LegEvents {
     this.fail(480, 'Unavailable', 'Temporarily Unavailable');
   }
 
-  // ---- LegEvents -------------------------------------------------------------------------------
+  // ---- what the legs report (InviteClientEvents, InviteServerEvents) ---------------------------
 
   onRinging(leg: OutboundLeg, response: SipResponse): void {
     if (this.state === 'ended') return;
@@ -359,7 +424,7 @@ export class Call implements LegEvents {
       this.endLeg(leg, 487, 'AnsweredTooLate');
       return;
     }
-    this.append({ type: 'LegAnswered', callId: this.callId, callLegId: leg.callLegId, sip: leg.sip });
+    this.append({ type: 'LegAnswered', callId: this.callId, callLegId: leg.callLegId, sip: leg.identifiers });
     if (this.queueSession && leg.role === 'allocation') {
       if (!this.queueSession.allocationAnswered(leg)) {
         leg.sendBye('SIP;cause=487;text="Call left the queue"');
@@ -372,22 +437,17 @@ export class Call implements LegEvents {
 
   onFailed(leg: OutboundLeg, status: number, cause: string): void {
     if (this.state === 'ended') return;
+    // The UA reports its own failures by name, a final response by its reason phrase.
+    const ended: [LegEndCause, string?] =
+      cause === 'Timeout' || cause === 'TransportError' ? [cause] : ['Refused', cause];
     if (leg.role === 'allocation' && this.queueSession) {
       if (!this.queueSession.pendingLegs.includes(leg)) return;
-      this.append({
-        type: 'AllocationRejected',
-        callId: this.callId,
-        callLegId: leg.callLegId,
-        queueId: leg.queueId!,
-        userId: leg.userId!,
-        reason: 'GenericUserRejected',
-        sipStatus: status,
-      });
-      this.endLeg(leg, status, cause);
+      this.appendAllocationRejected(leg, 'GenericUserRejected', status);
+      this.endLeg(leg, status, ...ended);
       this.queueSession.allocationFailed(leg);
       return;
     }
-    this.endLeg(leg, status, cause);
+    this.endLeg(leg, status, ...ended);
     if (this.state === 'routing' && ![...this.legs.values()].some((l) => l.isActive)) {
       const reason: CallEndReason =
         status === 486 || status === 600
@@ -433,15 +493,15 @@ export class Call implements LegEvents {
       }
     }
     const { body, contentType } = leg.answerBody;
-    const callerDialog = this.callerLeg.answer(body, contentType, this.services.now());
+    this.callerLeg.answer(body, contentType, this.services.now());
     this.append({
       type: 'LegAnswered',
       callId: this.callId,
       callLegId: this.callerLeg.callLegId,
-      sip: this.callerLeg.sip,
+      sip: this.callerLeg.identifiers,
     });
-    this.services.bindDialog(callerDialog, this, this.callerLeg);
-    this.services.bindDialog(leg.dialog!, this, leg);
+    this.services.dialogs.bind(this.callerLeg);
+    this.services.dialogs.bind(leg);
     this.startLivenessProbe();
   }
 
@@ -457,15 +517,17 @@ export class Call implements LegEvents {
     const probe = (): void => {
       if (this.state !== 'connected') return;
       for (const leg of [this.callerLeg, this.connectedLeg]) {
-        const dialog = leg?.dialog;
-        if (!leg || !dialog) continue;
-        const options = dialog.createRequest('OPTIONS');
-        this.services.stack.sendRequest(options, dialog.flow, {
-          onResponse: (response) => {
-            if (response.status === 481 || response.status === 408) this.hangup(leg, 'PartyGone', 408);
+        if (!leg?.dialog) continue;
+        leg.sendInDialog(
+          'OPTIONS',
+          {},
+          {
+            onFinal: (response) => {
+              if (response.status === 481 || response.status === 408) this.hangup(leg, 'PartyGone', 408);
+            },
+            onFailure: () => this.hangup(leg, 'PartyGone', 408),
           },
-          onFailure: () => this.hangup(leg, 'PartyGone', 408),
-        });
+        );
       }
       this.probeTimer = setTimeout(probe, interval);
       this.probeTimer.unref();
@@ -476,34 +538,18 @@ export class Call implements LegEvents {
 
   private probeTimer?: NodeJS.Timeout;
 
-  /** The ACK of the caller's 2xx (or of a relayed re-INVITE's 2xx). */
-  onAck(leg: InboundLeg | OutboundLeg): void {
-    if (leg instanceof InboundLeg) leg.onAck();
+  /** A BYE in one of the call's dialogs (the UA answered it): the call ends on both sides. */
+  onBye(leg: InboundLeg | OutboundLeg): void {
+    this.hangup(leg, leg === this.callerLeg ? 'CallerHangup' : 'CalleeHangup', 200);
   }
 
-  /** Requests inside a confirmed dialog of this call. */
-  onInDialogRequest(leg: InboundLeg | OutboundLeg, request: SipRequest, tx: ServerTransaction): void {
-    const { stack } = this.services;
-    const dialog = leg.dialog!;
-    if (!dialog.acceptRemoteSeq(request)) {
-      tx.respond(stack.createResponse(request, 500, 'Server Internal Error (CSeq out of order)'));
-      return;
-    }
-    if (request.method === 'BYE') {
-      tx.respond(stack.createResponse(request, 200, 'OK'));
-      this.hangup(leg, leg === this.callerLeg ? 'CallerHangup' : 'CalleeHangup', 200);
-      return;
-    }
-    if (request.method === 'OPTIONS') {
-      tx.respond(stack.createResponse(request, 200, 'OK', { headers: [['Allow', ALLOW]] }));
-      return;
-    }
+  /** re-INVITE, UPDATE, INFO… inside a confirmed dialog of this call: relayed to the other party. */
+  onRequest(leg: InboundLeg | OutboundLeg, request: SipRequest, tx: ServerTransaction): void {
     const peer = leg === this.callerLeg ? this.connectedLeg : this.callerLeg;
     if (!peer?.dialog || this.state !== 'connected') {
-      tx.respond(stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
+      tx.respond(this.services.stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
-    if (request.method === 'INVITE' || request.method === 'UPDATE') dialog.refreshTarget(request);
     this.relay(request, tx, leg, peer);
   }
 
@@ -514,23 +560,12 @@ export class Call implements LegEvents {
     to: InboundLeg | OutboundLeg,
   ): void {
     const { stack } = this.services;
-    const peerDialog = to.dialog!;
     const headers: [string, string][] = [];
     for (const name of RELAYED_HEADERS)
       for (const value of request.headers.getLines(name)) headers.push([name, value]);
-    const out = peerDialog.createRequest(request.method, {
-      body: request.body,
-      contentType: request.headers.get('Content-Type'),
-      headers,
-    });
-    const outSeq = peerDialog.localSeq;
-    stack.sendRequest(out, peerDialog.flow, {
-      onResponse: (response) => {
-        if (response.status < 200) return;
-        if (request.method === 'INVITE' && response.status < 300) {
-          stack.sendAck(peerDialog.createRequest('ACK', { ackFor: outSeq }), peerDialog.flow);
-          peerDialog.refreshTarget(response);
-        }
+    const outgoing = { body: request.body, contentType: request.headers.get('Content-Type'), headers };
+    to.sendInDialog(request.method, outgoing, {
+      onFinal: (response) => {
         const relayed: [string, string][] = [];
         if (request.method === 'INVITE' || request.method === 'UPDATE')
           relayed.push(['Contact', `<${stack.contactUri(from.flow)}>`]);
@@ -554,22 +589,9 @@ export class Call implements LegEvents {
   // ---- ending ----------------------------------------------------------------------------------
 
   /** The caller CANCELled before the call was answered. */
-  private onCallerCancel(): void {
+  onCancel(): void {
     if (this.state === 'ended' || this.state === 'connected') return;
-    if (this.queueSession) {
-      this.queueSession.callerGone();
-      this.append({
-        type: 'QueueLeft',
-        callId: this.callId,
-        queueId: this.queueSession.queue.queueId,
-        reason: 'CallerHungUp',
-      });
-    }
-    for (const leg of this.legs.values()) {
-      if (!leg.isActive) continue;
-      leg.cancel('SIP;cause=487;text="Caller cancelled"', this.services.now());
-      this.endLeg(leg, 487, 'CallerCancelled');
-    }
+    this.abandonSetup('CallerHungUp', 'SIP;cause=487;text="Caller cancelled"', 'CallerCancelled');
     this.callerLeg.reject(487, 'Request Terminated');
     this.finish(487, 'CallerCancelled', 'CallerCancelled');
   }
@@ -577,26 +599,39 @@ export class Call implements LegEvents {
   /** The call fails before answer: the caller gets `status`. */
   fail(status: number, reason: CallEndReason, phrase?: string): void {
     if (this.state === 'ended') return;
-    if (this.queueSession?.active) {
-      this.queueSession.callerGone();
-      this.append({
-        type: 'QueueLeft',
-        callId: this.callId,
-        queueId: this.queueSession.queue.queueId,
-        reason: 'Failed',
-      });
-    }
-    for (const leg of this.legs.values()) {
-      if (!leg.isActive) continue;
-      leg.cancel('SIP;cause=487;text="Call failed"', this.services.now());
-      this.endLeg(leg, 487, 'CallFailed');
-    }
+    this.abandonSetup('Failed', 'SIP;cause=487;text="Call failed"', 'CallFailed');
     this.callerLeg.reject(status, phrase);
     this.finish(status, reason, reason);
   }
 
+  /**
+   * Before an answer: the call leaves its queue (a waiting call's session is always active) with
+   * `queueLeft`, and every placed leg still ringing is CANCELled with `reasonHeader`.
+   */
+  private abandonSetup(
+    queueLeft: 'CallerHungUp' | 'Failed',
+    reasonHeader: string,
+    legCause: LegEndCause,
+  ): void {
+    const session = this.queueSession;
+    if (session?.active) {
+      session.callerGone();
+      this.append({
+        type: 'QueueLeft',
+        callId: this.callId,
+        queueId: session.queue.queueId,
+        reason: queueLeft,
+      });
+    }
+    for (const leg of this.legs.values()) {
+      if (!leg.isActive) continue;
+      leg.cancel(reasonHeader, this.services.now());
+      this.endLeg(leg, 487, legCause);
+    }
+  }
+
   /** End a connected call from one side (or from neither: `from` undefined). */
-  hangup(from: InboundLeg | OutboundLeg | undefined, cause: string, status: number): void {
+  hangup(from: InboundLeg | OutboundLeg | undefined, cause: LegEndCause, status: number): void {
     if (this.state === 'ended') return;
     const parties: (InboundLeg | OutboundLeg)[] = [this.callerLeg, ...this.legs.values()];
     for (const leg of parties) {
@@ -613,9 +648,9 @@ export class Call implements LegEvents {
   }
 
   /** Mark a placed leg ended: journal it once and release its user. */
-  private endLeg(leg: OutboundLeg, status: number, cause: string): void {
+  private endLeg(leg: OutboundLeg, status: number, cause: LegEndCause, sipReason?: string): void {
     leg.end(this.services.now());
-    if (leg.dialog) this.services.unbindDialog(leg.dialog);
+    this.services.dialogs.unbind(leg);
     if (this.endedLegs.has(leg.callLegId)) return;
     this.endedLegs.add(leg.callLegId);
     this.append({
@@ -624,19 +659,20 @@ export class Call implements LegEvents {
       callLegId: leg.callLegId,
       sipStatus: status,
       cause,
+      sipReason,
     });
     this.release(leg.callLegId);
   }
 
   private readonly endedLegs = new Set<string>();
 
-  private finish(status: number, reason: CallEndReason, cause: string): void {
+  private finish(status: number, reason: CallEndReason, cause: LegEndCause): void {
     if (this.state === 'ended') return;
     const now = this.services.now();
     this.state = 'ended';
     clearTimeout(this.probeTimer);
     this.callerLeg.end(now);
-    if (this.callerLeg.dialog) this.services.unbindDialog(this.callerLeg.dialog);
+    this.services.dialogs.unbind(this.callerLeg);
     this.append({
       type: 'LegEnded',
       callId: this.callId,

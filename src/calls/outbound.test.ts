@@ -62,6 +62,15 @@ const decide = (request: Partial<OutboundRequest>, source: CallbackRequestSource
     { directory, callbacks: source ?? undefined },
   );
 
+/** `decideOutbound` refuses `request` with `status` (and a reason phrase, not checked here). */
+async function expectRefused(
+  request: Partial<OutboundRequest>,
+  status: number,
+  source: CallbackRequestSource | null = callbacks,
+): Promise<void> {
+  expect(await decide(request, source)).toMatchObject({ ok: false, status });
+}
+
 describe('decideOutbound: on behalf of a queue', () => {
   it('lets a member call for the queue named by name, id, extension or number', async () => {
     for (const reference of ['Support', 'support', support.queueId, '100', '+35810100100', ' Support ']) {
@@ -73,24 +82,12 @@ describe('decideOutbound: on behalf of a queue', () => {
   });
 
   it('refuses a non-member (403), an unknown queue (404), a trunk (403) and both headers (400)', async () => {
-    expect(await decide({ onBehalfOfQueue: 'Support', callerUser: a })).toMatchObject({
-      ok: false,
-      status: 403,
-    });
+    await expectRefused({ onBehalfOfQueue: 'Support', callerUser: a }, 403);
     // Even an admin must be a member to speak for a queue.
-    expect(await decide({ onBehalfOfQueue: 'Support', callerUser: admin })).toMatchObject({
-      ok: false,
-      status: 403,
-    });
-    expect(await decide({ onBehalfOfQueue: 'Billing' })).toMatchObject({ ok: false, status: 404 });
-    expect(await decide({ onBehalfOfQueue: 'Support', callerUser: undefined })).toMatchObject({
-      ok: false,
-      status: 403,
-    });
-    expect(await decide({ onBehalfOfQueue: 'Support', callbackRequestId: OPEN })).toMatchObject({
-      ok: false,
-      status: 400,
-    });
+    await expectRefused({ onBehalfOfQueue: 'Support', callerUser: admin }, 403);
+    await expectRefused({ onBehalfOfQueue: 'Billing' }, 404);
+    await expectRefused({ onBehalfOfQueue: 'Support', callerUser: undefined }, 403);
+    await expectRefused({ onBehalfOfQueue: 'Support', callbackRequestId: OPEN }, 400);
   });
 
   it("presents the queue's number, else its extension", () => {
@@ -129,13 +126,10 @@ describe('decideOutbound: callback calls', () => {
       reason: 'Callback Request Not Open',
     });
     for (const callbackRequestId of ['0c000000-0000-4000-8000-00000000dead', 'nonsense', '', ORPHAN]) {
-      expect(await decide({ callbackRequestId })).toMatchObject({ ok: false, status: 404 });
+      await expectRefused({ callbackRequestId }, 404);
     }
-    expect(await decide({ callbackRequestId: OPEN, callerUser: undefined })).toMatchObject({
-      ok: false,
-      status: 403,
-    });
-    expect(await decide({ callbackRequestId: OPEN }, null)).toMatchObject({ ok: false, status: 503 });
+    await expectRefused({ callbackRequestId: OPEN, callerUser: undefined }, 403);
+    await expectRefused({ callbackRequestId: OPEN }, 503, null);
   });
 
   it('passes a failing store on to call control as a rejection (it answers 500)', async () => {

@@ -9,9 +9,6 @@
 import { canSee } from '../config/permissions.js';
 import type { Directory, Queue, User } from '../config/types.js';
 
-export const ON_BEHALF_OF_QUEUE_HEADER = 'X-On-Behalf-Of-Queue';
-export const CALLBACK_REQUEST_ID_HEADER = 'X-Callback-Request-Id';
-
 /** What call control needs to know of a callback request (the record store provides it). */
 export interface CallbackRequestSource {
   getCallbackRequest(

@@ -12,9 +12,9 @@
  * the call again (a one-member queue after a decline) gets a new leg: new CallLegId, new INVITE.
  */
 import type { Queue, User } from '../config/types.js';
+import type { AllocationRejectReason } from '../journal/types.js';
 import type { AgentStates } from './agents.js';
-import type { AllocationRejectReason } from './journal/types.js';
-import type { OutboundLeg } from './legs.js';
+import type { OutboundLeg } from './call.js';
 
 /** What the queue needs from its call. */
 export interface QueueHost {

@@ -1,27 +1,36 @@
 /**
- * Errors of the tenant configuration. A bad file must stop start-up with a message an operator can
- * act on without reading code, so every problem carries the file, line, column and field path.
+ * Errors of the tenant configuration (CONVENTIONS, src/errors.ts: a catalog of codes and one class
+ * extending SwitchboardError). A bad file must stop start-up with a message an operator can act
+ * on without reading code, so every problem carries the file, line, column and field path.
  */
+import { SwitchboardError } from '../errors.js';
 
-export type ConfigErrorCode =
+export const CONFIG_ERRORS = {
   /** The file could not be read (missing, permissions, a directory). */
-  | 'CONFIG_UNREADABLE'
+  CONFIG_UNREADABLE: { message: 'cannot read the configuration file' },
   /** The file was read but has one or more problems (see `problems`). */
-  | 'CONFIG_INVALID';
+  CONFIG_INVALID: { message: 'the configuration has problems' },
+} as const satisfies Record<string, { message: string }>;
 
-export type ConfigProblemCode =
+export type ConfigErrorCode = keyof typeof CONFIG_ERRORS;
+
+/** The kinds of problem one file can have; a CONFIG_INVALID error lists them all. */
+export const CONFIG_PROBLEMS = {
   /** Not well-formed YAML (bad indentation, unclosed bracket, duplicate key, several documents). */
-  | 'YAML_SYNTAX'
+  YAML_SYNTAX: {},
   /** A field that the format does not know (typo or misplaced field). */
-  | 'UNKNOWN_FIELD'
+  UNKNOWN_FIELD: {},
   /** A required field is absent. */
-  | 'MISSING_FIELD'
+  MISSING_FIELD: {},
   /** A field has the wrong type or format. */
-  | 'INVALID_VALUE'
+  INVALID_VALUE: {},
   /** Two entities share something that must be unique (username, extension, number, name, id). */
-  | 'DUPLICATE'
+  DUPLICATE: {},
   /** A reference (member, queue, callback list, permission target, overflow) names nothing. */
-  | 'UNKNOWN_REFERENCE';
+  UNKNOWN_REFERENCE: {},
+} as const;
+
+export type ConfigProblemCode = keyof typeof CONFIG_PROBLEMS;
 
 export interface ConfigProblem {
   code: ConfigProblemCode;
@@ -45,9 +54,7 @@ export function formatProblem(problem: ConfigProblem): string {
     : `${where}: ${problem.path}: ${problem.message}`;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code: ConfigErrorCode;
+export class ConfigError extends SwitchboardError<ConfigErrorCode> {
   /** Sorted by line, then column; empty for CONFIG_UNREADABLE. */
   readonly problems: readonly ConfigProblem[];
 
@@ -57,8 +64,7 @@ export class ConfigError extends Error {
     problems: readonly ConfigProblem[] = [],
     cause?: unknown,
   ) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code = code;
+    super(code, message, cause === undefined ? undefined : { cause });
     this.problems = problems;
   }
 
@@ -74,7 +80,7 @@ export class ConfigError extends Error {
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new ConfigError(
       'CONFIG_UNREADABLE',
-      `${source}: cannot read the configuration file: ${reason}`,
+      `${source}: ${CONFIG_ERRORS.CONFIG_UNREADABLE.message}: ${reason}`,
       [],
       cause,
     );

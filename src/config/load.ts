@@ -376,22 +376,56 @@ function resolveTenant(
     claim(ids, id, { path, what: `the id of ${what}` }, () => `duplicate id "${id}"`);
   };
 
+  /** How each kind of entity is named in the file and in messages, and how its id is derived. */
+  const NAMING = {
+    users: { key: 'username', kind: 'username', entity: 'user', derive: deriveUserId },
+    queues: { key: 'name', kind: 'queue name', entity: 'queue', derive: deriveQueueId },
+    callbackLists: {
+      key: 'name',
+      kind: 'callback list name',
+      entity: 'callback list',
+      derive: deriveCallbackListId,
+    },
+  } as const;
+
+  /**
+   * Claims an entity's unique name and its id (given, or derived from the name). Returns the id,
+   * the entity's path and how messages call it (`user a@example.com`).
+   */
+  const claimNameAndId = (
+    seen: Map<string, Seen>,
+    collection: keyof typeof NAMING,
+    index: number,
+    entry: { id?: string | null },
+    name: string,
+  ) => {
+    const naming = NAMING[collection];
+    const base: PathSegment[] = [collection, index];
+    const what = `${naming.entity} ${name}`;
+    claim(
+      seen,
+      name.toLowerCase(),
+      { path: [...base, naming.key], what: `the ${naming.key} of ${collection}[${index}]` },
+      () => `duplicate ${naming.kind} "${name}"`,
+    );
+    const id = entry.id ?? naming.derive(name);
+    claimId(id, entry.id != null, entry.id != null ? [...base, 'id'] : [...base, naming.key], what);
+    return { id, base, what };
+  };
+
+  /** Entities are referenced by name (any case) or by id; the first of each wins. */
+  const remember = <T>(byReference: Map<string, T>, name: string, id: string, value: T) => {
+    if (!byReference.has(name.toLowerCase())) byReference.set(name.toLowerCase(), value);
+    if (!byReference.has(id)) byReference.set(id, value);
+  };
+
   // Users
   const usersByUsername = new Map<string, Seen>();
   const users: User[] = [];
   const userByReference = new Map<string, User>();
   file.users.forEach((entry, index) => {
-    const base: PathSegment[] = ['users', index];
-    const what = `user ${entry.username}`;
-    claim(
-      usersByUsername,
-      entry.username.toLowerCase(),
-      { path: [...base, 'username'], what: `the username of users[${index}]` },
-      () => `duplicate username "${entry.username}"`,
-    );
+    const { id: userId, base, what } = claimNameAndId(usersByUsername, 'users', index, entry, entry.username);
     claimDialled(entry, base, what);
-    const userId = entry.id ?? deriveUserId(entry.username);
-    claimId(userId, entry.id != null, entry.id != null ? [...base, 'id'] : [...base, 'username'], what);
     const user: User = {
       userId,
       username: entry.username,
@@ -403,9 +437,7 @@ function resolveTenant(
       grants: emptyGrants(),
     };
     users.push(user);
-    if (!userByReference.has(entry.username.toLowerCase()))
-      userByReference.set(entry.username.toLowerCase(), user);
-    if (!userByReference.has(userId)) userByReference.set(userId, user);
+    remember(userByReference, entry.username, userId, user);
   });
 
   const resolveMembers = (members: string[], base: PathSegment[]): string[] => {
@@ -438,17 +470,8 @@ function resolveTenant(
   const queues: Queue[] = [];
   const queueByReference = new Map<string, Queue>();
   file.queues.forEach((entry, index) => {
-    const base: PathSegment[] = ['queues', index];
-    const what = `queue ${entry.name}`;
-    claim(
-      queueNames,
-      entry.name.toLowerCase(),
-      { path: [...base, 'name'], what: `the name of queues[${index}]` },
-      () => `duplicate queue name "${entry.name}"`,
-    );
+    const { id: queueId, base, what } = claimNameAndId(queueNames, 'queues', index, entry, entry.name);
     claimDialled(entry, base, what);
-    const queueId = entry.id ?? deriveQueueId(entry.name);
-    claimId(queueId, entry.id != null, entry.id != null ? [...base, 'id'] : [...base, 'name'], what);
     const queue: Queue = {
       queueId,
       name: entry.name,
@@ -462,9 +485,7 @@ function resolveTenant(
       recordOutbound: entry.recordOutbound,
     };
     queues.push(queue);
-    if (!queueByReference.has(entry.name.toLowerCase()))
-      queueByReference.set(entry.name.toLowerCase(), queue);
-    if (!queueByReference.has(queueId)) queueByReference.set(queueId, queue);
+    remember(queueByReference, entry.name, queueId, queue);
   });
 
   // Callback lists
@@ -472,20 +493,7 @@ function resolveTenant(
   const callbackLists: CallbackList[] = [];
   const listByReference = new Map<string, CallbackList>();
   file.callbackLists.forEach((entry, index) => {
-    const base: PathSegment[] = ['callbackLists', index];
-    claim(
-      listNames,
-      entry.name.toLowerCase(),
-      { path: [...base, 'name'], what: `the name of callbackLists[${index}]` },
-      () => `duplicate callback list name "${entry.name}"`,
-    );
-    const callbackListId = entry.id ?? deriveCallbackListId(entry.name);
-    claimId(
-      callbackListId,
-      entry.id != null,
-      entry.id != null ? [...base, 'id'] : [...base, 'name'],
-      `callback list ${entry.name}`,
-    );
+    const { id: callbackListId, base } = claimNameAndId(listNames, 'callbackLists', index, entry, entry.name);
     const queue = queueByReference.get(entry.queue.toLowerCase());
     if (queue === undefined)
       report('UNKNOWN_REFERENCE', [...base, 'queue'], `no queue named "${entry.queue}"`);
@@ -496,8 +504,7 @@ function resolveTenant(
       memberUserIds: resolveMembers(entry.members, [...base, 'members']),
     };
     callbackLists.push(list);
-    if (!listByReference.has(entry.name.toLowerCase())) listByReference.set(entry.name.toLowerCase(), list);
-    if (!listByReference.has(callbackListId)) listByReference.set(callbackListId, list);
+    remember(listByReference, entry.name, callbackListId, list);
   });
 
   // Queue → callback list, queue → overflow

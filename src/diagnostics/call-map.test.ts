@@ -3,9 +3,9 @@
  * as call control journals it, then what each kind of viewer may see of it.
  */
 import { describe, expect, it } from 'vitest';
-import type { JournalEntry, JournalFact } from '../calls/journal/types.js';
 import { createDirectory } from '../config/directory.js';
 import { parseTenantYaml } from '../config/load.js';
+import type { JournalEntry, JournalFact } from '../journal/types.js';
 import type { ServiceCall, ServiceCallDetail, UserCallEvent } from '../records/types.js';
 import { buildCallMap, type CallRecords, restrictCallMap, toWireCallMap } from './call-map.js';
 
@@ -38,6 +38,27 @@ const LEG_B = 'bbbbbbbb-0000-4000-8000-000000000002';
 const LEG_C = 'cccccccc-0000-4000-8000-000000000003';
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 
+/** The allocation of the call to B, as each allocation fact names it. */
+const OFFER_B = { callId: CALL, callLegId: LEG_B, queueId: QUEUE, userId: B };
+
+/** How B's device refused the offer: 603 Decline. */
+const DECLINED = { sipStatus: 603, cause: 'Refused', sipReason: 'Decline' } as const;
+
+/** A queue's offer to a member's device (`letter` names its SIP identifiers). */
+function allocationLeg(callLegId: string, userId: string, letter: string): JournalFact {
+  return {
+    type: 'LegCreated',
+    callId: CALL,
+    callLegId,
+    role: 'allocation',
+    direction: 'outbound',
+    userId,
+    queueId: QUEUE,
+    target: `sip:${letter}@127.0.0.1;transport=ws`,
+    sip: { sipCallId: `uuid-${letter}@switchboard`, localTag: `fromtag${letter.toUpperCase()}` },
+  };
+}
+
 /** The seed's scenario, fact by fact, as call control appends it. */
 function seedEntries(): JournalEntry[] {
   const facts: JournalFact[] = [
@@ -47,6 +68,7 @@ function seedEntries(): JournalEntry[] {
       callKind: 'inbound-service',
       aNum: '1001',
       bNum: '100',
+      route: { kind: 'queue', queueId: QUEUE },
       callerUserId: A,
       queueId: QUEUE,
     },
@@ -61,40 +83,12 @@ function seedEntries(): JournalEntry[] {
       sip: { sipCallId: 'jssip-call-a', localTag: 'sbtagA', remoteTag: 'fromtagA' },
     },
     { type: 'QueueEntered', callId: CALL, queueId: QUEUE },
-    {
-      type: 'LegCreated',
-      callId: CALL,
-      callLegId: LEG_B,
-      role: 'allocation',
-      direction: 'outbound',
-      userId: B,
-      queueId: QUEUE,
-      target: 'sip:b@127.0.0.1;transport=ws',
-      sip: { sipCallId: 'uuid-b@switchboard', localTag: 'fromtagB' },
-    },
-    { type: 'AllocationOffered', callId: CALL, callLegId: LEG_B, queueId: QUEUE, userId: B },
+    allocationLeg(LEG_B, B, 'b'),
+    { type: 'AllocationOffered', ...OFFER_B },
     { type: 'LegRinging', callId: CALL, callLegId: LEG_B, sipStatus: 180 },
-    {
-      type: 'AllocationRejected',
-      callId: CALL,
-      callLegId: LEG_B,
-      queueId: QUEUE,
-      userId: B,
-      reason: 'GenericUserRejected',
-      sipStatus: 603,
-    },
-    { type: 'LegEnded', callId: CALL, callLegId: LEG_B, sipStatus: 603, cause: 'Decline' },
-    {
-      type: 'LegCreated',
-      callId: CALL,
-      callLegId: LEG_C,
-      role: 'allocation',
-      direction: 'outbound',
-      userId: C,
-      queueId: QUEUE,
-      target: 'sip:c@127.0.0.1;transport=ws',
-      sip: { sipCallId: 'uuid-c@switchboard', localTag: 'fromtagC' },
-    },
+    { type: 'AllocationRejected', ...OFFER_B, reason: 'GenericUserRejected', sipStatus: 603 },
+    { type: 'LegEnded', callId: CALL, callLegId: LEG_B, ...DECLINED },
+    allocationLeg(LEG_C, C, 'c'),
     { type: 'AllocationOffered', callId: CALL, callLegId: LEG_C, queueId: QUEUE, userId: C },
     { type: 'LegRinging', callId: CALL, callLegId: LEG_C, sipStatus: 180 },
     {

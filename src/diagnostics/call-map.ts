@@ -8,25 +8,21 @@
  * `toWireCallMap` (the PascalCase wire format).
  */
 
+import { formatApiTime, formatApiTimeOrNull } from '../api/time.js';
+import { canSee } from '../config/permissions.js';
+import type { Directory, GrantKind, User } from '../config/types.js';
+import { type FoldedCall, foldEntry, type LegState, newFoldedCall } from '../journal/fold.js';
+import type { AllocationRejectReason, JournalEntry, LegEndCause } from '../journal/types.js';
 import {
   toWireOutboundCallbackCall,
   toWireOutboundServiceCall,
   toWireServiceCall,
   toWireServiceCallDetail,
   toWireUserCallEvent,
-} from '../api/serialize.js';
-import { formatApiTime, formatApiTimeOrNull } from '../api/time.js';
-import type { JournalEntry } from '../calls/journal/types.js';
-import { canSee } from '../config/permissions.js';
-import type { Directory, GrantKind, User } from '../config/types.js';
+} from '../records/kinds/index.js';
+import type * as records from '../records/types.js';
 import type {
-  OutboundCallbackCall,
-  OutboundServiceCall,
-  ServiceCall,
-  ServiceCallDetail,
-  UserCallEvent,
-} from '../records/types.js';
-import type {
+  AllocationOutcome,
   CallMap,
   LegMap,
   Participant,
@@ -41,17 +37,17 @@ import type {
 
 /** The records of one call, as the store returns them. */
 export interface CallRecords {
-  userCallEvents: readonly UserCallEvent[];
-  serviceCalls: readonly ServiceCall[];
-  serviceCallDetails: readonly ServiceCallDetail[];
-  outboundServiceCalls: readonly OutboundServiceCall[];
-  outboundCallbackCalls: readonly OutboundCallbackCall[];
+  userCallEvents: readonly records.UserCallEvent[];
+  serviceCalls: readonly records.ServiceCall[];
+  serviceCallDetails: readonly records.ServiceCallDetail[];
+  outboundServiceCalls: readonly records.OutboundServiceCall[];
+  outboundCallbackCalls: readonly records.OutboundCallbackCall[];
 }
 
 export const SWITCHBOARD = 'switchboard';
 export const CALLER = 'caller';
 
-function participantKeyOf(leg: LegMap): string {
+function participantKeyOf(leg: Pick<LegMap, 'role' | 'callLegId' | 'userId'>): string {
   if (leg.role === 'caller') return CALLER;
   if (leg.role === 'trunk') return `trunk:${leg.callLegId}`;
   return leg.userId ? `user:${leg.userId}` : `leg:${leg.callLegId}`;
@@ -80,23 +76,14 @@ const statusText = (status: number): string =>
 export function buildCallMap(entries: readonly JournalEntry[], records: CallRecords): CallMap | undefined {
   const first = entries[0];
   if (!first) return undefined;
-  const map: CallMap = {
-    callId: first.fact.callId,
-    callKind: 'direct',
-    aNum: '',
-    bNum: '',
-    callerUserId: null,
-    queueIds: [],
-    startedAtMs: first.timeMs,
-    endedAtMs: null,
-    endReason: null,
-    endCause: null,
-    legs: [],
-    records: recordEntries(first.fact.callId, records),
-    participants: [],
-    timeline: [],
-  };
-  const legs = new Map<string, LegMap>();
+  const { callId } = first.fact;
+  // The journal's fold gives the call and its legs; this view adds who appears in which order
+  // (participants, queues) and one arrow per fact (the timeline), from the state after each fact.
+  const state = newFoldedCall(callId);
+  const queueIds: string[] = [];
+  const timeline: TimelineStep[] = [];
+  /** Rejections call control journaled (the fold also infers some; this view shows the causes). */
+  const rejections = new Map<string, AllocationRejectReason>();
   const participants = new Map<string, Participant>();
   const addParticipant = (participant: Participant) => {
     if (!participants.has(participant.key)) participants.set(participant.key, participant);
@@ -104,67 +91,26 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
   addParticipant({ key: CALLER, kind: 'caller', userId: null, queueId: null });
   addParticipant({ key: SWITCHBOARD, kind: 'switchboard', userId: null, queueId: null });
   const addQueue = (queueId: string) => {
-    if (!map.queueIds.includes(queueId)) map.queueIds.push(queueId);
+    if (!queueIds.includes(queueId)) queueIds.push(queueId);
     addParticipant({ key: queueKey(queueId), kind: 'queue', userId: null, queueId });
   };
-  let allocations = 0;
 
   for (const entry of entries) {
+    foldEntry(state, entry);
     const { fact, seq, timeMs } = entry;
-    const step = (s: Omit<TimelineStep, 'seq' | 'timeMs' | 'factType'>) =>
-      map.timeline.push({ seq, timeMs, factType: fact.type, ...s });
+    const step = (arrow: Arrow) => timeline.push({ seq, timeMs, factType: fact.type, ...arrow });
+    /** A leg call control created (LegCreated): facts about other legs are not drawn. */
+    const created = (callLegId: string) =>
+      state.legs.find((leg) => leg.callLegId === callLegId && leg.sip !== null);
     switch (fact.type) {
       case 'CallStarted': {
-        map.callKind = fact.callKind;
-        map.aNum = fact.aNum;
-        map.bNum = fact.bNum;
-        map.callerUserId = fact.callerUserId ?? null;
-        map.startedAtMs = timeMs;
-        const caller = participants.get(CALLER)!;
-        caller.userId = fact.callerUserId ?? null;
+        participants.get(CALLER)!.userId = fact.callerUserId ?? null;
         if (fact.queueId) addQueue(fact.queueId);
-        step({
-          kind: 'message',
-          from: CALLER,
-          to: SWITCHBOARD,
-          label: `INVITE ${fact.bNum}`,
-          detail: null,
-          callLegId: null,
-        });
+        step(message(CALLER, SWITCHBOARD, `INVITE ${fact.bNum}`, null, null));
         break;
       }
       case 'LegCreated': {
-        const leg: LegMap = {
-          callLegId: fact.callLegId,
-          role: fact.role,
-          direction: fact.direction,
-          userId: fact.userId ?? null,
-          queueId: fact.queueId ?? null,
-          target: fact.target,
-          sipCallId: fact.sip.sipCallId,
-          localTag: fact.sip.localTag,
-          remoteTag: fact.sip.remoteTag ?? null,
-          sessionId: null,
-          createdAtMs: timeMs,
-          ringingAtMs: null,
-          answeredAtMs: null,
-          endedAtMs: null,
-          endSipStatus: null,
-          endCause: null,
-          allocation: null,
-        };
-        leg.sessionId = sessionIdOf(leg);
-        if (fact.role === 'allocation') {
-          allocations += 1;
-          leg.allocation = {
-            offeredAtMs: timeMs,
-            outcome: 'Pending',
-            rejectReason: null,
-            ordinal: allocations,
-          };
-        }
-        legs.set(leg.callLegId, leg);
-        map.legs.push(leg);
+        const leg = created(fact.callLegId)!;
         if (fact.role === 'caller') {
           // The caller's INVITE is the CallStarted arrow; this only fills in the leg.
           if (fact.userId) participants.get(CALLER)!.userId = fact.userId;
@@ -178,146 +124,164 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
           userId: leg.userId,
           queueId: null,
         });
-        const detail = leg.allocation
-          ? `offer #${leg.allocation.ordinal}${leg.queueId ? ' from the queue' : ''}`
-          : fact.role === 'trunk'
-            ? `to ${fact.target}`
-            : null;
-        step({
-          kind: 'message',
-          from: SWITCHBOARD,
-          to: key,
-          label: 'INVITE',
-          detail,
-          callLegId: leg.callLegId,
-        });
+        const detail =
+          fact.role === 'allocation'
+            ? `offer #${allocationOrdinal(state, leg)}${leg.queueId ? ' from the queue' : ''}`
+            : fact.role === 'trunk'
+              ? `to ${fact.target}`
+              : null;
+        step(message(SWITCHBOARD, key, 'INVITE', detail, leg.callLegId));
         break;
       }
-      case 'LegRinging': {
-        const leg = legs.get(fact.callLegId);
-        if (!leg) break;
-        leg.ringingAtMs ??= timeMs;
-        const key = participantKeyOf(leg);
-        if (leg.role === 'caller') {
-          step({
-            kind: 'message',
-            from: SWITCHBOARD,
-            to: key,
-            label: statusText(fact.sipStatus),
-            detail: null,
-            callLegId: leg.callLegId,
-          });
-        } else {
-          step({
-            kind: 'message',
-            from: key,
-            to: SWITCHBOARD,
-            label: statusText(fact.sipStatus),
-            detail: null,
-            callLegId: leg.callLegId,
-          });
-        }
-        break;
-      }
+      case 'LegRinging':
       case 'LegAnswered': {
-        const leg = legs.get(fact.callLegId);
+        const leg = created(fact.callLegId);
         if (!leg) break;
-        leg.answeredAtMs ??= timeMs;
-        if (fact.sip.remoteTag) leg.remoteTag = fact.sip.remoteTag;
-        leg.sessionId = sessionIdOf(leg);
+        const label = fact.type === 'LegRinging' ? statusText(fact.sipStatus) : '200 OK';
+        // The caller's leg answers towards the caller; every other party answers us.
         const key = participantKeyOf(leg);
-        const [from, to] = leg.role === 'caller' ? [SWITCHBOARD, key] : [key, SWITCHBOARD];
-        step({ kind: 'message', from, to, label: '200 OK', detail: null, callLegId: leg.callLegId });
+        step(
+          leg.role === 'caller'
+            ? message(SWITCHBOARD, key, label, null, leg.callLegId)
+            : message(key, SWITCHBOARD, label, null, leg.callLegId),
+        );
         break;
       }
       case 'LegEnded': {
-        const leg = legs.get(fact.callLegId);
+        const leg = created(fact.callLegId);
         if (!leg) break;
-        leg.endedAtMs = timeMs;
-        leg.endSipStatus = fact.sipStatus;
-        leg.endCause = fact.cause;
-        step({ ...legEndedArrow(leg, fact.sipStatus, fact.cause), callLegId: leg.callLegId });
+        step({ ...legEndedArrow(leg, fact.sipStatus, fact.cause, fact.sipReason), callLegId: leg.callLegId });
         break;
       }
       case 'QueueEntered':
         addQueue(fact.queueId);
-        step({
-          kind: 'message',
-          from: SWITCHBOARD,
-          to: queueKey(fact.queueId),
-          label: 'queued',
-          detail: null,
-          callLegId: null,
-        });
+        step(message(SWITCHBOARD, queueKey(fact.queueId), 'queued', null, null));
         break;
       case 'QueueLeft':
         addQueue(fact.queueId);
-        step({
-          kind: 'message',
-          from: queueKey(fact.queueId),
-          to: SWITCHBOARD,
-          label: `left: ${fact.reason}`,
-          detail: fact.overflowTarget ? `overflow to ${fact.overflowTarget}` : null,
-          callLegId: null,
-        });
+        step(
+          message(
+            queueKey(fact.queueId),
+            SWITCHBOARD,
+            `left: ${fact.reason}`,
+            fact.overflowTarget ? `overflow to ${fact.overflowTarget}` : null,
+            null,
+          ),
+        );
         break;
       case 'AllocationOffered':
         // The allocation leg's INVITE already shows the offer.
         addQueue(fact.queueId);
         break;
-      case 'AllocationRejected': {
-        const leg = legs.get(fact.callLegId);
-        if (leg?.allocation) {
-          leg.allocation.outcome = 'Rejected';
-          leg.allocation.rejectReason = fact.reason;
-        }
-        step({
-          kind: 'note',
-          from: queueKey(fact.queueId),
-          to: queueKey(fact.queueId),
-          label: `offer #${leg?.allocation?.ordinal ?? '?'} rejected`,
-          detail: fact.reason,
-          callLegId: fact.callLegId,
-        });
-        break;
-      }
+      case 'AllocationRejected':
       case 'AllocationConnected': {
-        const leg = legs.get(fact.callLegId);
-        if (leg?.allocation) leg.allocation.outcome = 'Connected';
-        step({
-          kind: 'note',
-          from: queueKey(fact.queueId),
-          to: queueKey(fact.queueId),
-          label: `offer #${leg?.allocation?.ordinal ?? '?'} answered`,
-          detail: null,
-          callLegId: fact.callLegId,
-        });
+        const leg = created(fact.callLegId);
+        const ordinal = leg ? allocationOrdinal(state, leg) : '?';
+        if (fact.type === 'AllocationRejected') rejections.set(fact.callLegId, fact.reason);
+        const [label, detail] =
+          fact.type === 'AllocationRejected' ? ['rejected', fact.reason] : ['answered', null];
+        step(note(queueKey(fact.queueId), `offer #${ordinal} ${label}`, detail, fact.callLegId));
         break;
       }
       case 'CallEnded':
-        map.endedAtMs = fact.endedAtMs ?? timeMs;
-        map.endReason = fact.reason;
-        map.endCause = fact.cause ?? null;
-        step({
-          kind: 'note',
-          from: SWITCHBOARD,
-          to: SWITCHBOARD,
-          label: `call ended: ${fact.reason}`,
-          detail: fact.cause ?? null,
-          callLegId: null,
-        });
+        step(note(SWITCHBOARD, `call ended: ${fact.reason}`, fact.cause ?? null, null));
         break;
     }
   }
-  // An allocation that ended without a rejection fact (e.g. the call ended meanwhile) is not pending.
-  for (const leg of map.legs) {
-    if (leg.allocation?.outcome === 'Pending' && leg.endedAtMs !== null) {
-      leg.allocation.outcome = leg.answeredAtMs !== null ? 'Connected' : 'Rejected';
-      leg.allocation.rejectReason ??= leg.answeredAtMs !== null ? null : leg.endCause;
-    }
+  const { started, ended } = state;
+  return {
+    callId,
+    callKind: started?.callKind ?? 'direct',
+    aNum: started?.aNum ?? '',
+    bNum: started?.bNum ?? '',
+    callerUserId: started?.callerUserId ?? null,
+    queueIds,
+    startedAtMs: started?.startedMs ?? first.timeMs,
+    endedAtMs: ended?.endedMs ?? null,
+    endReason: ended?.reason ?? null,
+    endCause: ended?.cause ?? null,
+    legs: state.legs.flatMap((leg) => {
+      const view = legView(state, leg, rejections);
+      return view ? [view] : [];
+    }),
+    records: recordEntries(callId, records),
+    participants: [...participants.values()],
+    timeline,
+  };
+}
+
+type Arrow = Omit<TimelineStep, 'seq' | 'timeMs' | 'factType'>;
+
+function message(
+  from: string,
+  to: string,
+  label: string,
+  detail: string | null,
+  callLegId: string | null,
+): Arrow {
+  return { kind: 'message', from, to, label, detail, callLegId };
+}
+
+function note(at: string, label: string, detail: string | null, callLegId: string | null): Arrow {
+  return { kind: 'note', from: at, to: at, label, detail, callLegId };
+}
+
+/** The cause as diagnostics shows it: a refusal by the reason phrase the device sent. */
+function causeText(cause: LegEndCause, sipReason: string | null | undefined): string {
+  return cause === 'Refused' ? (sipReason ?? cause) : cause;
+}
+
+/** 1 for the call's first allocation leg, 2 for the second, … (across members). */
+function allocationOrdinal(state: FoldedCall, leg: LegState): number {
+  return state.legs.filter((other) => other.role === 'allocation' && other.sip !== null).indexOf(leg) + 1;
+}
+
+/** The map of one leg call control created; undefined for legs only other facts mention. */
+function legView(
+  state: FoldedCall,
+  leg: LegState,
+  rejections: ReadonlyMap<string, AllocationRejectReason>,
+): LegMap | undefined {
+  if (leg.sip === null || leg.target === null) return undefined;
+  // Only a LegEnded ends a leg here: the call's end does not say when (or whether) each leg went.
+  const endedAtMs = leg.endCause !== null ? leg.endedMs : null;
+  const view: LegMap = {
+    callLegId: leg.callLegId,
+    role: leg.role,
+    direction: leg.direction,
+    userId: leg.userId,
+    queueId: leg.queueId,
+    target: leg.target,
+    sipCallId: leg.sip.sipCallId,
+    localTag: leg.sip.localTag,
+    remoteTag: leg.sip.remoteTag ?? null,
+    sessionId: null,
+    createdAtMs: leg.createdMs,
+    ringingAtMs: leg.ringingMs,
+    answeredAtMs: leg.answeredMs,
+    endedAtMs,
+    endSipStatus: leg.endSipStatus,
+    endCause: leg.endCause !== null ? causeText(leg.endCause, leg.endSipReason) : null,
+    allocation: null,
+  };
+  view.sessionId = sessionIdOf(view);
+  if (leg.role === 'allocation') {
+    // Journaled outcomes first; an offer that ended without one was answered (too late) or
+    // withdrawn, and shows the cause its leg ended with. An offer still ringing is Pending.
+    const rejectReason = rejections.get(leg.callLegId);
+    let outcome: AllocationOutcome = {
+      offeredAtMs: leg.createdMs,
+      outcome: 'Pending',
+      rejectReason: null,
+      ordinal: 0,
+    };
+    if (leg.connectedMs !== null) outcome = { ...outcome, outcome: 'Connected' };
+    else if (rejectReason !== undefined) outcome = { ...outcome, outcome: 'Rejected', rejectReason };
+    else if (endedAtMs !== null && leg.answeredMs !== null) outcome = { ...outcome, outcome: 'Connected' };
+    else if (endedAtMs !== null) outcome = { ...outcome, outcome: 'Rejected', rejectReason: view.endCause };
+    view.allocation = { ...outcome, ordinal: allocationOrdinal(state, leg) };
   }
-  map.participants = [...participants.values()];
-  return map;
+  return view;
 }
 
 /** Client callId = INVITE Call-ID + From tag; the From tag is the caller's on its own leg, ours on the legs we place. */
@@ -327,105 +291,101 @@ function sessionIdOf(leg: LegMap): string | null {
 }
 
 function legEndedArrow(
-  leg: LegMap,
+  leg: LegState,
   sipStatus: number,
-  cause: string,
-): Pick<TimelineStep, 'kind' | 'from' | 'to' | 'label' | 'detail'> {
+  cause: LegEndCause,
+  sipReason: string | undefined,
+): Omit<Arrow, 'callLegId'> {
+  const text = causeText(cause, sipReason);
   const party = participantKeyOf(leg);
   const fromParty = { kind: 'message' as const, from: party, to: SWITCHBOARD };
   const toParty = { kind: 'message' as const, from: SWITCHBOARD, to: party };
-  if (leg.answeredAtMs !== null) {
+  if (leg.answeredMs !== null) {
     const hungUpHere =
       (leg.role === 'caller' && cause === 'CallerHangup') ||
       (leg.role !== 'caller' && cause === 'CalleeHangup');
     return hungUpHere
       ? { ...fromParty, label: 'BYE', detail: null }
-      : { ...toParty, label: 'BYE', detail: cause };
+      : { ...toParty, label: 'BYE', detail: text };
   }
   if (leg.role === 'caller') {
     if (cause === 'CallerCancelled') return { ...fromParty, label: 'CANCEL', detail: null };
-    return { ...toParty, label: statusText(sipStatus), detail: cause };
+    return { ...toParty, label: statusText(sipStatus), detail: text };
   }
   // A placed leg that never answered: either the device refused it, or we withdrew it (CANCEL → 487).
-  if (sipStatus === 487 || sipStatus === 200) return { ...toParty, label: 'CANCEL', detail: cause };
-  if (sipStatus === 408 && cause === 'Timeout') return { ...toParty, label: 'no answer', detail: cause };
+  if (sipStatus === 487 || sipStatus === 200) return { ...toParty, label: 'CANCEL', detail: text };
+  if (sipStatus === 408 && cause === 'Timeout') return { ...toParty, label: 'no answer', detail: text };
   const label = statusText(sipStatus);
-  // A cause that only repeats the reason phrase (603 Decline / 'Decline') says nothing more.
-  return { ...fromParty, label, detail: label.endsWith(` ${cause}`) ? null : cause };
+  // A reason phrase that only repeats the status's (603 Decline / 'Decline') says nothing more.
+  return { ...fromParty, label, detail: label.endsWith(` ${text}`) ? null : text };
+}
+
+/** The ids a record entry names; absent ones are null. */
+type EntryIds = Partial<Pick<RecordEntry, 'callLegId' | 'userId' | 'queueId' | 'callbackListId'>>;
+
+/** One kind of record of the call: each with the endpoint that serves it and the grant that shows it. */
+function entriesOf<R extends { eventId: string }>(
+  kind: RecordEntry['kind'],
+  rows: readonly R[],
+  endpoint: string,
+  describe: (record: R) => {
+    permission: RecordEntry['permission'];
+    ids: EntryIds;
+    wire: RecordEntry['record'];
+  },
+): RecordEntry[] {
+  return rows.map((record) => {
+    const { permission, ids, wire } = describe(record);
+    return {
+      kind,
+      eventId: record.eventId,
+      endpoint,
+      permission,
+      callLegId: ids.callLegId ?? null,
+      userId: ids.userId ?? null,
+      queueId: ids.queueId ?? null,
+      callbackListId: ids.callbackListId ?? null,
+      record: wire,
+    };
+  });
 }
 
 function recordEntries(callId: string, records: CallRecords): RecordEntry[] {
-  const entries: RecordEntry[] = [];
-  const callQuery = `CallId=${callId}`;
-  for (const event of records.userCallEvents) {
-    entries.push({
-      kind: 'UserCallEvent',
-      eventId: event.eventId,
-      endpoint: `GET /calls?${callQuery}`,
+  const { userCallEvents, serviceCalls, serviceCallDetails, outboundServiceCalls, outboundCallbackCalls } =
+    records;
+  /** The REST list endpoint of one kind, narrowed to this call. */
+  const list = (path: string) => `GET /${path}?CallId=${callId}`;
+  return [
+    ...entriesOf('UserCallEvent', userCallEvents, list('calls'), (event) => ({
       permission: {
         kind: event.callType === 'DirectCall' ? 'DirectCalls' : 'AgentCalls',
         entityId: event.userId,
       },
-      callLegId: event.callLegId || null,
-      userId: event.userId,
-      queueId: event.queueId,
-      callbackListId: null,
-      record: toWireUserCallEvent(event),
-    });
-  }
-  for (const header of records.serviceCalls) {
-    entries.push({
-      kind: 'ServiceCall',
-      eventId: header.eventId,
-      endpoint: `GET /servicecall?${callQuery}`,
+      ids: { ...event, callLegId: event.callLegId || null },
+      wire: toWireUserCallEvent(event),
+    })),
+    ...entriesOf('ServiceCall', serviceCalls, list('servicecall'), (header) => ({
       permission: { kind: 'ServiceCalls', entityId: header.queueId },
-      callLegId: null,
-      userId: header.answeredByUserId,
-      queueId: header.queueId,
-      callbackListId: null,
-      record: toWireServiceCall(header),
-    });
-  }
-  for (const detail of records.serviceCallDetails) {
-    entries.push({
-      kind: 'ServiceCallDetail',
-      eventId: detail.eventId,
-      endpoint: `GET /servicecall/${callId}/details`,
+      ids: { userId: header.answeredByUserId, queueId: header.queueId },
+      wire: toWireServiceCall(header),
+    })),
+    // Details, outbound and callback calls name their leg, user, queue (and list) themselves.
+    ...entriesOf('ServiceCallDetail', serviceCallDetails, `GET /servicecall/${callId}/details`, (detail) => ({
       permission: { kind: 'ServiceCalls', entityId: detail.queueId },
-      callLegId: detail.callLegId,
-      userId: detail.userId,
-      queueId: detail.queueId,
-      callbackListId: null,
-      record: toWireServiceCallDetail(detail),
-    });
-  }
-  for (const outbound of records.outboundServiceCalls) {
-    entries.push({
-      kind: 'OutboundServiceCall',
-      eventId: outbound.eventId,
-      endpoint: `GET /outbound-servicecall?${callQuery}`,
-      permission: { kind: 'ServiceCalls', entityId: outbound.queueId },
-      callLegId: outbound.callLegId,
-      userId: outbound.userId,
-      queueId: outbound.queueId,
-      callbackListId: null,
-      record: toWireOutboundServiceCall(outbound),
-    });
-  }
-  for (const callback of records.outboundCallbackCalls) {
-    entries.push({
-      kind: 'OutboundCallbackCall',
-      eventId: callback.eventId,
-      endpoint: `GET /outbound-callbackcall?${callQuery}`,
-      permission: { kind: 'CallbackList', entityId: callback.callbackListId },
-      callLegId: callback.callLegId,
-      userId: callback.userId,
-      queueId: callback.queueId,
-      callbackListId: callback.callbackListId,
-      record: toWireOutboundCallbackCall(callback),
-    });
-  }
-  return entries;
+      ids: detail,
+      wire: toWireServiceCallDetail(detail),
+    })),
+    ...entriesOf('OutboundServiceCall', outboundServiceCalls, list('outbound-servicecall'), (call) => ({
+      permission: { kind: 'ServiceCalls', entityId: call.queueId },
+      ids: call,
+      wire: toWireOutboundServiceCall(call),
+    })),
+    ...entriesOf('OutboundCallbackCall', outboundCallbackCalls, list('outbound-callbackcall'), (call) => ({
+      permission: { kind: 'CallbackList', entityId: call.callbackListId },
+      ids: call,
+      wire: toWireOutboundCallbackCall(call),
+    })),
+  ];
 }
 
 // ---- visibility ---------------------------------------------------------------------------------------

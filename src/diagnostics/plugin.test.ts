@@ -6,28 +6,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type RestClient,
+  seedMembers,
   startTestPlatform,
   type TestPlatform,
   waitFor,
 } from '../../test/support/platform.js';
+import { seedTenantYaml } from '../../test/support/tenants.js';
 import { parseTenantYaml } from '../config/load.js';
 import { getTag } from '../sip/headers.js';
 import type { IncomingCall, OutgoingCall } from '../testing/test-ua.js';
 import type { WireCallMap, WireLookupResult } from './types.js';
 
 const TENANT = parseTenantYaml(
-  `
-domain: switchboard.local
-users:
-  - { username: a@example.com, displayName: User A, extension: "1001", password: secret-a }
-  - { username: b@example.com, displayName: User B, extension: "1002", password: secret-b }
-  - { username: c@example.com, displayName: User C, extension: "1003", password: secret-c }
-  - { username: admin@example.com, extension: "1000", password: secret-admin, role: admin }
-  - { username: sees-support@example.com, extension: "2004", password: pw, permissions: [ { ServiceCalls: Support } ] }
-  - { username: sees-nothing@example.com, extension: "2005", password: pw }
-queues:
-  - { name: Support, extension: "100", number: "+35810100100", members: [b@example.com, c@example.com] }
-`,
+  seedTenantYaml({ displayNames: true, viewers: ['sees-support', 'sees-nothing'] }),
   'diagnostics.test.yaml',
 );
 
@@ -43,19 +34,8 @@ let offerC: IncomingCall;
 
 beforeAll(async () => {
   env = await startTestPlatform(TENANT, 'sqlite');
-  const [a, b, c] = await Promise.all([
-    env.ua('1001', 'secret-a'),
-    env.ua('1002', 'secret-b'),
-    env.ua('1003', 'secret-c'),
-  ]);
-  b.onIncoming((call) => {
-    call.ring();
-    setTimeout(() => call.reject(603), 20);
-  });
-  c.onIncoming((call) => {
-    call.ring();
-    setTimeout(() => call.answer(), 20);
-  });
+  const [a, b, c] = await env.uas('1001', '1002', '1003');
+  seedMembers(b, c, 20);
   outgoing = a.call('100');
   const final = await outgoing.waitForFinal();
   callId = final.headers.get('X-Server-Call-Id')!;
@@ -240,5 +220,38 @@ describe('browser assets', () => {
     expect(await page.text()).toContain('<meta name="switchboard-sip-domain" content="switchboard.local" />');
     expect((await get('console/app.js')).status).toBe(200);
     expect((await get('console/console.css')).headers.get('content-type')).toMatch(/^text\/css/);
+  });
+});
+
+describe('one request budget for the REST API and diagnostics', () => {
+  it('counts requests to both against the same per-user budget', async () => {
+    const limited = await startTestPlatform(TENANT, 'sqlite', {
+      apiRateLimits: { requests: { capacity: 4, refillPerSecond: 0.001 } },
+    });
+    try {
+      const a = await limited.rest('a@example.com', 'secret-a');
+      // Alternating: two requests to each API spend the budget of four.
+      expect((await a.get('/users/me')).status).toBe(200);
+      expect((await a.get('/diagnostics/lookup', { id: 'nothing-like-this' })).status).toBe(404);
+      expect((await a.get('/users/me')).status).toBe(200);
+      expect((await a.get('/diagnostics/lookup', { id: 'nothing-like-this' })).status).toBe(404);
+      const apiRefused = await a.get('/users/me');
+      const diagnosticsRefused = await a.get('/diagnostics/lookup', { id: 'nothing-like-this' });
+      for (const refused of [apiRefused, diagnosticsRefused]) {
+        expect(refused).toMatchObject({ status: 429, body: { Code: 'TOO_MANY_REQUESTS' } });
+      }
+      // Another user has a budget of their own.
+      const b = await limited.rest('b@example.com', 'secret-b');
+      expect((await b.get('/diagnostics/lookup', { id: 'nothing-like-this' })).status).toBe(404);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('lists the diagnostics endpoints in /openapi.json', async () => {
+    const response = await fetch(new URL('openapi.json', env.platform.httpUrl));
+    const document = (await response.json()) as { paths: Record<string, Record<string, Json>> };
+    expect(document.paths['/diagnostics/calls/{CallId}']?.get).toMatchObject({ operationId: 'getCallMap' });
+    expect(document.paths['/diagnostics/lookup']?.get).toMatchObject({ operationId: 'lookupIdentifier' });
   });
 });

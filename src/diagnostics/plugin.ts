@@ -4,90 +4,111 @@
  *   GET /diagnostics/calls/{CallId}   a call's identifier map, as far as the caller may see it
  *   GET /diagnostics/lookup?id=…       which calls an identifier names
  *
- * HTTP Basic `email:SecretKey` exactly as the REST API (the same Authenticator over the same
- * credential store), and the same error format.
+ * The platform mounts it inside the REST API (`apiPlugin`'s `extensions`), so it shares the API's
+ * authentication plugin — one Authenticator, one request budget —, its validation, its error
+ * handler and its OpenAPI document. Registered on its own, it brings the same authentication
+ * plugin with state of its own.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { Authenticator } from '../api/auth.js';
-import { ApiError } from '../api/errors.js';
-import { DEFAULT_RATE_LIMITS, type RateLimits } from '../api/types.js';
-import { DiagnosticsError } from './errors.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { authPlugin, callerOf, createHttpAuth } from '../api/auth-plugin.js';
+import { operation } from '../api/documentation.js';
+import { jsonResponseHeaders, sendHttpError } from '../api/error-handler.js';
+import { validatorCompiler } from '../api/validation.js';
 import { DiagnosticsService, parseIdentifier } from './service.js';
 import type { DiagnosticsDeps } from './types.js';
 
-const JSON_TYPE = 'application/json; charset=utf-8';
+/**
+ * Identifiers are checked by `parseIdentifier` (its messages and codes are the contract), so the
+ * schemas only name and document the parameters: any value reaches the handler.
+ */
+const identifier = (description: string) =>
+  z.unknown().meta({ description, type: 'string', minLength: 1, maxLength: 256 });
 
-function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  let status: number;
-  let body: { Message: string; Code: string; Parameter?: string };
-  if (error instanceof DiagnosticsError) {
-    status = error.status;
-    body = error.toBody();
-  } else if (error instanceof ApiError) {
-    // Authentication and throttling, raised by the shared Authenticator.
-    status = error.status;
-    body = error.toBody();
-    if (error.code === 'UNAUTHORIZED')
-      reply.header('WWW-Authenticate', 'Basic realm="Switchboard", charset="UTF-8"');
-    if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
-  } else {
-    const framework = typeof error === 'object' && error !== null ? (error as { statusCode?: number }) : {};
-    if (framework.statusCode !== undefined && framework.statusCode >= 400 && framework.statusCode < 500) {
-      status = framework.statusCode;
-      body = { Message: 'The request could not be read', Code: 'BAD_PARAMETER' };
-    } else {
-      status = 500;
-      body = { Message: 'Internal error; it has been logged', Code: 'INTERNAL' };
-    }
+const callIdParams = z.object({ CallId: identifier('The CallId of the call.') });
+// Loose: unknown query parameters have always been ignored here.
+const lookupQuery = z.looseObject({
+  id: identifier(
+    'A CallId, CallLegId, record Id, SIP Call-ID or client callId (Call-ID + From tag); 1–256 printable characters.',
+  ).optional(),
+});
+
+const callMapSchema = z
+  .looseObject({
+    CallId: z.string(),
+    CallKind: z.string(),
+    Complete: z.boolean(),
+    Legs: z.array(z.looseObject({ CallLegId: z.string(), Role: z.string() })),
+    Records: z.array(z.looseObject({ Kind: z.string(), Id: z.string(), Endpoint: z.string() })),
+    Timeline: z.array(z.looseObject({ Seq: z.number(), Label: z.string() })),
+  })
+  .meta({ description: 'The identifier map (src/diagnostics/README.md describes every field).' });
+
+const lookupResultSchema = z.looseObject({
+  Query: z.string(),
+  Matches: z.array(
+    z.looseObject({
+      Kind: z.enum(['CallId', 'CallLegId', 'EventId', 'SipCallId', 'ClientCallId']),
+      CallId: z.string(),
+      Href: z.string(),
+    }),
+  ),
+});
+
+export const diagnosticsPlugin: FastifyPluginAsync<DiagnosticsDeps> = async (plain, deps) => {
+  const app = plain.withTypeProvider<ZodTypeProvider>();
+  if (!app.hasRequestDecorator('caller')) {
+    // Not mounted inside the REST API: the same plugins, with state of its own.
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    app.setErrorHandler(sendHttpError);
+    app.addHook('onSend', jsonResponseHeaders);
+    await app.register(authPlugin, { auth: createHttpAuth(deps) });
   }
-  if (status >= 500) request.log.error({ err: error }, 'diagnostics request failed');
-  else request.log.info({ code: body.Code }, body.Message);
-  return reply.status(status).header('Cache-Control', 'no-store').type(JSON_TYPE).send(JSON.stringify(body));
-}
-
-/** Query parameter by name, case-insensitively (the REST API's rule). */
-function queryParameter(request: FastifyRequest, name: string): unknown {
-  const query = (request.query ?? {}) as Record<string, unknown>;
-  const values = Object.entries(query).filter(([key]) => key.toLowerCase() === name.toLowerCase());
-  if (values.length > 1) return values.map(([, value]) => value);
-  return values[0]?.[1];
-}
-
-export const diagnosticsPlugin: FastifyPluginAsync<DiagnosticsDeps> = async (app, deps) => {
-  const rateLimits: RateLimits = { ...DEFAULT_RATE_LIMITS, ...deps.rateLimits };
-  const authenticator = new Authenticator({
-    directory: deps.directory,
-    credentials: deps.credentials,
-    rateLimits,
-    now: deps.now ?? Date.now,
-    maxActiveKeysPerUser: 10,
-    verifiedKeyCacheMs: 60_000,
-  });
   const service = new DiagnosticsService({
     directory: deps.directory,
     journal: deps.journal,
     records: deps.records,
   });
 
-  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('X-Content-Type-Options', 'nosniff');
-    return payload;
-  });
+  app.get(
+    '/diagnostics/calls/:CallId',
+    operation({
+      operationId: 'getCallMap',
+      tag: 'Diagnostics',
+      summary: "A call's identifier map, as far as the caller may see it",
+      description:
+        'Every leg with its SIP identifiers and the client callId the device saw, every record with the ' +
+        'endpoint that serves it and the permission that shows it, and the timeline. A 404 for an unknown ' +
+        'CallId and for a call the caller may see nothing of alike.',
+      auth: 'basic',
+      query: z.looseObject({}),
+      params: callIdParams,
+      response: { schema: callMapSchema, description: 'The identifier map.' },
+      errors: [400, 401, 404, 429],
+      serializerHeader: false,
+    }),
+    async (request) =>
+      service.callMapFor(parseIdentifier(request.params.CallId, 'CallId'), callerOf(request)),
+  );
 
-  const send = (reply: FastifyReply, body: unknown) =>
-    reply.header('Cache-Control', 'no-store').type(JSON_TYPE).send(JSON.stringify(body));
-
-  app.get('/diagnostics/calls/:CallId', async (request, reply) => {
-    const viewer = await authenticator.authenticate(request.headers.authorization);
-    const { CallId } = request.params as { CallId?: string };
-    const callId = parseIdentifier(CallId, 'CallId');
-    return send(reply, await service.callMapFor(callId, viewer));
-  });
-
-  app.get('/diagnostics/lookup', async (request, reply) => {
-    const viewer = await authenticator.authenticate(request.headers.authorization);
-    const identifier = parseIdentifier(queryParameter(request, 'id'), 'id');
-    return send(reply, await service.lookup(identifier, viewer));
-  });
+  app.get(
+    '/diagnostics/lookup',
+    operation({
+      operationId: 'lookupIdentifier',
+      tag: 'Diagnostics',
+      summary: 'Which calls an identifier names',
+      description:
+        'Matches the identifier against CallIds, CallLegIds, record Ids, SIP Call-IDs and client callIds; ' +
+        'only matches the caller may see. A 404 when there is none.',
+      auth: 'basic',
+      query: lookupQuery,
+      params: z.object({}),
+      response: { schema: lookupResultSchema, description: 'The matches.' },
+      errors: [400, 401, 404, 429],
+      serializerHeader: false,
+    }),
+    async (request) => service.lookup(parseIdentifier(request.query.id, 'id'), callerOf(request)),
+  );
 };

@@ -3,16 +3,11 @@
  * records (camelCase, internal), and its wire format (PascalCase, like the REST API it extends).
  */
 
+import type { CredentialStore } from '../api/credentials/index.js';
 import type { RateLimits } from '../api/types.js';
-import type {
-  CallEndReason,
-  CallKind,
-  JournalFactType,
-  JournalLookup,
-  LegRole,
-} from '../calls/journal/types.js';
 import type { Directory, GrantKind } from '../config/types.js';
-import type { CredentialStore, RecordKind, RecordLookup, RecordReader } from '../records/types.js';
+import type { CallEndReason, CallKind, JournalFactType, JournalLookup, LegRole } from '../journal/types.js';
+import type { RecordKind, RecordLookup, RecordReader } from '../records/types.js';
 
 /** What the diagnostics plugin reads. */
 export interface DiagnosticsDeps {

@@ -1,29 +1,31 @@
-/** Errors of the records package (store and post-processing), as values with codes. */
+/** Errors of the records package (store and post-processing), as values with codes (src/errors.ts). */
+import { SwitchboardError } from '../errors.js';
 
-export const RecordsErrorCode = {
+/** Every code the records package throws, with the message it means when nothing more is known. */
+export const RECORDS_ERRORS = {
   /** The database could not be opened, reached or migrated. */
-  StoreOpenFailed: 'RECORDS_STORE_OPEN_FAILED',
+  RECORDS_STORE_OPEN_FAILED: { message: 'The record store could not be opened' },
   /** An option is malformed (e.g. a PostgreSQL schema name that is not an identifier). */
-  BadOption: 'RECORDS_BAD_OPTION',
+  RECORDS_BAD_OPTION: { message: 'Bad record store option' },
   /** A store operation failed (the transaction was rolled back). */
-  StoreWriteFailed: 'RECORDS_STORE_WRITE_FAILED',
+  RECORDS_STORE_WRITE_FAILED: { message: 'A record store write failed' },
   /** The store's checkpoint is past the journal's end: the journal was replaced or truncated. */
-  CheckpointAheadOfJournal: 'RECORDS_CHECKPOINT_AHEAD_OF_JOURNAL',
+  RECORDS_CHECKPOINT_AHEAD_OF_JOURNAL: { message: 'The records checkpoint is past the end of the journal' },
   /** A post-processing batch failed; it is retried from the checkpoint. */
-  PostProcessFailed: 'RECORDS_POSTPROCESS_FAILED',
-  /** A stored post-processing state could not be decoded. */
-  CorruptState: 'RECORDS_CORRUPT_STATE',
-} as const;
-export type RecordsErrorCode = (typeof RecordsErrorCode)[keyof typeof RecordsErrorCode];
+  RECORDS_POSTPROCESS_FAILED: { message: 'Post-processing failed' },
+  /** A stored post-processing state or record could not be decoded. */
+  RECORDS_CORRUPT_STATE: { message: 'Stored records data could not be decoded' },
+} as const satisfies Record<string, { message: string }>;
 
-export class RecordsError extends Error {
-  override readonly name = 'RecordsError';
+export type RecordsErrorCode = keyof typeof RECORDS_ERRORS;
+
+export class RecordsError extends SwitchboardError<RecordsErrorCode> {
   constructor(
-    readonly code: RecordsErrorCode,
-    message: string,
+    code: RecordsErrorCode,
+    message: string = RECORDS_ERRORS[code].message,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
   }
 }
 

@@ -1,126 +1,41 @@
 /**
- * Call records produced by post-processing (DESIGN.md §2–3). Internal names are camelCase and say
- * which identifier they hold; the REST layer maps them to the EnreachAPI PascalCase fields.
- * Times are epoch milliseconds (UTC); absent times are null.
+ * The records package's contracts: the store interfaces and their queries. The records themselves
+ * are defined once each, in their kind's folder (src/records/kinds/<kind>/: zod schema, row
+ * mapping, wire format); they are re-exported here for the packages that read and write them.
+ * Internal names are camelCase and say which identifier they hold; times are epoch milliseconds
+ * (UTC); absent times are null.
  */
+export {
+  CALLBACK_CLOSED_STATUSES,
+  CALLBACK_REOPENABLE_STATUSES,
+  CALLBACK_REQUEST_STATUSES,
+  type CallbackClosedStatus,
+  type CallbackRequest,
+  type CallbackRequestOrigin,
+  type CallbackRequestStatus,
+} from './kinds/callback-request/record.js';
+export type { OutboundCallbackCall } from './kinds/outbound-callback-call/record.js';
+export type { OutboundServiceCall } from './kinds/outbound-service-call/record.js';
+export type { ServiceCall } from './kinds/service-call/record.js';
+export {
+  type ServiceCallDetail,
+  type ServiceCallDetailWrite,
+  ServiceCallEventType,
+  type ServiceCallEventTypeName,
+} from './kinds/service-call-detail/record.js';
+export type { CallResult } from './kinds/shared.js';
+export type { CallType, Direction, UserCallEvent } from './kinds/user-call-event/record.js';
 
-export type CallResult = 'Handled' | 'Allocated' | 'Missed' | 'Rejected' | 'Busy' | 'Cancelled' | 'Failed';
-export type CallType = 'DirectCall' | 'ServiceCall';
-export type Direction = 'inbound' | 'outbound';
-
-export interface UserCallEvent {
-  /** Record Id: UUID v5 of the natural key (callLegId or callId+userId, see post-processing). */
-  eventId: string;
-  callId: string;
-  callLegId: string;
-  userId: string;
-  userName: string;
-  callType: CallType;
-  direction: Direction;
-  result: CallResult;
-  aNum: string;
-  bNum: string;
-  queueId: string | null;
-  queueName: string | null;
-  timestampMs: number;
-  answerTimeMs: number | null;
-  endTimeMs: number | null;
-  durationSeconds: number;
-  recordingIds: string[];
-  modifiedMs: number;
-}
-
-export interface ServiceCall {
-  eventId: string;
-  callId: string;
-  queueId: string;
-  queueName: string;
-  aNum: string;
-  bNum: string;
-  arrivalTimeMs: number;
-  answerTimeMs: number | null;
-  endTimeMs: number | null;
-  waitTimeSeconds: number;
-  durationSeconds: number;
-  /** Null while the call is in progress. */
-  result: CallResult | null;
-  answeredByUserId: string | null;
-  answeredByUserName: string | null;
-  allocationCount: number;
-  recordingIds: string[];
-  modifiedMs: number;
-}
-
-/** EventType codes of service call details. 2 and 1xx/2xx codes above 100 follow EnreachVoice; see docs. */
-export const ServiceCallEventType = {
-  CallArrival: 1,
-  CallDisconnect: 2,
-  QueueReject: 101,
-  QueueScheduleClosed: 102,
-  QueueOverflow: 103,
-  UserAllocation: 201,
-  UserConnect: 202,
-  UserReject: 203,
-  UserTransfer: 204,
-  UserPark: 205,
-} as const;
-export type ServiceCallEventTypeName = keyof typeof ServiceCallEventType;
-
-export interface ServiceCallDetail {
-  eventId: string;
-  callId: string;
-  callLegId: string | null;
-  queueId: string;
-  queueName: string;
-  userId: string | null;
-  userName: string | null;
-  eventType: ServiceCallEventTypeName;
-  reason: string | null;
-  timestampMs: number;
-  modifiedMs: number;
-  /** Journal sequence of the fact that produced it: orders details deterministically. */
-  seq: number;
-}
-
-export interface OutboundServiceCall {
-  eventId: string;
-  callId: string;
-  callLegId: string;
-  queueId: string;
-  queueName: string;
-  userId: string;
-  userName: string;
-  aNum: string;
-  bNum: string;
-  timestampMs: number;
-  answerTimeMs: number | null;
-  endTimeMs: number | null;
-  durationSeconds: number;
-  result: CallResult | null;
-  recordingIds: string[];
-  modifiedMs: number;
-}
-
-export interface OutboundCallbackCall {
-  eventId: string;
-  callId: string;
-  callLegId: string;
-  callbackListId: string;
-  callbackListName: string;
-  callbackRequestId: string;
-  queueId: string | null;
-  userId: string;
-  userName: string;
-  aNum: string;
-  bNum: string;
-  timestampMs: number;
-  answerTimeMs: number | null;
-  endTimeMs: number | null;
-  durationSeconds: number;
-  result: CallResult | null;
-  recordingIds: string[];
-  modifiedMs: number;
-}
+import type {
+  CallbackClosedStatus,
+  CallbackRequest,
+  CallbackRequestStatus,
+} from './kinds/callback-request/record.js';
+import type { OutboundCallbackCall } from './kinds/outbound-callback-call/record.js';
+import type { OutboundServiceCall } from './kinds/outbound-service-call/record.js';
+import type { ServiceCall } from './kinds/service-call/record.js';
+import type { ServiceCallDetail, ServiceCallDetailWrite } from './kinds/service-call-detail/record.js';
+import type { UserCallEvent } from './kinds/user-call-event/record.js';
 
 /** '*' = no restriction; an array = only these ids (possibly empty = nothing). */
 export type IdScope = '*' | readonly string[];
@@ -164,18 +79,6 @@ export interface RecordReader {
   listServiceCallDetails(callId: string): Promise<ServiceCallDetail[]>;
   listOutboundServiceCalls(query: QueueOwnedQuery): Promise<OutboundServiceCall[]>;
   listOutboundCallbackCalls(query: CallbackOwnedQuery): Promise<OutboundCallbackCall[]>;
-}
-
-/** Hashed REST secret keys, kept by the store so that they survive restarts. */
-export interface CredentialStore {
-  saveSecretKeyHash(userId: string, keyHash: string, createdMs: number): Promise<void>;
-  /** Hashes of the user's current keys, newest first. */
-  listSecretKeyHashes(userId: string): Promise<string[]>;
-}
-
-/** A detail as written: `subSeq` orders the details that one journal fact produced. */
-export interface ServiceCallDetailWrite extends ServiceCallDetail {
-  subSeq: number;
 }
 
 /**
@@ -249,67 +152,6 @@ export interface RecordLookup {
 
 // ---- Callback requests -------------------------------------------------------------------------
 
-/**
- * Where a callback request stands. `Open` is the only status that can get callback calls; the
- * others are closed with the handling outcome (see src/records/README.md for the rules).
- */
-export type CallbackRequestStatus =
-  | 'Open'
-  | 'ClosedSuccessfully'
-  | 'ClosedBusy'
-  | 'ClosedNoAnswer'
-  | 'ClosedInvalidNumber'
-  | 'Cancelled';
-export type CallbackClosedStatus = Exclude<CallbackRequestStatus, 'Open'>;
-
-export const CALLBACK_CLOSED_STATUSES: readonly CallbackClosedStatus[] = [
-  'ClosedSuccessfully',
-  'ClosedBusy',
-  'ClosedNoAnswer',
-  'ClosedInvalidNumber',
-  'Cancelled',
-];
-export const CALLBACK_REQUEST_STATUSES: readonly CallbackRequestStatus[] = [
-  'Open',
-  ...CALLBACK_CLOSED_STATUSES,
-];
-
-/**
- * Closed statuses that may be re-opened: the customer may be reachable later (busy, no answer) or
- * the cancellation was a mistake. A request closed successfully is done, and one with an invalid
- * number cannot be called: a new contact is a new request.
- */
-export const CALLBACK_REOPENABLE_STATUSES: readonly CallbackClosedStatus[] = [
-  'ClosedBusy',
-  'ClosedNoAnswer',
-  'Cancelled',
-];
-
-/** How the request came to be: a missed queue call (post-processing) or the REST API. */
-export type CallbackRequestOrigin = 'MissedCall' | 'Api';
-
-export interface CallbackRequest {
-  callbackRequestId: string;
-  callbackListId: string;
-  /** The queue that missed the call (or the one named on creation); null if none. */
-  queueId: string | null;
-  /** The number to call back. */
-  number: string;
-  /** CallId of the missed call, for requests made from one. */
-  callId: string | null;
-  origin: CallbackRequestOrigin;
-  note: string | null;
-  status: CallbackRequestStatus;
-  createdMs: number;
-  /** Who created it through the API; null for missed calls. */
-  createdByUserId: string | null;
-  /** When and by whom it was last closed; null while open. */
-  closedMs: number | null;
-  closedByUserId: string | null;
-  /** Wall-clock time of the last change of the request itself (attempts have their own Modified). */
-  modifiedMs: number;
-}
-
 export interface CallbackRequestQuery {
   callbackListId: string;
   status?: CallbackRequestStatus;
@@ -358,12 +200,7 @@ export interface CallbackRequestStore {
 }
 
 /** The record store: read side for the REST API, write side for post-processing. */
-export interface RecordStore
-  extends RecordReader,
-    RecordWriter,
-    CredentialStore,
-    RecordLookup,
-    CallbackRequestStore {
+export interface RecordStore extends RecordReader, RecordWriter, RecordLookup, CallbackRequestStore {
   readonly dialect: StoreDialect;
   close(): Promise<void>;
 }

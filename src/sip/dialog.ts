@@ -9,50 +9,32 @@ import { getTag, parseNameAddr } from './headers.js';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from './message.js';
 import type { Flow } from './transport/types.js';
 
-export interface DialogState {
-  sipCallId: string;
-  localTag: string;
-  remoteTag: string;
-  /** Our From/To value including our tag. */
-  localParty: string;
-  /** The peer's From/To value including its tag. */
-  remoteParty: string;
-  localSeq: number;
-  remoteSeq: number;
-  /** The peer's Contact URI: Request-URI of in-dialog requests. */
-  remoteTarget: string;
-  /** Route set (URIs with brackets) in the order to put in Route headers. */
-  routeSet: string[];
-  flow: Flow;
-  /** Our Contact URI for this dialog. */
-  localContact: string;
-}
+/** What a dialog is made of: its fields, without the methods and the derived key. */
+export type DialogState = { [Name in DialogField]: Dialog[Name] };
+type DialogField = {
+  [Name in keyof Dialog]: Dialog[Name] extends (...args: never[]) => unknown ? never : Name;
+}[Exclude<keyof Dialog, 'key'>];
 
-export class Dialog implements DialogState {
-  sipCallId: string;
-  localTag: string;
-  remoteTag: string;
-  localParty: string;
-  remoteParty: string;
-  localSeq: number;
-  remoteSeq: number;
-  remoteTarget: string;
-  routeSet: string[];
-  flow: Flow;
-  localContact: string;
+export class Dialog {
+  sipCallId!: string;
+  localTag!: string;
+  remoteTag!: string;
+  /** Our From/To value including our tag. */
+  localParty!: string;
+  /** The peer's From/To value including its tag. */
+  remoteParty!: string;
+  localSeq!: number;
+  remoteSeq!: number;
+  /** The peer's Contact URI: Request-URI of in-dialog requests. */
+  remoteTarget!: string;
+  /** Route set (URIs with brackets) in the order to put in Route headers. */
+  routeSet!: string[];
+  flow!: Flow;
+  /** Our Contact URI for this dialog. */
+  localContact!: string;
 
   constructor(state: DialogState) {
-    this.sipCallId = state.sipCallId;
-    this.localTag = state.localTag;
-    this.remoteTag = state.remoteTag;
-    this.localParty = state.localParty;
-    this.remoteParty = state.remoteParty;
-    this.localSeq = state.localSeq;
-    this.remoteSeq = state.remoteSeq;
-    this.remoteTarget = state.remoteTarget;
-    this.routeSet = state.routeSet;
-    this.flow = state.flow;
-    this.localContact = state.localContact;
+    Object.assign(this, state);
   }
 
   /** The key under which a dialog is found from an inbound request: Call-ID + our tag + peer tag. */
@@ -144,14 +126,6 @@ export class Dialog implements DialogState {
 
 export function dialogKey(sipCallId: string, localTag: string, remoteTag: string): string {
   return `${sipCallId}|${localTag}|${remoteTag}`;
-}
-
-/** Key of the dialog an inbound request belongs to (our tag is in To, the peer's in From). */
-export function dialogKeyOfRequest(request: SipRequest): string | undefined {
-  const localTag = getTag(request.headers.get('To') ?? '');
-  const remoteTag = getTag(request.headers.get('From') ?? '');
-  if (!localTag) return undefined;
-  return dialogKey(request.headers.get('Call-ID') ?? '', localTag, remoteTag ?? '');
 }
 
 export function cseqNumber(message: SipRequest | SipResponse): number {

@@ -83,12 +83,6 @@ const WELL_KNOWN = [
   'Via',
   'Warning',
   'WWW-Authenticate',
-  'X-Server-Call-Id',
-  'X-Call-Leg-Id',
-  'X-Queue-Id',
-  'X-Queue-Name',
-  'X-On-Behalf-Of-Queue',
-  'X-Callback-Request-Id',
 ];
 const WELL_KNOWN_BY_LOWER = new Map(WELL_KNOWN.map((name) => [name.toLowerCase(), name]));
 

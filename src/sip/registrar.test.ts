@@ -5,14 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSipTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DEMO_TENANT_YAML } from '../config/demo.js';
 import { parseTenantYaml } from '../config/load.js';
-import { type Platform, startPlatform } from '../platform.js';
+import type { Platform } from '../platform.js';
 import { TestUa } from '../testing/test-ua.js';
+import { waitUntil } from '../testing/wait.js';
 import { DigestAuthenticator } from './digest.js';
 import { parseAuthParams, parseContactList } from './headers.js';
 import type { SipMessage, SipResponse } from './message.js';
@@ -23,18 +22,6 @@ import { UdpTransport } from './transport/udp.js';
 
 const DOMAIN = 'switchboard.local';
 const PASSWORDS: Record<string, string> = { '1001': 'secret-a', '1002': 'secret-b', '1003': 'secret-c' };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(predicate: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const started = Date.now();
-  while (!predicate()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 function md5(text: string): string {
   return createHash('md5').update(text).digest('hex');
@@ -201,19 +188,13 @@ afterEach(async () => {
 // ================================================================================================
 
 describe('registrar on the platform (demo tenant)', () => {
+  let env: TestPlatform;
   let platform: Platform;
-  let dataDir: string;
   const uas: TestUa[] = [];
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'sb-registrar-'));
-    platform = await startPlatform({
-      tenant: parseTenantYaml(DEMO_TENANT_YAML, 'demo'),
-      dataDir,
-      host: '127.0.0.1',
-      httpPort: 0,
-      sipPort: 0,
-    });
+    env = await startSipTestPlatform(parseTenantYaml(DEMO_TENANT_YAML, 'demo'));
+    platform = env.platform;
   });
 
   afterEach(async () => {
@@ -222,8 +203,7 @@ describe('registrar on the platform (demo tenant)', () => {
   });
 
   afterAll(async () => {
-    await platform.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await env.close();
   });
 
   async function wsUa(extension: string): Promise<TestUa> {

@@ -12,7 +12,7 @@ import type { DigestAuthenticator } from './digest.js';
 import { formatParams, parseContactList, parseNameAddr } from './headers.js';
 import type { SipRequest } from './message.js';
 import type { SipStack } from './stack.js';
-import type { ServerTransaction } from './transaction.js';
+import type { ServerTransaction } from './transaction/index.js';
 import { type Flow, flowKey } from './transport/types.js';
 
 export interface Binding {

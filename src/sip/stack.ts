@@ -12,13 +12,17 @@ import { SipMetrics } from './metrics.js';
 import { type ParseResult, parseMessage } from './parser.js';
 import { serializeMessage } from './serializer.js';
 import {
-  ClientTransaction,
+  type ClientTransaction,
   type ClientTransactionHandlers,
   DEFAULT_TIMERS,
-  ServerTransaction,
+  InviteClientTransaction,
+  InviteServerTransaction,
+  NonInviteClientTransaction,
+  NonInviteServerTransaction,
+  type ServerTransaction,
   type TimerConfig,
   type TransactionHost,
-} from './transaction.js';
+} from './transaction/index.js';
 import type { Flow, InboundData, Transport, TransportProtocol } from './transport/types.js';
 
 export const BRANCH_MAGIC = 'z9hG4bK';
@@ -51,7 +55,7 @@ export class SipStack implements TransactionHost {
   private readonly transports = new Map<TransportProtocol, Transport>();
   private readonly serverTransactions = new Map<string, ServerTransaction>();
   private readonly clientTransactions = new Map<string, ClientTransaction>();
-  private readonly pendingCancels = new Map<ClientTransaction, string | undefined>();
+  private readonly pendingCancels = new Map<InviteClientTransaction, string | undefined>();
   private readonly parseOptions: { maxHeaders?: number; maxHeaderBytes?: number };
 
   /** New requests (not retransmissions, not ACK; CANCELs that match an INVITE are handled here). */
@@ -106,7 +110,7 @@ export class SipStack implements TransactionHost {
   removeClientTransaction(key: string): void {
     const transaction = this.clientTransactions.get(key);
     // An INVITE that ended (Timer B, transport error) before any provisional: its deferred CANCEL goes too.
-    if (transaction) this.pendingCancels.delete(transaction);
+    if (transaction?.isInvite) this.pendingCancels.delete(transaction);
     this.clientTransactions.delete(key);
   }
 
@@ -190,7 +194,7 @@ export class SipStack implements TransactionHost {
     }
     if (request.method === 'ACK') {
       const inviteTx = this.serverTransactions.get(key);
-      if (inviteTx && inviteTx.state === 'completed') {
+      if (inviteTx?.isInvite && inviteTx.state === 'completed') {
         inviteTx.onAck();
         return;
       }
@@ -203,9 +207,13 @@ export class SipStack implements TransactionHost {
       existing.onRetransmission();
       return;
     }
-    const transaction = new ServerTransaction(this, key, request, this.responseFlow(request.headers, flow));
+    const responseFlow = this.responseFlow(request.headers, flow);
+    const transaction =
+      request.method === 'INVITE'
+        ? new InviteServerTransaction(this, key, request, responseFlow)
+        : new NonInviteServerTransaction(this, key, request, responseFlow);
     this.serverTransactions.set(key, transaction);
-    if (request.method === 'CANCEL') {
+    if (!transaction.isInvite && request.method === 'CANCEL') {
       this.handleCancel(request, transaction);
       return;
     }
@@ -226,7 +234,7 @@ export class SipStack implements TransactionHost {
     this.onRequest(request, transaction);
   }
 
-  private handleCancel(cancel: SipRequest, transaction: ServerTransaction): void {
+  private handleCancel(cancel: SipRequest, transaction: NonInviteServerTransaction): void {
     const inviteKey = serverTransactionKey(cancel, 'INVITE');
     const invite = inviteKey ? this.serverTransactions.get(inviteKey) : undefined;
     if (!invite?.isInvite) {
@@ -258,6 +266,7 @@ export class SipStack implements TransactionHost {
       return;
     }
     transaction.receive(response);
+    if (!transaction.isInvite) return;
     if (response.status >= 100 && response.status < 200) {
       const pendingReason = this.pendingCancels.get(transaction);
       if (this.pendingCancels.has(transaction)) {
@@ -332,13 +341,11 @@ export class SipStack implements TransactionHost {
     const branch = newBranch();
     request.headers.prepend('Via', this.viaFor(flow, branch));
     if (!request.headers.has('Max-Forwards')) request.headers.append('Max-Forwards', '70');
-    const transaction = new ClientTransaction(
-      this,
-      clientTransactionKey(branch, request.method),
-      request,
-      flow,
-      handlers,
-    );
+    const key = clientTransactionKey(branch, request.method);
+    const transaction =
+      request.method === 'INVITE'
+        ? new InviteClientTransaction(this, key, request, flow, handlers)
+        : new NonInviteClientTransaction(this, key, request, flow, handlers);
     this.clientTransactions.set(transaction.key, transaction);
     transaction.start();
     return transaction;
@@ -369,7 +376,7 @@ export class SipStack implements TransactionHost {
     this.sendCancel(transaction, reason);
   }
 
-  private sendCancel(invite: ClientTransaction, reason?: string): void {
+  private sendCancel(invite: InviteClientTransaction, reason?: string): void {
     const original = invite.request;
     const headers = new SipHeaders();
     const topVia = original.headers.getAll('Via')[0];
@@ -392,14 +399,12 @@ export class SipStack implements TransactionHost {
     // Same branch as the INVITE: build the transaction by hand instead of sendRequest (which mints one).
     const branch = topVia ? parseVia(topVia)?.branch : undefined;
     if (!branch) return;
-    const transaction = new ClientTransaction(
+    const transaction = new NonInviteClientTransaction(
       this,
       clientTransactionKey(branch, 'CANCEL'),
       cancel,
       invite.flow,
-      {
-        onResponse: () => {},
-      },
+      IGNORE_RESPONSES,
     );
     this.clientTransactions.set(transaction.key, transaction);
     transaction.start();
@@ -459,6 +464,9 @@ export class SipStack implements TransactionHost {
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 }
+
+/** A CANCEL's own response tells the TU nothing: the INVITE's final response does. */
+const IGNORE_RESPONSES: ClientTransactionHandlers = { onResponse: () => {} };
 
 /** RFC 3261 §17.2.3 matching (RFC 2543 fallback when the branch lacks the magic cookie). */
 export function serverTransactionKey(request: SipRequest, methodOverride?: string): string | undefined {

@@ -9,7 +9,7 @@ import { digestHa1, digestResponse } from '../sip/digest.js';
 import { getTag, parseAuthParams } from '../sip/headers.js';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { newSipCallId, newTag, SipStack } from '../sip/stack.js';
-import type { ServerTransaction, TimerConfig } from '../sip/transaction.js';
+import type { InviteServerTransaction, ServerTransaction, TimerConfig } from '../sip/transaction/index.js';
 import type { Flow } from '../sip/transport/types.js';
 import { UdpTransport } from '../sip/transport/udp.js';
 import { WsClientTransport } from './ws-client-transport.js';
@@ -26,22 +26,45 @@ export interface TestUaOptions {
   timers?: Partial<TimerConfig>;
 }
 
+/** What both directions of a test call do once answered: hang up, and hear the peer hang up. */
+abstract class TestCall {
+  dialog?: Dialog;
+  ended = false;
+  private readonly byeWaiters: (() => void)[] = [];
+
+  constructor(protected readonly ua: TestUa) {}
+
+  hangup(): Promise<SipResponse> {
+    if (!this.dialog) throw new Error('not answered');
+    this.ended = true;
+    return this.ua.sendInDialog(this.dialog, 'BYE');
+  }
+
+  onBye(): void {
+    this.ended = true;
+    for (const w of this.byeWaiters.splice(0)) w();
+  }
+
+  waitForBye(timeoutMs = 5000): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return withTimeout(new Promise<void>((resolve) => this.byeWaiters.push(resolve)), timeoutMs, 'BYE');
+  }
+}
+
 /** An incoming call as the device sees it. */
-export class IncomingCall {
+export class IncomingCall extends TestCall {
   readonly invite: SipRequest;
   readonly localTag = newTag();
-  dialog?: Dialog;
   cancelled = false;
   /** The CANCEL request, once one arrived. */
   cancelRequest?: SipRequest;
-  ended = false;
-  private byeWaiters: (() => void)[] = [];
   private readonly cancelWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly ua: TestUa,
-    readonly transaction: ServerTransaction,
+    ua: TestUa,
+    readonly transaction: InviteServerTransaction,
   ) {
+    super(ua);
     this.invite = transaction.request;
     transaction.onCancel = (cancel) => {
       this.cancelled = true;
@@ -87,22 +110,6 @@ export class IncomingCall {
     );
   }
 
-  hangup(): Promise<SipResponse> {
-    if (!this.dialog) throw new Error('not answered');
-    this.ended = true;
-    return this.ua.sendInDialog(this.dialog, 'BYE');
-  }
-
-  onBye(): void {
-    this.ended = true;
-    for (const w of this.byeWaiters.splice(0)) w();
-  }
-
-  waitForBye(timeoutMs = 5000): Promise<void> {
-    if (this.ended) return Promise.resolve();
-    return withTimeout(new Promise<void>((resolve) => this.byeWaiters.push(resolve)), timeoutMs, 'BYE');
-  }
-
   waitForCancel(timeoutMs = 5000): Promise<void> {
     if (this.cancelled) return Promise.resolve();
     return withTimeout(new Promise<void>((resolve) => this.cancelWaiters.push(resolve)), timeoutMs, 'CANCEL');
@@ -110,21 +117,19 @@ export class IncomingCall {
 }
 
 /** A call this UA placed. */
-export class OutgoingCall {
+export class OutgoingCall extends TestCall {
   readonly responses: SipResponse[] = [];
-  dialog?: Dialog;
-  ended = false;
   final?: SipResponse;
   readonly finalResponse: Promise<SipResponse>;
   private resolveFinal!: (r: SipResponse) => void;
-  private byeWaiters: (() => void)[] = [];
   private progressWaiters: ((r: SipResponse) => void)[] = [];
   transaction?: ReturnType<SipStack['sendRequest']>;
 
   constructor(
-    private readonly ua: TestUa,
+    ua: TestUa,
     readonly invite: SipRequest,
   ) {
+    super(ua);
     this.finalResponse = new Promise((resolve) => {
       this.resolveFinal = resolve;
     });
@@ -158,22 +163,6 @@ export class OutgoingCall {
 
   cancel(): void {
     if (this.transaction) this.ua.stack.cancel(this.transaction);
-  }
-
-  hangup(): Promise<SipResponse> {
-    if (!this.dialog) throw new Error('not answered');
-    this.ended = true;
-    return this.ua.sendInDialog(this.dialog, 'BYE');
-  }
-
-  onBye(): void {
-    this.ended = true;
-    for (const w of this.byeWaiters.splice(0)) w();
-  }
-
-  waitForBye(timeoutMs = 5000): Promise<void> {
-    if (this.ended) return Promise.resolve();
-    return withTimeout(new Promise<void>((resolve) => this.byeWaiters.push(resolve)), timeoutMs, 'BYE');
   }
 }
 
@@ -223,6 +212,22 @@ export class TestUa {
     this.behaviour = behaviour;
   }
 
+  /** Incoming calls ring, and are answered `delayMs` later (a person picking up). */
+  answerAfterRinging(delayMs: number): void {
+    this.onIncoming((call) => {
+      call.ring();
+      setTimeout(() => call.answer(), delayMs);
+    });
+  }
+
+  /** Incoming calls ring, and are refused with `status` `delayMs` later. */
+  rejectAfterRinging(status: number, delayMs: number): void {
+    this.onIncoming((call) => {
+      call.ring();
+      setTimeout(() => call.reject(status), delayMs);
+    });
+  }
+
   waitForIncoming(timeoutMs = 5000): Promise<IncomingCall> {
     return withTimeout(
       new Promise((resolve) => this.incomingWaiters.push(resolve)),
@@ -242,7 +247,7 @@ export class TestUa {
 
   private onRequest(request: SipRequest, tx: ServerTransaction): void {
     this.receivedRequests.push(request);
-    if (request.method === 'INVITE' && !getTag(request.headers.get('To') ?? '')) {
+    if (tx.isInvite && !getTag(request.headers.get('To') ?? '')) {
       const call = new IncomingCall(this, tx);
       this.incoming.push(call);
       this.behaviour(call);

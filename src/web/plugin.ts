@@ -1,22 +1,18 @@
 /**
  * The browser side of the platform as a Fastify plugin: the console at `/` and the webphone SDK
- * at `/webphone.js` (ES module; declarations at `/webphone.d.ts`). Bundles are built on first
- * request and cached (./web-assets.ts); responses carry an ETag and revalidate.
+ * at `/webphone.js` (ES module; declarations at `/webphone.d.ts`). The files are built by
+ * `npm run build` (./build.ts) and only read here (./assets.ts); responses carry an ETag and
+ * revalidate.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { sendHttpError } from '../api/error-handler.js';
 import type { Directory } from '../config/types.js';
-import { DiagnosticsError } from '../diagnostics/errors.js';
-import {
-  type BuiltAsset,
-  consolePage,
-  consoleScript,
-  consoleStyles,
-  webPhoneDeclarations,
-  webPhoneModule,
-} from './assets.js';
+import { type BuiltAsset, createWebAssets, defaultWebAssetsDir, type WebAssetName } from './assets.js';
 
 export interface WebDeps {
   directory: Directory;
+  /** The folder `npm run build` wrote the browser files to (default: dist/public of this package). */
+  assetsDir?: string;
 }
 
 /** The console talks only to its own origin (REST, diagnostics, SIP WebSocket); media may be blobs. */
@@ -46,32 +42,22 @@ function sendAsset(
 }
 
 export const webPlugin: FastifyPluginAsync<WebDeps> = async (app, deps) => {
-  app.setErrorHandler((error, request, reply) => {
-    const known =
-      error instanceof DiagnosticsError
-        ? error
-        : new DiagnosticsError('INTERNAL', 'Internal error; it has been logged');
-    request.log.error({ err: error }, 'serving a browser asset failed');
-    return reply
-      .status(known.status)
-      .header('Cache-Control', 'no-store')
-      .type('application/json; charset=utf-8')
-      .send(JSON.stringify(known.toBody()));
+  app.setErrorHandler(sendHttpError);
+  const assets = createWebAssets({
+    dir: deps.assetsDir ?? defaultWebAssetsDir(),
+    sipDomain: deps.directory.tenant.domain,
   });
+  const serve =
+    (name: WebAssetName, extraHeaders: Record<string, string> = {}) =>
+    async (request: FastifyRequest, reply: FastifyReply) =>
+      sendAsset(request, reply, await assets.get(name), extraHeaders);
 
-  const sipDomain = deps.directory.tenant.domain;
-  app.get('/', async (request, reply) =>
-    sendAsset(request, reply, await consolePage({ sipDomain }), { 'Content-Security-Policy': CONSOLE_CSP }),
+  app.get('/', serve('consolePage', { 'Content-Security-Policy': CONSOLE_CSP }));
+  app.get('/console/app.js', serve('consoleScript'));
+  app.get('/console/console.css', serve('consoleStyles'));
+  app.get(
+    '/webphone.js',
+    serve('webphone', { 'X-TypeScript-Types': '/webphone.d.ts', 'Access-Control-Allow-Origin': '*' }),
   );
-  app.get('/console/app.js', async (request, reply) => sendAsset(request, reply, await consoleScript()));
-  app.get('/console/console.css', async (request, reply) => sendAsset(request, reply, await consoleStyles()));
-  app.get('/webphone.js', async (request, reply) =>
-    sendAsset(request, reply, await webPhoneModule(), {
-      'X-TypeScript-Types': '/webphone.d.ts',
-      'Access-Control-Allow-Origin': '*',
-    }),
-  );
-  app.get('/webphone.d.ts', async (request, reply) =>
-    sendAsset(request, reply, await webPhoneDeclarations(), { 'Access-Control-Allow-Origin': '*' }),
-  );
+  app.get('/webphone.d.ts', serve('webphoneDeclarations', { 'Access-Control-Allow-Origin': '*' }));
 };

@@ -4,7 +4,7 @@
  * pack`, which runs it) in this folder. The platform serves its own bundle with JsSIP included.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { webPhoneDeclarations, webPhoneModule } from '../web/assets.js';
+import { webPhoneDeclarations, webPhoneModule } from '../web/build.js';
 
 const outDir = new URL('./dist/', import.meta.url);
 const [module, declarations] = await Promise.all([
@@ -12,8 +12,6 @@ const [module, declarations] = await Promise.all([
   webPhoneDeclarations(),
 ]);
 await mkdir(outDir, { recursive: true });
-await writeFile(new URL('webphone.js', outDir), module.body);
-await writeFile(new URL('webphone.d.ts', outDir), declarations.body);
-console.log(
-  `@switchboard/webphone: wrote dist/webphone.js (${module.body.length} bytes) and dist/webphone.d.ts`,
-);
+await writeFile(new URL('webphone.js', outDir), module);
+await writeFile(new URL('webphone.d.ts', outDir), declarations);
+console.log(`@switchboard/webphone: wrote dist/webphone.js (${module.length} bytes) and dist/webphone.d.ts`);

@@ -4,7 +4,7 @@
  * (test/webphone.browser.test.ts), against the real platform.
  */
 import { describe, expect, it } from 'vitest';
-import { webPhoneModule } from '../web/assets.js';
+import { webPhoneModule } from '../web/build.js';
 import { sipWebSocketUrl, WebPhone, WebPhoneError, type WebPhoneErrorEvent } from './webphone.js';
 
 describe('sipWebSocketUrl', () => {
@@ -61,7 +61,7 @@ describe('WebPhone before it is registered', () => {
 
 describe('the npm package build', () => {
   it('is a readable ES module that imports jssip rather than bundling it', async () => {
-    const module = await webPhoneModule({ externalJsSip: true, minify: false });
+    const module = { body: await webPhoneModule({ externalJsSip: true, minify: false }) };
     expect(module.body).toMatch(/import \{[^}]*UA[^}]*\} from "jssip"/);
     expect(module.body).toMatch(/export \{[\s\S]*WebPhone,[\s\S]*\}/);
     expect(module.body.length).toBeLessThan(64_000);

@@ -449,14 +449,7 @@ export class WebPhone {
 
   /** Answer an inbound call with the microphone. */
   answer(callId: string): void {
-    const call = this.call(callId);
-    if (call.info.direction !== 'inbound' || call.info.state !== 'ringing') {
-      throw this.fail(
-        'INVALID_STATE',
-        `answer: call ${callId} is ${call.info.direction} and ${call.info.state}`,
-        callId,
-      );
-    }
+    const call = this.ringingInbound(callId, 'answer');
     call.session.answer({
       mediaConstraints: { audio: true, video: false },
       pcConfig: { iceServers: this.options.iceServers },
@@ -465,14 +458,7 @@ export class WebPhone {
 
   /** Decline an inbound call that is still ringing (603 Decline): the queue offers it to the next member. */
   reject(callId: string): void {
-    const call = this.call(callId);
-    if (call.info.direction !== 'inbound' || call.info.state !== 'ringing') {
-      throw this.fail(
-        'INVALID_STATE',
-        `reject: call ${callId} is ${call.info.direction} and ${call.info.state}`,
-        callId,
-      );
-    }
+    const call = this.ringingInbound(callId, 'reject');
     call.session.terminate({ status_code: 603, reason_phrase: 'Decline' });
   }
 
@@ -578,6 +564,19 @@ export class WebPhone {
         `no call with callId ${String(callId)}`,
         typeof callId === 'string' ? callId : null,
       );
+    return call;
+  }
+
+  /** Only an inbound call that still rings can be answered or rejected. */
+  private ringingInbound(callId: string, what: string): TrackedCall {
+    const call = this.call(callId);
+    if (call.info.direction !== 'inbound' || call.info.state !== 'ringing') {
+      throw this.fail(
+        'INVALID_STATE',
+        `${what}: call ${callId} is ${call.info.direction} and ${call.info.state}`,
+        callId,
+      );
+    }
     return call;
   }
 

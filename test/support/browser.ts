@@ -11,7 +11,7 @@ import { accessSync, constants } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -226,17 +226,43 @@ export async function serveTestPage(extraFiles: Record<string, ServedFile> = {})
  * A fresh page (own browser context) with JsSIP and the harness loaded. Page errors and console
  * errors are collected in `errors` for assertions.
  */
+export interface RecordingPage {
+  context: BrowserContext;
+  page: Page;
+  /** Page errors and console errors seen so far: the browser tests expect none. */
+  errors: string[];
+}
+
+export interface RecordingPageOptions {
+  viewport?: { width: number; height: number };
+  /**
+   * The page is the platform's, which serves no favicon: answer the browser's automatic request
+   * with 204 so that its 404 does not count as a console error.
+   */
+  platformPage?: boolean;
+}
+
+/** A page in a fresh browser context, recording its errors. */
+export async function openRecordingPage(
+  browser: Browser,
+  options: RecordingPageOptions = {},
+): Promise<RecordingPage> {
+  const context = await browser.newContext(options.viewport ? { viewport: options.viewport } : {});
+  if (options.platformPage) await context.route('**/favicon.ico', (route) => route.fulfill({ status: 204 }));
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  return { context, page, errors };
+}
+
 export async function openSipPage(
   browser: Browser,
   server: TestPageServer,
 ): Promise<{ page: Page; errors: string[]; close(): Promise<void> }> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
+  const { context, page, errors } = await openRecordingPage(browser);
   await page.goto(server.url);
   await page.waitForFunction(() => typeof window.sipHarness === 'object');
   return { page, errors, close: () => context.close() };

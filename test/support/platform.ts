@@ -19,15 +19,48 @@ export type StoreKind = 'sqlite' | 'postgres';
 
 export interface TestPlatform {
   platform: Platform;
-  ua(extension: string, password: string): Promise<TestUa>;
+  /**
+   * A test UA over WebSocket, registered as `extension` (throws unless the REGISTER gets a 200).
+   * The password defaults to the tenant's for that extension. Closed with the platform.
+   */
+  ua(extension: string, password?: string): Promise<TestUa>;
+  /** `ua` for each extension, in parallel, in the order given. */
+  uas(...extensions: string[]): Promise<TestUa[]>;
   rest(email: string, password: string): Promise<RestClient>;
   close(): Promise<void>;
 }
 
+/**
+ * A platform for end-to-end tests: a generous API budget (tests sign in and poll a lot) and a short
+ * queue retry pause (tests wait for the second offer of a call).
+ */
 export async function startTestPlatform(
   tenant: Tenant,
   store: StoreKind,
   extra: Partial<PlatformOptions> = {},
+): Promise<TestPlatform> {
+  return launchTestPlatform(tenant, store, {
+    apiRateLimits: { requests: { capacity: 10_000, refillPerSecond: 10_000 } },
+    queueRetryDelayMs: 200,
+    ...extra,
+  });
+}
+
+/**
+ * A platform for SIP-level tests: SQLite, ports 0, and otherwise the platform's own defaults —
+ * registration and call-control timing as in production unless `extra` says otherwise.
+ */
+export function startSipTestPlatform(
+  tenant: Tenant,
+  extra: Partial<PlatformOptions> = {},
+): Promise<TestPlatform> {
+  return launchTestPlatform(tenant, 'sqlite', extra);
+}
+
+async function launchTestPlatform(
+  tenant: Tenant,
+  store: StoreKind,
+  options: Partial<PlatformOptions>,
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
   const schema = store === 'postgres' ? `sb_e2e_${randomBytes(5).toString('hex')}` : undefined;
@@ -41,25 +74,31 @@ export async function startTestPlatform(
     sipPort: 0,
     databaseUrl: store === 'postgres' ? POSTGRES_URL : undefined,
     databaseSchema: schema,
-    apiRateLimits: { requests: { capacity: 10_000, refillPerSecond: 10_000 } },
-    queueRetryDelayMs: 200,
-    ...extra,
+    ...options,
   });
   const uas: TestUa[] = [];
+  const ua = async (extension: string, password?: string): Promise<TestUa> => {
+    const secret = password ?? platform.directory.userByExtension(extension)?.password;
+    if (secret === undefined) throw new Error(`no user with extension ${extension} in the tenant`);
+    const agent = await TestUa.overWebSocket(platform.wsUrl, {
+      extension,
+      password: secret,
+      domain: tenant.domain,
+    });
+    uas.push(agent);
+    const response = await agent.register();
+    if (response.status !== 200) throw new Error(`register ${extension}: ${response.status}`);
+    return agent;
+  };
   return {
     platform,
-    async ua(extension, password) {
-      const ua = await TestUa.overWebSocket(platform.wsUrl, { extension, password, domain: tenant.domain });
-      uas.push(ua);
-      const response = await ua.register();
-      if (response.status !== 200) throw new Error(`register ${extension}: ${response.status}`);
-      return ua;
-    },
+    ua,
+    uas: (...extensions) => Promise.all(extensions.map((extension) => ua(extension))),
     async rest(email, password) {
       return RestClient.signIn(platform.httpUrl, email, password);
     },
     async close() {
-      await Promise.all(uas.map((ua) => ua.close()));
+      await Promise.all(uas.map((agent) => agent.close()));
       await platform.close();
       rmSync(dataDir, { recursive: true, force: true });
       if (schema) {
@@ -70,6 +109,28 @@ export async function startTestPlatform(
       }
     },
   };
+}
+
+/** The device rings on every incoming call and answers it `delayMs` later. */
+export function answersAfter(ua: TestUa, delayMs: number): void {
+  ua.onIncoming((call) => {
+    call.ring();
+    setTimeout(() => call.answer(), delayMs);
+  });
+}
+
+/** The device rings on every incoming call and declines it with `status` `delayMs` later. */
+export function declinesAfter(ua: TestUa, delayMs: number, status = 603): void {
+  ua.onIncoming((call) => {
+    call.ring();
+    setTimeout(() => call.reject(status), delayMs);
+  });
+}
+
+/** The seed's queue members (DESIGN.md §2): B declines (603) and C answers, each `delayMs` after ringing. */
+export function seedMembers(b: TestUa, c: TestUa, delayMs: number): void {
+  declinesAfter(b, delayMs);
+  answersAfter(c, delayMs);
 }
 
 export class RestClient {
@@ -118,6 +179,26 @@ export class RestClient {
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /**
+   * The rows of a record endpoint for one call once its first row is final (Result 'Handled'):
+   * post-processing writes records as it catches up with the journal.
+   */
+  handledRows<T extends { Result?: unknown } = Record<string, unknown>>(
+    path: string,
+    callId: string,
+    timeoutMs: number,
+    what: string,
+  ): Promise<T[]> {
+    return waitFor(
+      async () => {
+        const rows = await this.list<T>(path, { CallId: callId });
+        return rows[0]?.Result === 'Handled' ? rows : undefined;
+      },
+      timeoutMs,
+      what,
+    );
   }
 
   /** GET that must succeed with a JSON array. */

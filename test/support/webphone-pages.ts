@@ -12,6 +12,7 @@ import type {
   WebPhoneEvent,
   WebPhoneOptions,
 } from '../../src/webphone/webphone.js';
+import { openRecordingPage } from './browser.js';
 
 export interface RecordedEvent {
   name: WebPhoneEvent;
@@ -44,6 +45,9 @@ const EVENTS: WebPhoneEvent[] = [
   'error',
 ];
 
+/** The SDK events whose payload is a call snapshot. */
+export type CallEventName = 'call-incoming' | 'call-in-progress' | 'call-connected' | 'call-updated';
+
 export interface PhonePage {
   readonly page: Page;
   readonly extension: string;
@@ -52,6 +56,10 @@ export interface PhonePage {
   events(): Promise<RecordedEvent[]>;
   /** The first event named `name` (for `callId`, if given) — waiting for it if it has not happened yet. */
   waitForEvent(name: WebPhoneEvent, callId?: string, timeoutMs?: number): Promise<RecordedEvent>;
+  /** `waitForEvent` for a call event: the call snapshot it carries. */
+  waitForCall(name: CallEventName, callId?: string, timeoutMs?: number): Promise<WebPhoneCall>;
+  /** `waitForEvent('call-ended', …)`: how the call ended. */
+  waitForEnded(callId?: string, timeoutMs?: number): Promise<CallEndedEvent>;
   /** Every event named `name`, once there are at least `count`. */
   waitForEvents(name: WebPhoneEvent, count: number, timeoutMs?: number): Promise<RecordedEvent[]>;
   /** The RTCPeerConnection state of a call ('new', 'connecting', 'connected', …) or null. */
@@ -66,10 +74,10 @@ export interface PhoneCredentials {
   domain: string;
 }
 
-/** A fresh browser context on the platform's origin with a registered WebPhone. */
 /**
- * `options` are the WebPhone's (server defaults to the page's origin); with `register: false` the
- * phone is created but not registered.
+ * A fresh browser context on the platform's origin with a WebPhone. `options` are the WebPhone's
+ * (server defaults to the page's origin); with `register: false` the phone is created but not
+ * registered.
  */
 export async function openPhonePage(
   browser: Browser,
@@ -77,15 +85,7 @@ export async function openPhonePage(
   options: PhoneCredentials & Partial<WebPhoneOptions>,
   { register = true }: { register?: boolean } = {},
 ): Promise<PhonePage> {
-  const context = await browser.newContext();
-  // The platform serves no favicon; the browser's automatic request must not count as a page error.
-  await context.route('**/favicon.ico', (route) => route.fulfill({ status: 204 }));
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
+  const { context, page, errors } = await openRecordingPage(browser, { platformPage: true });
   // Any page of the platform's origin will do: the SDK is imported from /webphone.js like an app would.
   await page.goto(new URL('health', httpUrl).toString());
   await page.addScriptTag({
@@ -122,22 +122,26 @@ export async function openPhonePage(
       { name, callId },
     );
 
+  const waitForEvent = async (name: WebPhoneEvent, callId?: string, timeoutMs = 10_000) => {
+    await page.waitForFunction(
+      ({ name, callId }) =>
+        window.sb.events.some(
+          (event) => event.name === name && (callId === undefined || event.payload.callId === callId),
+        ),
+      { name, callId },
+      { timeout: timeoutMs, polling: 25 },
+    );
+    return (await find(name, callId))!;
+  };
+
   return {
     page,
     extension: options.extension,
     errors,
     events: () => page.evaluate(() => window.sb.events),
-    async waitForEvent(name, callId, timeoutMs = 10_000) {
-      await page.waitForFunction(
-        ({ name, callId }) =>
-          window.sb.events.some(
-            (event) => event.name === name && (callId === undefined || event.payload.callId === callId),
-          ),
-        { name, callId },
-        { timeout: timeoutMs, polling: 25 },
-      );
-      return (await find(name, callId))!;
-    },
+    waitForEvent,
+    waitForCall: async (name, callId, timeoutMs) => asCall(await waitForEvent(name, callId, timeoutMs)),
+    waitForEnded: async (callId, timeoutMs) => asEnded(await waitForEvent('call-ended', callId, timeoutMs)),
     async waitForEvents(name, count, timeoutMs = 10_000) {
       await page.waitForFunction(
         ({ name, count }) => window.sb.events.filter((event) => event.name === name).length >= count,
@@ -163,6 +167,29 @@ export async function openPhonePage(
       await context.close();
     },
   };
+}
+
+/** The seed's users by extension: every browser test's tenant gives them these SIP passwords. */
+const SEED_PASSWORDS: Readonly<Record<SeedExtension, string>> = {
+  '1001': 'secret-a',
+  '1002': 'secret-b',
+  '1003': 'secret-c',
+};
+
+export type SeedExtension = '1001' | '1002' | '1003';
+
+/** A registered phone page for each of the seed's users named, opened in parallel, in that order. */
+export function openSeedPhones(
+  browser: Browser,
+  httpUrl: string,
+  domain: string,
+  extensions: readonly SeedExtension[],
+): Promise<PhonePage[]> {
+  return Promise.all(
+    extensions.map((extension) =>
+      openPhonePage(browser, httpUrl, { extension, password: SEED_PASSWORDS[extension], domain }),
+    ),
+  );
 }
 
 /** What the seed's scenario leaves behind: every page and the identifiers each one saw. */
@@ -198,11 +225,7 @@ export async function runSeedScenario(
   domain: string,
   talkMs = 1200,
 ): Promise<SeedScenarioResult> {
-  const [a, b, c] = await Promise.all([
-    openPhonePage(browser, httpUrl, { extension: '1001', password: 'secret-a', domain }),
-    openPhonePage(browser, httpUrl, { extension: '1002', password: 'secret-b', domain }),
-    openPhonePage(browser, httpUrl, { extension: '1003', password: 'secret-c', domain }),
-  ]);
+  const [a, b, c] = await openSeedPhones(browser, httpUrl, domain, ['1001', '1002', '1003']);
   const aCallId = await a.page.evaluate(() => window.sb.phone.makeCall('100'));
   const aInProgress = asCall(await a.waitForEvent('call-in-progress', aCallId));
 

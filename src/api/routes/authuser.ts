@@ -1,14 +1,14 @@
 /** POST /authuser/{email}: the password exchange that mints a secret key for HTTP Basic. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { operation } from '../documentation.js';
 import { badParameter } from '../errors.js';
-import { defineRoute, type Route } from '../route.js';
 import { authUserBody, authUserParams, noParameters } from '../schemas.js';
 import type { RouteContext } from './context.js';
 
-export function authUserRoutes({ authenticator }: RouteContext): Route[] {
-  return [
-    defineRoute({
-      method: 'POST',
-      path: '/authuser/{email}',
+export const authUserRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { authenticator }) => {
+  app.post(
+    '/authuser/:email',
+    operation({
       operationId: 'authUser',
       tag: 'Authentication',
       summary: 'Exchange the password for a new secret key',
@@ -21,16 +21,16 @@ export function authUserRoutes({ authenticator }: RouteContext): Route[] {
       query: noParameters,
       params: authUserParams,
       body: authUserBody,
-      response: { component: 'AuthUserResponse', list: false, description: 'The user id and the new key.' },
+      response: { schema: 'AuthUserResponse', description: 'The user id and the new key.' },
       errors: [400, 401, 415, 429],
-      handler: async ({ params, body }) => {
-        const email = params.email.trim();
-        if (body.UserName !== undefined && body.UserName.trim().toLowerCase() !== email.toLowerCase()) {
-          throw badParameter('UserName', 'UserName must be the same user name as in the path');
-        }
-        const { user, secretKey } = await authenticator.issueSecretKey(email, body.Password);
-        return { UserID: user.userId, SecretKey: secretKey };
-      },
     }),
-  ];
-}
+    async ({ params, body }) => {
+      const email = params.email.trim();
+      if (body.UserName !== undefined && body.UserName.trim().toLowerCase() !== email.toLowerCase()) {
+        throw badParameter('UserName', 'UserName must be the same user name as in the path');
+      }
+      const { user, secretKey } = await authenticator.issueSecretKey(email, body.Password);
+      return { UserID: user.userId, SecretKey: secretKey };
+    },
+  );
+};

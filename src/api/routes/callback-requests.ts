@@ -12,7 +12,11 @@
  * - only an Open request gets callback calls (call control refuses the others with SIP 403).
  */
 import { randomUUID } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
 import type { CallbackList, User } from '../../config/types.js';
+import { toWireCallbackRequest } from '../../records/kinds/index.js';
 import type {
   CallbackClosedStatus,
   CallbackRequest,
@@ -20,9 +24,10 @@ import type {
   CallbackRequestStatus,
   CallbackRequestStore,
 } from '../../records/types.js';
+import { callerOf } from '../auth-plugin.js';
+import { type OperationSpec, operation } from '../documentation.js';
 import { badParameter, conflict, forbidden, notFound } from '../errors.js';
 import { inScope, scopeOf } from '../filters.js';
-import { callerOf, defineRoute, type Route } from '../route.js';
 import {
   callbackListIdParams,
   callbackRequestParams,
@@ -32,16 +37,35 @@ import {
   noParameters,
   reopenCallbackRequestBody,
 } from '../schemas.js';
-import { toWireCallbackRequest } from '../serialize.js';
 import type { RouteContext } from './context.js';
 
 const TAG = 'Callback requests';
 const PERMISSION = 'Needs the CallbackList permission of the list (else 403).';
 
-export function callbackRequestRoutes(context: RouteContext): Route[] {
+/** POST …/requests/{CallbackRequestId}/close and /reopen: a body, the changed request, 409s. */
+const statusChange = <B extends z.ZodObject>(
+  operationId: string,
+  summary: string,
+  description: string,
+  body: B,
+  changed: string,
+): OperationSpec<typeof noParameters, typeof callbackRequestParams, B> => ({
+  operationId,
+  tag: TAG,
+  summary,
+  description: `${description} ${PERMISSION}`,
+  auth: 'basic',
+  query: noParameters,
+  params: callbackRequestParams,
+  body,
+  response: { schema: 'CallbackRequest', description: changed },
+  errors: [400, 401, 403, 404, 409, 415, 429],
+});
+
+export const callbackRequestRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, context) => {
   const { directory } = context;
   const callbacks: CallbackRequestStore | undefined = context.callbacks;
-  if (callbacks === undefined) return [];
+  if (callbacks === undefined) return;
   const now = context.now ?? Date.now;
 
   /** The list of the path, if it exists (404) and the caller may see it (403). */
@@ -79,6 +103,27 @@ export function callbackRequestRoutes(context: RouteContext): Route[] {
     return request;
   };
 
+  /** A status change of the request in the path, by the caller; `what` says which changes are allowed. */
+  const changeStatus = async (
+    input: FastifyRequest & { params: { CallbackListId: string; CallbackRequestId: string } },
+    apply: (by: {
+      callbackRequestId: string;
+      byUserId: string;
+      atMs: number;
+    }) => Promise<CallbackRequestChange>,
+    what: string,
+  ) => {
+    const caller = callerOf(input);
+    const list = permittedList(caller, input.params.CallbackListId);
+    await requestIn(list, input.params.CallbackRequestId);
+    const change = await apply({
+      callbackRequestId: input.params.CallbackRequestId,
+      byUserId: caller.userId,
+      atMs: now(),
+    });
+    return outcome(change, list, what);
+  };
+
   const outcome = async (change: CallbackRequestChange, list: CallbackList, what: string) => {
     if (change.ok) {
       if (change.request.callbackListId !== list.callbackListId) throw notFound('No such callback request');
@@ -88,10 +133,9 @@ export function callbackRequestRoutes(context: RouteContext): Route[] {
     throw conflict(`The callback request is ${change.request.status}: ${what}`);
   };
 
-  return [
-    defineRoute({
-      method: 'GET',
-      path: '/callbacklists/{CallbackListId}/requests',
+  app.get(
+    '/callbacklists/:CallbackListId/requests',
+    operation({
       operationId: 'listCallbackRequests',
       tag: TAG,
       summary: "A callback list's requests, each with its attempts",
@@ -102,21 +146,22 @@ export function callbackRequestRoutes(context: RouteContext): Route[] {
       auth: 'basic',
       query: callbackRequestsQuery,
       params: callbackListIdParams,
-      response: { component: 'CallbackRequest', list: true, description: 'The requests.' },
+      response: { schema: 'CallbackRequest', list: true, description: 'The requests.' },
       errors: [400, 401, 403, 404, 429],
-      handler: async (input) => {
-        const list = permittedList(callerOf(input), input.params.CallbackListId);
-        const status = input.query.Status as CallbackRequestStatus | undefined;
-        const requests = await callbacks.listCallbackRequests({
-          callbackListId: list.callbackListId,
-          ...(status === undefined ? {} : { status }),
-        });
-        return withAttempts(requests);
-      },
     }),
-    defineRoute({
-      method: 'POST',
-      path: '/callbacklists/{CallbackListId}/requests',
+    async (input) => {
+      const list = permittedList(callerOf(input), input.params.CallbackListId);
+      const status = input.query.Status as CallbackRequestStatus | undefined;
+      const requests = await callbacks.listCallbackRequests({
+        callbackListId: list.callbackListId,
+        ...(status === undefined ? {} : { status }),
+      });
+      return withAttempts(requests);
+    },
+  );
+  app.post(
+    '/callbacklists/:CallbackListId/requests',
+    operation({
       operationId: 'createCallbackRequest',
       tag: TAG,
       summary: 'Create a callback request',
@@ -125,38 +170,39 @@ export function callbackRequestRoutes(context: RouteContext): Route[] {
       query: noParameters,
       params: callbackListIdParams,
       body: createCallbackRequestBody,
-      response: { component: 'CallbackRequest', list: false, description: 'The new request.' },
-      successStatus: 201,
+      response: { schema: 'CallbackRequest', list: false, description: 'The new request.', status: 201 },
       errors: [400, 401, 403, 404, 415, 429],
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const list = permittedList(caller, input.params.CallbackListId);
-        const { body } = input;
-        const queueId = body.QueueId ?? list.queueId;
-        if (directory.queueById(queueId) === undefined)
-          throw badParameter('QueueId', `QueueId: no queue ${queueId}`);
-        const atMs = now();
-        const created = await callbacks.createCallbackRequest({
-          callbackRequestId: randomUUID(),
-          callbackListId: list.callbackListId,
-          queueId,
-          number: body.Number,
-          callId: null,
-          origin: 'Api',
-          note: body.Note ?? null,
-          status: 'Open',
-          createdMs: atMs,
-          createdByUserId: caller.userId,
-          closedMs: null,
-          closedByUserId: null,
-          modifiedMs: atMs,
-        });
-        return (await withAttempts([created]))[0]!;
-      },
     }),
-    defineRoute({
-      method: 'GET',
-      path: '/callbacklists/{CallbackListId}/requests/{CallbackRequestId}',
+    async (input, reply) => {
+      const caller = callerOf(input);
+      const list = permittedList(caller, input.params.CallbackListId);
+      const { body } = input;
+      const queueId = body.QueueId ?? list.queueId;
+      if (directory.queueById(queueId) === undefined)
+        throw badParameter('QueueId', `QueueId: no queue ${queueId}`);
+      const atMs = now();
+      const created = await callbacks.createCallbackRequest({
+        callbackRequestId: randomUUID(),
+        callbackListId: list.callbackListId,
+        queueId,
+        number: body.Number,
+        callId: null,
+        origin: 'Api',
+        note: body.Note ?? null,
+        status: 'Open',
+        createdMs: atMs,
+        createdByUserId: caller.userId,
+        closedMs: null,
+        closedByUserId: null,
+        modifiedMs: atMs,
+      });
+      reply.code(201);
+      return (await withAttempts([created]))[0]!;
+    },
+  );
+  app.get(
+    '/callbacklists/:CallbackListId/requests/:CallbackRequestId',
+    operation({
       operationId: 'getCallbackRequest',
       tag: TAG,
       summary: 'One callback request with its attempts',
@@ -164,73 +210,59 @@ export function callbackRequestRoutes(context: RouteContext): Route[] {
       auth: 'basic',
       query: noParameters,
       params: callbackRequestParams,
-      response: { component: 'CallbackRequest', list: false, description: 'The request.' },
+      response: { schema: 'CallbackRequest', list: false, description: 'The request.' },
       errors: [400, 401, 403, 404, 429],
-      handler: async (input) => {
-        const list = permittedList(callerOf(input), input.params.CallbackListId);
-        return (await withAttempts([await requestIn(list, input.params.CallbackRequestId)]))[0]!;
-      },
     }),
-    defineRoute({
-      method: 'POST',
-      path: '/callbacklists/{CallbackListId}/requests/{CallbackRequestId}/close',
-      operationId: 'closeCallbackRequest',
-      tag: TAG,
-      summary: 'Close an Open callback request with how it was handled',
-      description:
+    async (input) => {
+      const list = permittedList(callerOf(input), input.params.CallbackListId);
+      return (await withAttempts([await requestIn(list, input.params.CallbackRequestId)]))[0]!;
+    },
+  );
+  app.post(
+    '/callbacklists/:CallbackListId/requests/:CallbackRequestId/close',
+    operation(
+      statusChange(
+        'closeCallbackRequest',
+        'Close an Open callback request with how it was handled',
         'Status: ClosedSuccessfully, ClosedBusy, ClosedNoAnswer, ClosedInvalidNumber or Cancelled. Only an ' +
-        `Open request can be closed: otherwise 409. A closed request gets no more callback calls. ${PERMISSION}`,
-      auth: 'basic',
-      query: noParameters,
-      params: callbackRequestParams,
-      body: closeCallbackRequestBody,
-      response: { component: 'CallbackRequest', list: false, description: 'The closed request.' },
-      errors: [400, 401, 403, 404, 409, 415, 429],
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const list = permittedList(caller, input.params.CallbackListId);
-        await requestIn(list, input.params.CallbackRequestId);
-        const change = await callbacks.closeCallbackRequest({
-          callbackRequestId: input.params.CallbackRequestId,
-          status: input.body.Status as CallbackClosedStatus,
-          byUserId: caller.userId,
-          atMs: now(),
-          ...(input.body.Note === undefined ? {} : { note: input.body.Note }),
-        });
-        return outcome(change, list, 'only an Open request can be closed');
-      },
-    }),
-    defineRoute({
-      method: 'POST',
-      path: '/callbacklists/{CallbackListId}/requests/{CallbackRequestId}/reopen',
-      operationId: 'reopenCallbackRequest',
-      tag: TAG,
-      summary: 'Re-open a callback request closed as ClosedBusy, ClosedNoAnswer or Cancelled',
-      description:
+          'Open request can be closed: otherwise 409. A closed request gets no more callback calls.',
+        closeCallbackRequestBody,
+        'The closed request.',
+      ),
+    ),
+    async (input) =>
+      changeStatus(
+        input,
+        (by) =>
+          callbacks.closeCallbackRequest({
+            ...by,
+            status: input.body.Status as CallbackClosedStatus,
+            ...(input.body.Note === undefined ? {} : { note: input.body.Note }),
+          }),
+        'only an Open request can be closed',
+      ),
+  );
+  app.post(
+    '/callbacklists/:CallbackListId/requests/:CallbackRequestId/reopen',
+    operation(
+      statusChange(
+        'reopenCallbackRequest',
+        'Re-open a callback request closed as ClosedBusy, ClosedNoAnswer or Cancelled',
         'A request closed as ClosedSuccessfully or ClosedInvalidNumber cannot be re-opened (create a new ' +
-        `one), nor can an Open one: 409. ${PERMISSION}`,
-      auth: 'basic',
-      query: noParameters,
-      params: callbackRequestParams,
-      body: reopenCallbackRequestBody,
-      response: { component: 'CallbackRequest', list: false, description: 'The re-opened request.' },
-      errors: [400, 401, 403, 404, 409, 415, 429],
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const list = permittedList(caller, input.params.CallbackListId);
-        await requestIn(list, input.params.CallbackRequestId);
-        const change = await callbacks.reopenCallbackRequest({
-          callbackRequestId: input.params.CallbackRequestId,
-          byUserId: caller.userId,
-          atMs: now(),
-          ...(input.body.Note === undefined ? {} : { note: input.body.Note }),
-        });
-        return outcome(
-          change,
-          list,
-          'only ClosedBusy, ClosedNoAnswer and Cancelled requests can be re-opened',
-        );
-      },
-    }),
-  ];
-}
+          'one), nor can an Open one: 409.',
+        reopenCallbackRequestBody,
+        'The re-opened request.',
+      ),
+    ),
+    async (input) =>
+      changeStatus(
+        input,
+        (by) =>
+          callbacks.reopenCallbackRequest({
+            ...by,
+            ...(input.body.Note === undefined ? {} : { note: input.body.Note }),
+          }),
+        'only ClosedBusy, ClosedNoAnswer and Cancelled requests can be re-opened',
+      ),
+  );
+};

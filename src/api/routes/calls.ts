@@ -4,11 +4,21 @@
  * its query; the results are checked against them again here, so that a store bug cannot leak a
  * record to someone without the permission.
  */
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import type { QueueOwnedQuery, UserCallEvent } from '../../records/types.js';
+import {
+  toWireOutboundCallbackCall,
+  toWireOutboundServiceCall,
+  toWireServiceCall,
+  toWireServiceCallDetail,
+  toWireUserCallEvent,
+} from '../../records/kinds/index.js';
+import type { IdScope, QueueOwnedQuery, RecordSelection, UserCallEvent } from '../../records/types.js';
+import { callerOf } from '../auth-plugin.js';
+import { type OperationSpec, operation } from '../documentation.js';
 import { notFound } from '../errors.js';
-import { checkExplicitFilter, inScope, scopeOf, toSelection } from '../filters.js';
-import { callerOf, defineRoute, type Route } from '../route.js';
+import { checkExplicitFilter, inScope, type SelectionParameters, scopeOf, toSelection } from '../filters.js';
 import {
   callbackOwnedQuery,
   callIdParams,
@@ -17,13 +27,6 @@ import {
   noParameters,
   queueOwnedQuery,
 } from '../schemas.js';
-import {
-  toWireOutboundCallbackCall,
-  toWireOutboundServiceCall,
-  toWireServiceCall,
-  toWireServiceCallDetail,
-  toWireUserCallEvent,
-} from '../serialize.js';
 import type { RouteContext } from './context.js';
 
 const FILTERS =
@@ -31,178 +34,231 @@ const FILTERS =
   "'yyyy-MM-dd HH:mm:ss' or ISO-8601, at most 31 days apart), or with CallId alone. Parameter names " +
   'are case-insensitive. Records are written by post-processing, so a call appears shortly after it happens.';
 
-const LIST_ERRORS = [400, 401, 403, 429] as const;
+/** A record listing: HTTP Basic, a selection in the query, no path parameters. */
+const listing = <Q extends z.ZodObject>(
+  operationId: string,
+  query: Q,
+  summary: string,
+  component: OperationSpec<Q, typeof noParameters, undefined>['response']['schema'],
+  description: string,
+): OperationSpec<Q, typeof noParameters, undefined> => ({
+  operationId,
+  tag: 'Call information',
+  summary,
+  description: `${FILTERS} ${description}`,
+  auth: 'basic',
+  query,
+  params: noParameters,
+  response: { schema: component, list: true, description: 'The visible records.' },
+  errors: [400, 401, 403, 429],
+});
 
-type QueueOwnedInput = Parameters<typeof callerOf>[0] & { query: z.output<typeof queueOwnedQuery> };
+/** A single record (or a call's details) by id: HTTP Basic, an id in the path. */
+const byId = <P extends z.ZodObject>(
+  operationId: string,
+  params: P,
+  summary: string,
+  component: OperationSpec<typeof noParameters, P, undefined>['response']['schema'],
+  description: string,
+  list: boolean,
+): OperationSpec<typeof noParameters, P, undefined> => ({
+  operationId,
+  tag: 'Call information',
+  summary,
+  description,
+  auth: 'basic',
+  query: noParameters,
+  params,
+  response: { schema: component, list, description: list ? 'The events, in order.' : 'The event.' },
+  errors: [400, 401, 404, 429],
+});
+
+/** Who owns a kind of record: the grant that shows it, the filter parameter, the owner's id. */
+interface Ownership<T> {
+  grant: 'ServiceCalls' | 'CallbackList';
+  filter: 'QueueIDs' | 'CallbackListIDs';
+  ownerOf(record: T): string;
+}
+
+const QUEUE_OWNED: Ownership<{ queueId: string }> = {
+  grant: 'ServiceCalls',
+  filter: 'QueueIDs',
+  ownerOf: (record) => record.queueId,
+};
+
+const CALLBACK_LIST_OWNED: Ownership<{ callbackListId: string }> = {
+  grant: 'CallbackList',
+  filter: 'CallbackListIDs',
+  ownerOf: (record) => record.callbackListId,
+};
+
+type OwnedQuery = SelectionParameters & {
+  QueueIDs?: string[] | undefined;
+  CallbackListIDs?: string[] | undefined;
+};
 
 /**
- * A listing of records owned by a queue (inbound service calls, outbound service calls): shown
- * with the queue's ServiceCalls permission; an explicit QueueIDs naming an invisible queue is 403.
+ * A listing of records owned by a queue (inbound and outbound service calls: its ServiceCalls
+ * permission) or a callback list (outbound callback calls: its CallbackList permission); an
+ * explicit filter naming an owner the caller may not see is a 403.
  */
-async function listQueueOwned<T extends { queueId: string }>(
-  input: QueueOwnedInput,
-  list: (query: QueueOwnedQuery) => Promise<T[]>,
+async function listOwned<T>(
+  request: FastifyRequest & { query: OwnedQuery },
+  ownership: Ownership<NoInfer<T>>,
+  list: (selection: RecordSelection, owners: string[] | undefined, visible: IdScope) => Promise<T[]>,
 ): Promise<T[]> {
-  const { query } = input;
-  const queues = scopeOf(callerOf(input), 'ServiceCalls');
-  checkExplicitFilter('QueueIDs', query.QueueIDs, [queues]);
-  const calls = await list({
-    selection: toSelection(query),
-    ...(query.QueueIDs === undefined ? {} : { queueIds: query.QueueIDs }),
-    visibleQueueIds: queues,
-  });
-  return calls.filter(
-    (call) => inScope(queues, call.queueId) && inScope(query.QueueIDs ?? '*', call.queueId),
+  const { query } = request;
+  const visible = scopeOf(callerOf(request), ownership.grant);
+  const wanted = query[ownership.filter];
+  checkExplicitFilter(ownership.filter, wanted, [visible]);
+  const records = await list(toSelection(query), wanted, visible);
+  return records.filter(
+    (record) =>
+      inScope(visible, ownership.ownerOf(record)) && inScope(wanted ?? '*', ownership.ownerOf(record)),
   );
 }
 
-export function callRoutes({ records }: RouteContext): Route[] {
-  return [
-    defineRoute({
-      method: 'GET',
-      path: '/calls',
-      operationId: 'listUserCallEvents',
-      tag: 'Call information',
-      summary: 'User call events',
-      description:
-        `${FILTERS} One event per user per call: DirectCall events (shown with the DirectCalls ` +
-        'permission of their user) and ServiceCall events of agents (shown with AgentCalls of their user). ' +
-        'Events the caller may not see are left out.',
-      auth: 'basic',
-      query: callsQuery,
-      params: noParameters,
-      response: { component: 'UserCallEvent', list: true, description: 'The visible events.' },
-      errors: LIST_ERRORS,
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const { query } = input;
-        const selection = toSelection(query);
-        const direct = scopeOf(caller, 'DirectCalls');
-        const agent = scopeOf(caller, 'AgentCalls');
-        checkExplicitFilter('UserIDs', query.UserIDs, [direct, agent]);
-        const events = await records.listUserCallEvents({
-          selection,
-          ...(query.UserIDs === undefined ? {} : { userIds: query.UserIDs }),
-          visibleDirectCallUserIds: direct,
-          visibleAgentCallUserIds: agent,
-        });
-        const wanted = query.UserIDs;
-        const isVisible = (event: UserCallEvent) =>
-          inScope(event.callType === 'DirectCall' ? direct : agent, event.userId) &&
-          (wanted === undefined || wanted.includes(event.userId.toLowerCase()));
-        return events.filter(isVisible).map(toWireUserCallEvent);
-      },
-    }),
-    defineRoute({
-      method: 'GET',
-      path: '/calls/{EventId}',
-      operationId: 'getUserCallEvent',
-      tag: 'Call information',
-      summary: 'One user call event, by its Id (a Switchboard extension)',
-      description: 'A 404 for an unknown Id and for an event the caller may not see alike.',
-      auth: 'basic',
-      query: noParameters,
-      params: eventIdParams,
-      response: { component: 'UserCallEvent', list: false, description: 'The event.' },
-      errors: [400, 401, 404, 429],
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const event = await records.getUserCallEvent(input.params.EventId);
-        const kind = event?.callType === 'DirectCall' ? 'DirectCalls' : 'AgentCalls';
-        if (event === undefined || !inScope(scopeOf(caller, kind), event.userId)) {
-          throw notFound(`No call event ${input.params.EventId}`);
-        }
-        return toWireUserCallEvent(event);
-      },
-    }),
-    defineRoute({
-      method: 'GET',
-      path: '/servicecall',
-      operationId: 'listServiceCalls',
-      tag: 'Call information',
-      summary: 'Inbound service calls (one header per call and queue)',
-      description: `${FILTERS} Shown with the ServiceCalls permission of the queue. The header is updated as the call progresses; Result is null until it ends.`,
-      auth: 'basic',
-      query: queueOwnedQuery,
-      params: noParameters,
-      response: { component: 'ServiceCall', list: true, description: 'The visible service calls.' },
-      errors: LIST_ERRORS,
-      handler: async (input) =>
-        (await listQueueOwned(input, (q) => records.listServiceCalls(q))).map(toWireServiceCall),
-    }),
-    defineRoute({
-      method: 'GET',
-      path: '/servicecall/{CallId}/details',
-      operationId: 'listServiceCallDetails',
-      tag: 'Call information',
-      summary: 'What happened to one inbound service call, in order',
-      description:
+/** The store query of a queue-owned listing. */
+const byQueue =
+  <T>(list: (query: QueueOwnedQuery) => Promise<T[]>) =>
+  (selection: RecordSelection, queueIds: string[] | undefined, visibleQueueIds: IdScope) =>
+    list({ selection, ...(queueIds && { queueIds }), visibleQueueIds });
+
+export const callRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { records }) => {
+  app.get(
+    '/calls',
+    operation(
+      listing(
+        'listUserCallEvents',
+        callsQuery,
+        'User call events',
+        'UserCallEvent',
+        'One event per user per call: DirectCall events (shown with the DirectCalls ' +
+          'permission of their user) and ServiceCall events of agents (shown with AgentCalls of their user). ' +
+          'Events the caller may not see are left out.',
+      ),
+    ),
+    async (request) => {
+      const caller = callerOf(request);
+      const { query } = request;
+      const selection = toSelection(query);
+      const direct = scopeOf(caller, 'DirectCalls');
+      const agent = scopeOf(caller, 'AgentCalls');
+      checkExplicitFilter('UserIDs', query.UserIDs, [direct, agent]);
+      const events = await records.listUserCallEvents({
+        selection,
+        ...(query.UserIDs === undefined ? {} : { userIds: query.UserIDs }),
+        visibleDirectCallUserIds: direct,
+        visibleAgentCallUserIds: agent,
+      });
+      const wanted = query.UserIDs;
+      const isVisible = (event: UserCallEvent) =>
+        inScope(event.callType === 'DirectCall' ? direct : agent, event.userId) &&
+        (wanted === undefined || wanted.includes(event.userId.toLowerCase()));
+      return events.filter(isVisible).map(toWireUserCallEvent);
+    },
+  );
+  app.get(
+    '/calls/:EventId',
+    operation(
+      byId(
+        'getUserCallEvent',
+        eventIdParams,
+        'One user call event, by its Id (a Switchboard extension)',
+        'UserCallEvent',
+        'A 404 for an unknown Id and for an event the caller may not see alike.',
+        false,
+      ),
+    ),
+    async (request) => {
+      const caller = callerOf(request);
+      const event = await records.getUserCallEvent(request.params.EventId);
+      const kind = event?.callType === 'DirectCall' ? 'DirectCalls' : 'AgentCalls';
+      if (event === undefined || !inScope(scopeOf(caller, kind), event.userId)) {
+        throw notFound(`No call event ${request.params.EventId}`);
+      }
+      return toWireUserCallEvent(event);
+    },
+  );
+  /** A listing of records owned by a queue. */
+  const queueOwnedListing = <T extends { queueId: string }, W>(
+    url: string,
+    spec: OperationSpec<typeof queueOwnedQuery, typeof noParameters, undefined>,
+    list: (query: QueueOwnedQuery) => Promise<T[]>,
+    toWire: (record: T) => W,
+  ) =>
+    app.get(url, operation(spec), async (request) =>
+      (await listOwned(request, QUEUE_OWNED, byQueue(list))).map(toWire),
+    );
+
+  queueOwnedListing(
+    '/servicecall',
+    listing(
+      'listServiceCalls',
+      queueOwnedQuery,
+      'Inbound service calls (one header per call and queue)',
+      'ServiceCall',
+      'Shown with the ServiceCalls permission of the queue. The header is updated as the call progresses; Result is null until it ends.',
+    ),
+    (query) => records.listServiceCalls(query),
+    toWireServiceCall,
+  );
+  app.get(
+    '/servicecall/:CallId/details',
+    operation(
+      byId(
+        'listServiceCallDetails',
+        callIdParams,
+        'What happened to one inbound service call, in order',
+        'ServiceCallDetail',
         'Arrival, each allocation and its outcome, connection and disconnect. Shown with the ' +
-        "ServiceCalls permission of the call's queue; a 404 for an unknown CallId and for a call the " +
-        'caller may not see alike.',
-      auth: 'basic',
-      query: noParameters,
-      params: callIdParams,
-      response: { component: 'ServiceCallDetail', list: true, description: 'The events, in order.' },
-      errors: [400, 401, 404, 429],
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const queues = scopeOf(caller, 'ServiceCalls');
-        const details = (await records.listServiceCallDetails(input.params.CallId))
-          .filter((detail) => inScope(queues, detail.queueId))
-          .sort((a, b) => a.seq - b.seq);
-        if (details.length === 0) throw notFound(`No service call ${input.params.CallId}`);
-        return details.map(toWireServiceCallDetail);
-      },
-    }),
-    defineRoute({
-      method: 'GET',
-      path: '/outbound-servicecall',
-      operationId: 'listOutboundServiceCalls',
-      tag: 'Call information',
-      summary: 'Outbound service calls (made on behalf of a queue)',
-      description: `${FILTERS} Owned by the queue: shown with its ServiceCalls permission.`,
-      auth: 'basic',
-      query: queueOwnedQuery,
-      params: noParameters,
-      response: { component: 'OutboundServiceCall', list: true, description: 'The visible calls.' },
-      errors: LIST_ERRORS,
-      handler: async (input) =>
-        (await listQueueOwned(input, (q) => records.listOutboundServiceCalls(q))).map(
-          toWireOutboundServiceCall,
-        ),
-    }),
-    defineRoute({
-      method: 'GET',
-      path: '/outbound-callbackcall',
-      operationId: 'listOutboundCallbackCalls',
-      tag: 'Call information',
-      summary: 'Outbound callback calls (made to handle a callback request)',
-      description: `${FILTERS} Owned by the callback list: shown with its CallbackList permission.`,
-      auth: 'basic',
-      query: callbackOwnedQuery,
-      params: noParameters,
-      response: { component: 'OutboundCallbackCall', list: true, description: 'The visible calls.' },
-      errors: LIST_ERRORS,
-      handler: async (input) => {
-        const caller = callerOf(input);
-        const { query } = input;
-        const selection = toSelection(query);
-        const lists = scopeOf(caller, 'CallbackList');
-        checkExplicitFilter('CallbackListIDs', query.CallbackListIDs, [lists]);
-        const calls = await records.listOutboundCallbackCalls({
-          selection,
-          ...(query.CallbackListIDs === undefined ? {} : { callbackListIds: query.CallbackListIDs }),
-          visibleCallbackListIds: lists,
-        });
-        return calls
-          .filter(
-            (call) =>
-              inScope(lists, call.callbackListId) &&
-              inScope(query.CallbackListIDs ?? '*', call.callbackListId),
-          )
-          .map(toWireOutboundCallbackCall);
-      },
-    }),
-  ];
-}
+          "ServiceCalls permission of the call's queue; a 404 for an unknown CallId and for a call the " +
+          'caller may not see alike.',
+        true,
+      ),
+    ),
+    async (request) => {
+      const caller = callerOf(request);
+      const queues = scopeOf(caller, 'ServiceCalls');
+      const details = (await records.listServiceCallDetails(request.params.CallId))
+        .filter((detail) => inScope(queues, detail.queueId))
+        .sort((a, b) => a.seq - b.seq);
+      if (details.length === 0) throw notFound(`No service call ${request.params.CallId}`);
+      return details.map(toWireServiceCallDetail);
+    },
+  );
+  queueOwnedListing(
+    '/outbound-servicecall',
+    listing(
+      'listOutboundServiceCalls',
+      queueOwnedQuery,
+      'Outbound service calls (made on behalf of a queue)',
+      'OutboundServiceCall',
+      'Owned by the queue: shown with its ServiceCalls permission.',
+    ),
+    (query) => records.listOutboundServiceCalls(query),
+    toWireOutboundServiceCall,
+  );
+  app.get(
+    '/outbound-callbackcall',
+    operation(
+      listing(
+        'listOutboundCallbackCalls',
+        callbackOwnedQuery,
+        'Outbound callback calls (made to handle a callback request)',
+        'OutboundCallbackCall',
+        'Owned by the callback list: shown with its CallbackList permission.',
+      ),
+    ),
+    async (request) =>
+      (
+        await listOwned(request, CALLBACK_LIST_OWNED, (selection, callbackListIds, visibleCallbackListIds) =>
+          records.listOutboundCallbackCalls({
+            selection,
+            ...(callbackListIds && { callbackListIds }),
+            visibleCallbackListIds,
+          }),
+        )
+      ).map(toWireOutboundCallbackCall),
+  );
+};

@@ -1,4 +1,4 @@
-/** What route handlers are given: the directory, the record store and the authenticator. */
+/** What route plugins are given: the directory, the record store and the authenticator. */
 import type { Directory } from '../../config/types.js';
 import type { CallbackRequestStore, RecordReader } from '../../records/types.js';
 import type { Authenticator } from '../auth.js';

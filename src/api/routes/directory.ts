@@ -3,90 +3,72 @@
  * they are the names an integration needs to build filters, and permissions (DESIGN.md §4) govern
  * call records, not who exists. Passwords and grants are never returned.
  */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { callerOf } from '../auth-plugin.js';
+import { type OperationSpec, operation } from '../documentation.js';
 import { notFound } from '../errors.js';
-import { callerOf, defineRoute, type Route } from '../route.js';
-import { noParameters, userIdParams } from '../schemas.js';
+import { type ComponentName, noParameters, userIdParams } from '../schemas.js';
 import { toWireCallbackList, toWireQueue, toWireUser } from '../serialize.js';
 import type { RouteContext } from './context.js';
 
-const LISTABLE = 'Every authenticated user may list all users, queues and callback lists of the tenant.';
+/** A directory listing: any authenticated user, no parameters. */
+const listing = (
+  operationId: string,
+  summary: string,
+  component: ComponentName,
+  description: string,
+): OperationSpec<typeof noParameters, typeof noParameters, undefined> => ({
+  operationId,
+  tag: 'Directory',
+  summary,
+  description: 'Every authenticated user may list all users, queues and callback lists of the tenant.',
+  auth: 'basic',
+  query: noParameters,
+  params: noParameters,
+  response: { schema: component, list: true, description },
+  errors: [400, 401, 429],
+});
 
-export function directoryRoutes({ directory }: RouteContext): Route[] {
+export const directoryRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { directory }) => {
   const { tenant } = directory;
-  return [
-    defineRoute({
-      method: 'GET',
-      path: '/users/me',
-      operationId: 'getMe',
-      tag: 'Directory',
-      summary: 'The authenticated user',
+  app.get(
+    '/users/me',
+    operation({
+      ...listing('getMe', 'The authenticated user', 'User', 'The caller.'),
       description: 'The user whose credentials authenticated the request.',
-      auth: 'basic',
-      query: noParameters,
-      params: noParameters,
-      response: { component: 'User', list: false, description: 'The caller.' },
-      errors: [400, 401, 429],
-      handler: async (input) => toWireUser(callerOf(input)),
+      response: { schema: 'User', description: 'The caller.' },
     }),
-    defineRoute({
-      method: 'GET',
-      path: '/users',
-      operationId: 'listUsers',
-      tag: 'Directory',
-      summary: 'All users',
-      description: LISTABLE,
-      auth: 'basic',
-      query: noParameters,
-      params: noParameters,
-      response: { component: 'User', list: true, description: 'Every configured user.' },
-      errors: [400, 401, 429],
-      handler: async () => tenant.users.map(toWireUser),
-    }),
-    defineRoute({
-      method: 'GET',
-      path: '/users/{UserId}',
-      operationId: 'getUser',
-      tag: 'Directory',
-      summary: 'One user',
-      description: LISTABLE,
-      auth: 'basic',
-      query: noParameters,
+    async (request) => toWireUser(callerOf(request)),
+  );
+  app.get(
+    '/users',
+    operation(listing('listUsers', 'All users', 'User', 'Every configured user.')),
+    async () => tenant.users.map(toWireUser),
+  );
+  app.get(
+    '/users/:UserId',
+    operation({
+      ...listing('getUser', 'One user', 'User', 'The user.'),
       params: userIdParams,
-      response: { component: 'User', list: false, description: 'The user.' },
+      response: { schema: 'User', description: 'The user.' },
       errors: [400, 401, 404, 429],
-      handler: async ({ params }) => {
-        const user = directory.userById(params.UserId);
-        if (user === undefined) throw notFound(`No user ${params.UserId}`);
-        return toWireUser(user);
-      },
     }),
-    defineRoute({
-      method: 'GET',
-      path: '/queues',
-      operationId: 'listQueues',
-      tag: 'Directory',
-      summary: 'All queues (service pools)',
-      description: LISTABLE,
-      auth: 'basic',
-      query: noParameters,
-      params: noParameters,
-      response: { component: 'Queue', list: true, description: 'Every configured queue.' },
-      errors: [400, 401, 429],
-      handler: async () => tenant.queues.map(toWireQueue),
-    }),
-    defineRoute({
-      method: 'GET',
-      path: '/callbacklists',
-      operationId: 'listCallbackLists',
-      tag: 'Directory',
-      summary: 'All callback lists',
-      description: LISTABLE,
-      auth: 'basic',
-      query: noParameters,
-      params: noParameters,
-      response: { component: 'CallbackList', list: true, description: 'Every configured callback list.' },
-      errors: [400, 401, 429],
-      handler: async () => tenant.callbackLists.map(toWireCallbackList),
-    }),
-  ];
-}
+    async ({ params }) => {
+      const user = directory.userById(params.UserId);
+      if (user === undefined) throw notFound(`No user ${params.UserId}`);
+      return toWireUser(user);
+    },
+  );
+  app.get(
+    '/queues',
+    operation(listing('listQueues', 'All queues (service pools)', 'Queue', 'Every configured queue.')),
+    async () => tenant.queues.map(toWireQueue),
+  );
+  app.get(
+    '/callbacklists',
+    operation(
+      listing('listCallbackLists', 'All callback lists', 'CallbackList', 'Every configured callback list.'),
+    ),
+    async () => tenant.callbackLists.map(toWireCallbackList),
+  );
+};

@@ -3,6 +3,9 @@
  * facts always give the same records, which is what makes re-processing idempotent. Modified is
  * not part of it; the processor stamps it when a record's content changes.
  */
+
+import { type LegState, leftForElsewhere, type QueueVisit } from '../../journal/fold.js';
+import { INTERRUPTED_CAUSE } from '../../journal/recovery.js';
 import type {
   CallbackRequest,
   CallResult,
@@ -11,7 +14,7 @@ import type {
   ServiceCall,
   UserCallEvent,
 } from '../types.js';
-import { type CallState, type LegState, leftForElsewhere, type QueueVisit } from './call-state.js';
+import type { CallState } from './call-state.js';
 import { recordId, recordKey } from './ids.js';
 
 /** Name lookups (from the tenant Directory); unknown ids give ''. */
@@ -23,8 +26,6 @@ export interface Names {
   callbackListQueueId(callbackListId: string): string | null;
   /** The callback list that receives a queue's unanswered calls, if it names one. */
   queueCallbackListId(queueId: string): string | null;
-  /** The user a dialled extension or number belongs to (a direct call's callee without a leg). */
-  userIdByDialled(dialled: string): string | null;
 }
 
 export type Unstamped<T> = Omit<T, 'modifiedMs'>;
@@ -56,17 +57,15 @@ function callAnsweredMs(state: CallState): number | null {
   );
 }
 
-/** The result seen from the calling side. */
 /**
  * A call that crash recovery ended (the process died under it) is Failed for every party, even if
  * it had been answered: nobody knows how it really ended.
  */
-export const INTERRUPTED_CAUSE = 'ServerRestart';
-
 function interrupted(state: CallState): boolean {
   return state.ended?.cause === INTERRUPTED_CAUSE;
 }
 
+/** The result seen from the calling side. */
 function callerResult(state: CallState): CallResult | null {
   if (!state.ended) return null;
   if (interrupted(state)) return 'Failed';
@@ -140,53 +139,58 @@ export function deriveRecords(state: CallState, names: Names): DerivedRecords {
   if (started && ended && kind === 'direct')
     out.userCallEvents.push(...calleeEvents(state, names, aNum, bNum));
 
+  // Outbound service and callback calls: the caller's leg, then their own fields, then the shared ones.
+  const outboundHead = (key: string) => ({
+    eventId: recordId(key),
+    callId: state.callId,
+    callLegId: callerLeg?.callLegId ?? '',
+  });
   if (started && kind === 'outbound-service') {
     const queueId = started.queueId ?? '';
     out.outboundServiceCalls.push({
-      eventId: recordId(recordKey.outboundServiceCall(state.callId)),
-      callId: state.callId,
-      callLegId: callerLeg?.callLegId ?? '',
+      ...outboundHead(recordKey.outboundServiceCall(state.callId)),
       queueId,
       queueName: queueId ? names.queueName(queueId) : '',
-      userId: callerUserId ?? '',
-      userName: callerUserId ? names.userName(callerUserId) : '',
-      aNum,
-      bNum,
-      timestampMs: started.startedMs,
-      answerTimeMs: answeredMs,
-      endTimeMs: endedMs,
-      durationSeconds: talkSeconds,
-      result: callerResult(state),
-      recordingIds: [],
+      ...outboundCallFields(state, names, callerUserId, answeredMs, talkSeconds),
     });
   }
-
   if (started && kind === 'outbound-callback') {
-    const callbackListId = started.callbackListId ?? '';
+    const listId = started.callbackListId ?? '';
     out.outboundCallbackCalls.push({
-      eventId: recordId(recordKey.outboundCallbackCall(state.callId)),
-      callId: state.callId,
-      callLegId: callerLeg?.callLegId ?? '',
-      callbackListId,
-      callbackListName: callbackListId ? names.callbackListName(callbackListId) : '',
+      ...outboundHead(recordKey.outboundCallbackCall(state.callId)),
+      callbackListId: listId,
+      callbackListName: listId ? names.callbackListName(listId) : '',
       callbackRequestId: started.callbackRequestId ?? '',
-      queueId: started.queueId ?? (callbackListId ? names.callbackListQueueId(callbackListId) : null),
-      userId: callerUserId ?? '',
-      userName: callerUserId ? names.userName(callerUserId) : '',
-      aNum,
-      bNum,
-      timestampMs: started.startedMs,
-      answerTimeMs: answeredMs,
-      endTimeMs: endedMs,
-      durationSeconds: talkSeconds,
-      result: callerResult(state),
-      recordingIds: [],
+      queueId: started.queueId ?? (listId ? names.callbackListQueueId(listId) : null),
+      ...outboundCallFields(state, names, callerUserId, answeredMs, talkSeconds),
     });
   }
 
   const missed = missedCallRequest(state, names);
   if (missed) out.callbackRequests.push(missed);
   return out;
+}
+
+/** The fields outbound service and outbound callback calls share, in their record order. */
+function outboundCallFields(
+  state: CallState,
+  names: Names,
+  callerUserId: string | null,
+  answeredMs: number | null,
+  talkSeconds: number,
+) {
+  return {
+    userId: callerUserId ?? '',
+    userName: callerUserId ? names.userName(callerUserId) : '',
+    aNum: state.started?.aNum ?? '',
+    bNum: state.started?.bNum ?? '',
+    timestampMs: state.started?.startedMs ?? 0,
+    answerTimeMs: answeredMs,
+    endTimeMs: state.ended?.endedMs ?? null,
+    durationSeconds: talkSeconds,
+    result: callerResult(state),
+    recordingIds: [],
+  };
 }
 
 /** What a callback can dial: digits with an optional '+' (not 'anonymous', not a SIP URI). */
@@ -328,10 +332,9 @@ function calleeEvents(
     legsByUser.set(leg.userId, [...(legsByUser.get(leg.userId) ?? []), leg]);
   }
   const hasTrunkLeg = state.legs.some((leg) => leg.role === 'trunk');
-  if (legsByUser.size === 0 && !hasTrunkLeg) {
+  if (legsByUser.size === 0 && !hasTrunkLeg && started.route?.kind === 'user') {
     // Routed to a user with no registered device: no leg was placed, but the user missed a call.
-    const userId = names.userIdByDialled(bNum);
-    if (userId !== null) legsByUser.set(userId, []);
+    legsByUser.set(started.route.userId, []);
   }
   const events: Unstamped<UserCallEvent>[] = [];
   for (const [userId, legs] of legsByUser) {

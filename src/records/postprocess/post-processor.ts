@@ -1,29 +1,21 @@
 /**
  * Post-processing: consumes the journal from a durable checkpoint and turns call-control facts
- * into call records (DESIGN.md §2). Each batch's records, the calls' progress and the checkpoint
+ * into call records (DESIGN.md §2). It only reads the journal (crash recovery, which appends, is
+ * the journal's: src/journal/recovery.ts). Each batch's records, the calls' progress and the checkpoint
  * are written in one transaction, so a crash at any point neither loses nor duplicates a record.
  */
 import { createHash } from 'node:crypto';
-import type { Journal, JournalEntry } from '../../calls/journal/types.js';
 import type { Directory } from '../../config/types.js';
-import { RecordsError, RecordsErrorCode } from '../errors.js';
-import type {
-  CallbackRequest,
-  CallProgress,
-  OutboundCallbackCall,
-  OutboundServiceCall,
-  RecordStore,
-  ServiceCall,
-  ServiceCallDetailWrite,
-  UserCallEvent,
-} from '../types.js';
+import type { Journal, JournalEntry } from '../../journal/types.js';
+import { RecordsError } from '../errors.js';
+import type * as records from '../types.js';
 import { applyEntry, type CallState, decodeCallState, encodeCallState, newCallState } from './call-state.js';
-import { deriveRecords, INTERRUPTED_CAUSE, type Names } from './derive.js';
+import { deriveRecords, type Names } from './derive.js';
 import { recordId, recordKey } from './ids.js';
 
 export interface PostProcessorOptions {
   journal: Journal;
-  store: RecordStore;
+  store: records.RecordStore;
   directory: Directory;
   /** Hold each fact back until its journal time + this delay (EnreachVoice shows ~10 s). 0 = at once. */
   delaySeconds: number;
@@ -40,7 +32,7 @@ export interface PostProcessorOptions {
 }
 
 export interface PostProcessor {
-  /** Follow the journal: process each fact once it is due. Call after catchUp and recovery. */
+  /** Follow the journal: process each fact once it is due. Call after catchUp. */
   start(): void;
   /** Stop following; resolves when the batch in flight (if any) is committed. */
   stop(): Promise<void>;
@@ -48,13 +40,6 @@ export interface PostProcessor {
   runOnce(): Promise<number>;
   /** Process every fact appended so far, ignoring the delay (start-up, tests, shutdown). */
   catchUp(): Promise<void>;
-  /**
-   * End every call that post-processing saw start but not end (the process died under it): append
-   * a CallEnded (reason Failed, cause ServerRestart, sipStatus 500) dated at the call's last known
-   * time — or `atMs` if later — and process it. Only at start-up, before call control takes calls.
-   * Resolves with the CallIds it ended.
-   */
-  recoverInterruptedCalls(atMs?: number): Promise<string[]>;
   /** The seq up to which records are committed (the checkpoint), once known. */
   processedSeq(): number;
 }
@@ -100,7 +85,7 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
     const checkpoint = await store.readCheckpoint(consumer);
     if (checkpoint > journal.lastSeq()) {
       throw new RecordsError(
-        RecordsErrorCode.CheckpointAheadOfJournal,
+        'RECORDS_CHECKPOINT_AHEAD_OF_JOURNAL',
         `checkpoint '${consumer}' is at ${checkpoint} but the journal ends at ${journal.lastSeq()}: ` +
           'the journal was replaced or truncated; reset the checkpoint to replay it',
       );
@@ -170,7 +155,7 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
     const states = await loadStates([...new Set(entries.map((entry) => entry.fact.callId))]);
     const stampMs = now();
     const touched = new Set<string>();
-    const details: ServiceCallDetailWrite[] = [];
+    const details: records.ServiceCallDetailWrite[] = [];
 
     for (const entry of entries) {
       const state = states.get(entry.fact.callId)!;
@@ -197,12 +182,12 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
       touched.add(state.callId);
     }
 
-    const userCallEvents: UserCallEvent[] = [];
-    const serviceCalls: ServiceCall[] = [];
-    const outboundServiceCalls: OutboundServiceCall[] = [];
-    const outboundCallbackCalls: OutboundCallbackCall[] = [];
-    const callbackRequests: CallbackRequest[] = [];
-    const callProgress: CallProgress[] = [];
+    const userCallEvents: records.UserCallEvent[] = [];
+    const serviceCalls: records.ServiceCall[] = [];
+    const outboundServiceCalls: records.OutboundServiceCall[] = [];
+    const outboundCallbackCalls: records.OutboundCallbackCall[] = [];
+    const callbackRequests: records.CallbackRequest[] = [];
+    const callProgress: records.CallProgress[] = [];
     for (const callId of touched) {
       const state = states.get(callId)!;
       const derived = deriveRecords(state, names);
@@ -337,35 +322,14 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
     await exclusive(() => pass(true, journal.lastSeq()));
   }
 
-  async function recoverInterruptedCalls(atMs?: number): Promise<string[]> {
-    await catchUp();
-    const open = await store.listOpenCallProgress();
-    for (const progress of open) {
-      journal.append({
-        type: 'CallEnded',
-        callId: progress.callId,
-        reason: 'Failed',
-        sipStatus: 500,
-        cause: INTERRUPTED_CAUSE,
-        endedAtMs: Math.max(progress.lastTimeMs, atMs ?? 0),
-      });
-    }
-    if (open.length > 0) await catchUp();
-    return open.map((progress) => progress.callId);
-  }
-
-  return { start, stop, runOnce, catchUp, recoverInterruptedCalls, processedSeq: () => cursor ?? 0 };
+  return { start, stop, runOnce, catchUp, processedSeq: () => cursor ?? 0 };
 }
 
 function asRecordsError(cause: unknown): RecordsError {
   if (cause instanceof RecordsError) return cause;
-  return new RecordsError(
-    RecordsErrorCode.PostProcessFailed,
-    `post-processing batch failed: ${String(cause)}`,
-    {
-      cause,
-    },
-  );
+  return new RecordsError('RECORDS_POSTPROCESS_FAILED', `post-processing batch failed: ${String(cause)}`, {
+    cause,
+  });
 }
 
 function namesFrom(directory: Directory): Names {
@@ -375,7 +339,5 @@ function namesFrom(directory: Directory): Names {
     callbackListName: (callbackListId) => directory.callbackListById(callbackListId)?.name ?? '',
     callbackListQueueId: (callbackListId) => directory.callbackListById(callbackListId)?.queueId ?? null,
     queueCallbackListId: (queueId) => directory.queueById(queueId)?.callbackListId ?? null,
-    userIdByDialled: (dialled) =>
-      (directory.userByExtension(dialled) ?? directory.userByNumber(dialled))?.userId ?? null,
   };
 }

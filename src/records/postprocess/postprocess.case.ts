@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openSqliteJournal, type SqliteJournal } from '../../calls/journal/sqlite-journal.js';
-import type { JournalFact } from '../../calls/journal/types.js';
 import { createDirectory } from '../../config/directory.js';
+import { recoverInterruptedCalls } from '../../journal/recovery.js';
+import { openSqliteJournal, type SqliteJournal } from '../../journal/sqlite-journal.js';
+import type { JournalFact } from '../../journal/types.js';
 import type { StoreFactory } from '../store/test-stores.js';
 import type {
+  CallResult,
+  Direction,
   OutboundCallbackCall,
   OutboundServiceCall,
   RecordStore,
@@ -26,6 +29,7 @@ import { recordId, recordKey } from './ids.js';
 import { createPostProcessor, type PostProcessor, type PostProcessorOptions } from './post-processor.js';
 import {
   LIST_SUPPORT,
+  OUTBOUND_NUMBERS,
   QUEUE_SALES,
   QUEUE_SUPPORT,
   ScriptedCall,
@@ -92,23 +96,125 @@ async function headersOfCall(store: RecordStore, callId: string): Promise<Servic
   return store.listServiceCalls({ selection: { by: 'callId', callId }, visibleQueueIds: '*' });
 }
 
+const USER_NAMES: Readonly<Record<string, string>> = {
+  [USER_A]: 'a@example.com',
+  [USER_B]: 'b@example.com',
+  [USER_C]: 'c@example.com',
+};
+
+/** Timestamp, AnswerTime, EndTime and Duration of an expected user call event. */
+type EventTimes = [
+  timestampMs: number,
+  answerTimeMs: number | null,
+  endTimeMs: number | null,
+  seconds: number,
+];
+
+/**
+ * The user call events of `call` (dialled `bNum`, from 1001) exactly as post-processing must write
+ * them: DirectCall events of a user and direction, allocation events of a leg offered by Support.
+ */
+function expectedEvents(call: ScriptedCall, bNum: string, stamp: { modifiedMs: unknown }) {
+  const event = (
+    fields: Pick<UserCallEvent, 'eventId' | 'callLegId' | 'userId' | 'callType' | 'direction' | 'result'>,
+    queueId: string | null,
+    [timestampMs, answerTimeMs, endTimeMs, durationSeconds]: EventTimes,
+  ) => ({
+    ...fields,
+    callId: call.callId,
+    userName: USER_NAMES[fields.userId],
+    aNum: '1001',
+    bNum,
+    queueId,
+    queueName: queueId === null ? null : 'Support',
+    timestampMs,
+    answerTimeMs,
+    endTimeMs,
+    durationSeconds,
+    recordingIds: [],
+    ...stamp,
+  });
+  return {
+    direct: (
+      userId: string,
+      direction: Direction,
+      callLegId: string,
+      result: CallResult,
+      times: EventTimes,
+    ) =>
+      event(
+        {
+          eventId: recordId(recordKey.directCallEvent(call.callId, userId, direction)),
+          callLegId,
+          userId,
+          callType: 'DirectCall',
+          direction,
+          result,
+        },
+        null,
+        times,
+      ),
+    allocation: (callLegId: string, userId: string, result: CallResult, times: EventTimes) =>
+      event(
+        {
+          eventId: recordId(recordKey.allocationEvent(callLegId)),
+          callLegId,
+          userId,
+          callType: 'ServiceCall',
+          direction: 'inbound',
+          result,
+        },
+        QUEUE_SUPPORT,
+        times,
+      ),
+  };
+}
+
 /** The seed's scenario: A calls Support; B declines; C answers; A hangs up a minute later. */
 function seedScenario(journal: SqliteJournal) {
+  const { call, legB } = seedUntilDecline(journal);
+  return { call, legB, legC: seedFromDecline(call) };
+}
+
+/** The seed's scenario up to B's decline (at T0 + 4 s). */
+function seedUntilDecline(journal: SqliteJournal) {
   setTime(T0);
   const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
   advance(1000);
-  const legB = call.offer(QUEUE_SUPPORT, USER_B);
-  call.ring(legB);
+  const legB = call.ringingOffer(QUEUE_SUPPORT, USER_B);
   advance(3000);
   call.decline(legB, QUEUE_SUPPORT, USER_B);
-  advance(1000);
-  const legC = call.offer(QUEUE_SUPPORT, USER_C);
-  call.ring(legC);
-  advance(4000);
-  call.connectAllocation(legC, QUEUE_SUPPORT, USER_C);
-  advance(60_000);
+  return { call, legB };
+}
+
+/** The rest of the seed's scenario: C is offered the call, answers, and A hangs up. Returns C's leg. */
+function seedFromDecline(call: ScriptedCall): string {
+  return answeredByMember(call, QUEUE_SUPPORT, USER_C, {
+    offerAfterMs: 1000,
+    ringing: true,
+    answerAfterMs: 4000,
+    talkMs: 60_000,
+  });
+}
+
+/**
+ * `userId` takes the call from `queueId`: offered `offerAfterMs` after the previous step (its device
+ * ringing or not), answers `answerAfterMs` later, and the caller hangs up after `talkMs`. Returns the
+ * allocation leg.
+ */
+function answeredByMember(
+  call: ScriptedCall,
+  queueId: string,
+  userId: string,
+  timing: { offerAfterMs: number; ringing: boolean; answerAfterMs: number; talkMs: number },
+): string {
+  advance(timing.offerAfterMs);
+  const callLegId = timing.ringing ? call.ringingOffer(queueId, userId) : call.offer(queueId, userId);
+  advance(timing.answerAfterMs);
+  call.connectAllocation(callLegId, queueId, userId);
+  advance(timing.talkMs);
   call.hangup();
-  return { call, legB, legC };
+  return callLegId;
 }
 
 /** Everything the seed scenario must produce, exactly. */
@@ -120,67 +226,11 @@ async function expectSeedRecords(
   const { call, legB, legC } = seed;
   const events = await eventsOfCall(store, call.callId);
   const stamp = modifiedMs === undefined ? { modifiedMs: expect.any(Number) } : { modifiedMs };
+  const expected = expectedEvents(call, '100', stamp);
   expect(events).toEqual([
-    {
-      eventId: recordId(recordKey.directCallEvent(call.callId, USER_A, 'outbound')),
-      callId: call.callId,
-      callLegId: call.callerLegId,
-      userId: USER_A,
-      userName: 'a@example.com',
-      callType: 'DirectCall',
-      direction: 'outbound',
-      result: 'Handled',
-      aNum: '1001',
-      bNum: '100',
-      queueId: null,
-      queueName: null,
-      timestampMs: T0,
-      answerTimeMs: T0 + 9000,
-      endTimeMs: T0 + 69_000,
-      durationSeconds: 60,
-      recordingIds: [],
-      ...stamp,
-    },
-    {
-      eventId: recordId(recordKey.allocationEvent(legB)),
-      callId: call.callId,
-      callLegId: legB,
-      userId: USER_B,
-      userName: 'b@example.com',
-      callType: 'ServiceCall',
-      direction: 'inbound',
-      result: 'Allocated',
-      aNum: '1001',
-      bNum: '100',
-      queueId: QUEUE_SUPPORT,
-      queueName: 'Support',
-      timestampMs: T0 + 1000,
-      answerTimeMs: null,
-      endTimeMs: T0 + 4000,
-      durationSeconds: 0,
-      recordingIds: [],
-      ...stamp,
-    },
-    {
-      eventId: recordId(recordKey.allocationEvent(legC)),
-      callId: call.callId,
-      callLegId: legC,
-      userId: USER_C,
-      userName: 'c@example.com',
-      callType: 'ServiceCall',
-      direction: 'inbound',
-      result: 'Handled',
-      aNum: '1001',
-      bNum: '100',
-      queueId: QUEUE_SUPPORT,
-      queueName: 'Support',
-      timestampMs: T0 + 5000,
-      answerTimeMs: T0 + 9000,
-      endTimeMs: T0 + 69_000,
-      durationSeconds: 60,
-      recordingIds: [],
-      ...stamp,
-    },
+    expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 9000, T0 + 69_000, 60]),
+    expected.allocation(legB, USER_B, 'Allocated', [T0 + 1000, null, T0 + 4000, 0]),
+    expected.allocation(legC, USER_C, 'Handled', [T0 + 5000, T0 + 9000, T0 + 69_000, 60]),
   ]);
   expect(await headersOfCall(store, call.callId)).toEqual([
     {
@@ -365,13 +415,16 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
     it('gives a member allocated twice two events with different legs', async () => {
       setTime(T0);
       const call = new ScriptedCall(journal).startService(QUEUE_SALES, USER_A);
-      advance(1000);
-      const first = call.offer(QUEUE_SALES, USER_C);
-      advance(2000);
+      // C is offered the call a second after the previous step and answers (or not) 2 s later.
+      const offerToC = () => {
+        advance(1000);
+        const callLegId = call.offer(QUEUE_SALES, USER_C);
+        advance(2000);
+        return callLegId;
+      };
+      const first = offerToC();
       call.decline(first, QUEUE_SALES, USER_C, 603);
-      advance(1000);
-      const second = call.offer(QUEUE_SALES, USER_C);
-      advance(2000);
+      const second = offerToC();
       call.connectAllocation(second, QUEUE_SALES, USER_C);
       advance(10_000);
       call.hangup();
@@ -389,11 +442,10 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
     });
 
     it('records a caller who abandons while queued', async () => {
-      setTime(T0);
+      // (The clock stands at T0: beforeEach.)
       const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
       advance(2000);
-      const legB = call.offer(QUEUE_SUPPORT, USER_B);
-      call.ring(legB);
+      const legB = call.ringingOffer(QUEUE_SUPPORT, USER_B);
       advance(5000);
       call.callerCancels([legB], QUEUE_SUPPORT);
       await processor().catchUp();
@@ -426,12 +478,12 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, undefined, '+358409999999');
       advance(120_000);
       call.overflow(QUEUE_SUPPORT, QUEUE_SALES);
-      advance(1000);
-      const legC = call.offer(QUEUE_SALES, USER_C);
-      advance(2000);
-      call.connectAllocation(legC, QUEUE_SALES, USER_C);
-      advance(20_000);
-      call.hangup();
+      answeredByMember(call, QUEUE_SALES, USER_C, {
+        offerAfterMs: 1000,
+        ringing: false,
+        answerAfterMs: 2000,
+        talkMs: 20_000,
+      });
       await processor().catchUp();
       expect(await headersOfCall(store, call.callId)).toMatchObject([
         {
@@ -477,47 +529,10 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       expect(await eventsOfCall(store, call.callId)).toEqual([]);
       call.hangup('CalleeHangup');
       await pp.catchUp();
+      const expected = expectedEvents(call, '1002', { modifiedMs: T0 + 49_000 });
       expect(await eventsOfCall(store, call.callId)).toEqual([
-        {
-          eventId: recordId(recordKey.directCallEvent(call.callId, USER_A, 'outbound')),
-          callId: call.callId,
-          callLegId: call.callerLegId,
-          userId: USER_A,
-          userName: 'a@example.com',
-          callType: 'DirectCall',
-          direction: 'outbound',
-          result: 'Handled',
-          aNum: '1001',
-          bNum: '1002',
-          queueId: null,
-          queueName: null,
-          timestampMs: T0,
-          answerTimeMs: T0 + 4000,
-          endTimeMs: T0 + 49_000,
-          durationSeconds: 45,
-          recordingIds: [],
-          modifiedMs: T0 + 49_000,
-        },
-        {
-          eventId: recordId(recordKey.directCallEvent(call.callId, USER_B, 'inbound')),
-          callId: call.callId,
-          callLegId: legB,
-          userId: USER_B,
-          userName: 'b@example.com',
-          callType: 'DirectCall',
-          direction: 'inbound',
-          result: 'Handled',
-          aNum: '1001',
-          bNum: '1002',
-          queueId: null,
-          queueName: null,
-          timestampMs: T0 + 100,
-          answerTimeMs: T0 + 4000,
-          endTimeMs: T0 + 49_000,
-          durationSeconds: 45,
-          recordingIds: [],
-          modifiedMs: T0 + 49_000,
-        },
+        expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 4000, T0 + 49_000, 45]),
+        expected.direct(USER_B, 'inbound', legB, 'Handled', [T0 + 100, T0 + 4000, T0 + 49_000, 45]),
       ]);
       expect(await headersOfCall(store, call.callId)).toEqual([]);
     });
@@ -596,6 +611,13 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       osc.hangup();
       occ.calleeFails(occTrunk, 486, 'Busy');
       await pp.catchUp();
+      // Answered 5 s after the start, a minute's talk.
+      const talked = {
+        timestampMs: T0,
+        answerTimeMs: T0 + 5000,
+        endTimeMs: T0 + 65_000,
+        durationSeconds: 60,
+      };
       expect(
         await store.listOutboundServiceCalls({ selection: window, visibleQueueIds: [QUEUE_SUPPORT] }),
       ).toEqual([
@@ -607,12 +629,8 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
           queueName: 'Support',
           userId: USER_B,
           userName: 'b@example.com',
-          aNum: '+35810100100',
-          bNum: '+358409999999',
-          timestampMs: T0,
-          answerTimeMs: T0 + 5000,
-          endTimeMs: T0 + 65_000,
-          durationSeconds: 60,
+          ...OUTBOUND_NUMBERS,
+          ...talked,
           result: 'Handled',
           recordingIds: [],
           modifiedMs: T0 + 65_000,
@@ -855,13 +873,7 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
 
     it('resumes from the checkpoint after a restart of journal, store and processor', async () => {
       const storeName = `pp${storeCount}`;
-      setTime(T0);
-      const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
-      advance(1000);
-      const legB = call.offer(QUEUE_SUPPORT, USER_B);
-      call.ring(legB);
-      advance(3000);
-      call.decline(legB, QUEUE_SUPPORT, USER_B);
+      const { call, legB } = seedUntilDecline(journal);
       const first = processor();
       await first.catchUp();
       const checkpoint = await store.readCheckpoint('records');
@@ -876,13 +888,7 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       expect(journal.lastSeq()).toBe(checkpoint);
       call.rebind(journal);
 
-      advance(1000);
-      const legC = call.offer(QUEUE_SUPPORT, USER_C);
-      call.ring(legC);
-      advance(4000);
-      call.connectAllocation(legC, QUEUE_SUPPORT, USER_C);
-      advance(60_000);
-      call.hangup();
+      const legC = seedFromDecline(call);
       await processor().catchUp();
       await expectSeedRecords(store, { call, legB, legC });
     });
@@ -910,7 +916,9 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       setTime(T0 + 600_000);
       const restarted = processor();
       await restarted.catchUp();
-      const recovered = await restarted.recoverInterruptedCalls();
+      // Recovery is the journal's (at start-up); post-processing only reads what it appended.
+      const recovered = await recoverInterruptedCalls(journal);
+      await restarted.catchUp();
       expect(recovered.sort()).toEqual([queued.callId, talking.callId].sort());
 
       const appended = await journal.read(lastBeforeCrash, 10);
@@ -967,7 +975,8 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
 
       // Recovery is idempotent: nothing left to end, nothing appended, nothing changed.
       const after = await snapshot(store);
-      expect(await restarted.recoverInterruptedCalls()).toEqual([]);
+      expect(await recoverInterruptedCalls(journal)).toEqual([]);
+      await restarted.catchUp();
       expect(journal.lastSeq()).toBe(lastBeforeCrash + 2);
       expect(await snapshot(store)).toEqual(after);
     });

@@ -3,8 +3,14 @@
  * (src/calls/call.ts), appended to a real journal.
  */
 import { randomUUID } from 'node:crypto';
-import type { AllocationRejectReason, Journal, JournalEntry } from '../../calls/journal/types.js';
 import type { Grants, Tenant, User } from '../../config/types.js';
+import type {
+  AllocationRejectReason,
+  CallRoute,
+  Journal,
+  JournalEntry,
+  LegEndCause,
+} from '../../journal/types.js';
 
 export const USER_A = '0a000000-0000-4000-8000-00000000000a';
 export const USER_B = '0b000000-0000-4000-8000-00000000000b';
@@ -71,6 +77,19 @@ export const TEST_TENANT: Tenant = {
   trunks: [{ name: 'pstn', host: '127.0.0.1', port: 5080, transport: 'udp' }],
 };
 
+/** The numbers of outbound calls: Support's number calls an external one. */
+export const OUTBOUND_NUMBERS = { aNum: '+35810100100', bNum: '+358409999999' } as const;
+
+/** Where call control routes a dialled number in TEST_TENANT: a user's extension or number, else the trunk. */
+function routeOf(dialled: string): CallRoute {
+  const user = TEST_TENANT.users.find(
+    (candidate) => candidate.extension === dialled || candidate.number === dialled,
+  );
+  return user
+    ? { kind: 'user', userId: user.userId }
+    : { kind: 'trunk', uri: `sip:${dialled}@127.0.0.1:5080` };
+}
+
 const sip = () => ({ sipCallId: `${randomUUID()}@127.0.0.1`, localTag: randomUUID().slice(0, 8) });
 
 /** One call, journaled step by step the way call control does it. */
@@ -92,6 +111,10 @@ export class ScriptedCall {
     return this.journal.append(fact);
   }
 
+  private legEnded(callLegId: string, sipStatus: number, cause: LegEndCause, sipReason?: string): void {
+    this.append({ type: 'LegEnded', callId: this.callId, callLegId, sipStatus, cause, sipReason });
+  }
+
   /** A call into a queue (inbound service call). */
   startService(queueId: string, callerUserId?: string, aNum = '1001'): this {
     this.append({
@@ -100,6 +123,7 @@ export class ScriptedCall {
       callKind: 'inbound-service',
       aNum,
       bNum: '100',
+      route: { kind: 'queue', queueId },
       callerUserId,
       queueId,
     });
@@ -109,7 +133,15 @@ export class ScriptedCall {
   }
 
   startDirect(bNum: string, callerUserId?: string, aNum = '1001'): this {
-    this.append({ type: 'CallStarted', callId: this.callId, callKind: 'direct', aNum, bNum, callerUserId });
+    this.append({
+      type: 'CallStarted',
+      callId: this.callId,
+      callKind: 'direct',
+      aNum,
+      bNum,
+      route: routeOf(bNum),
+      callerUserId,
+    });
     this.callerLeg(callerUserId);
     return this;
   }
@@ -123,8 +155,8 @@ export class ScriptedCall {
       type: 'CallStarted',
       callId: this.callId,
       callKind: kind,
-      aNum: '+35810100100',
-      bNum: '+358409999999',
+      ...OUTBOUND_NUMBERS,
+      route: routeOf(OUTBOUND_NUMBERS.bNum),
       callerUserId,
       ...extra,
     });
@@ -178,6 +210,13 @@ export class ScriptedCall {
     return callLegId;
   }
 
+  /** An offer whose device rings at once: `offer` then `ring`. */
+  ringingOffer(queueId: string, userId: string): string {
+    const callLegId = this.offer(queueId, userId);
+    this.ring(callLegId);
+    return callLegId;
+  }
+
   ring(callLegId: string): this {
     this.append({ type: 'LegRinging', callId: this.callId, callLegId, sipStatus: 180 });
     return this;
@@ -194,14 +233,14 @@ export class ScriptedCall {
       reason: 'GenericUserRejected',
       sipStatus,
     });
-    this.append({ type: 'LegEnded', callId: this.callId, callLegId, sipStatus, cause: 'Busy Here' });
+    this.legEnded(callLegId, sipStatus, 'Refused', 'Busy Here');
     return this;
   }
 
   /** The queue took the offer back (call.ts withdrawAllocation). */
   withdraw(callLegId: string, queueId: string, userId: string, reason: AllocationRejectReason): this {
     this.append({ type: 'AllocationRejected', callId: this.callId, callLegId, queueId, userId, reason });
-    this.append({ type: 'LegEnded', callId: this.callId, callLegId, sipStatus: 487, cause: reason });
+    this.legEnded(callLegId, 487, reason);
     return this;
   }
 
@@ -226,17 +265,11 @@ export class ScriptedCall {
   }
 
   /** Either side hangs up a connected call (call.ts hangup + finish). */
-  hangup(cause = 'CallerHangup'): JournalEntry {
+  hangup(cause: LegEndCause = 'CallerHangup'): JournalEntry {
     for (const callLegId of this.connectedLegs) {
-      this.append({ type: 'LegEnded', callId: this.callId, callLegId, sipStatus: 200, cause });
+      this.legEnded(callLegId, 200, cause);
     }
-    this.append({
-      type: 'LegEnded',
-      callId: this.callId,
-      callLegId: this.callerLegId,
-      sipStatus: 200,
-      cause,
-    });
+    this.legEnded(this.callerLegId, 200, cause);
     return this.append({
       type: 'CallEnded',
       callId: this.callId,
@@ -250,46 +283,22 @@ export class ScriptedCall {
   callerCancels(ringingLegs: string[], queueId?: string): JournalEntry {
     if (queueId) this.append({ type: 'QueueLeft', callId: this.callId, queueId, reason: 'CallerHungUp' });
     for (const callLegId of ringingLegs) {
-      this.append({
-        type: 'LegEnded',
-        callId: this.callId,
-        callLegId,
-        sipStatus: 487,
-        cause: 'CallerCancelled',
-      });
+      this.legEnded(callLegId, 487, 'CallerCancelled');
     }
-    this.append({
-      type: 'LegEnded',
-      callId: this.callId,
-      callLegId: this.callerLegId,
-      sipStatus: 487,
-      cause: 'CallerCancelled',
-    });
+    this.legEnded(this.callerLegId, 487, 'CallerCancelled');
     return this.append({ type: 'CallEnded', callId: this.callId, reason: 'CallerCancelled', sipStatus: 487 });
   }
 
   /** A direct call's callee leg fails (call.ts onFailed with no other leg left). */
   calleeFails(callLegId: string, sipStatus: number, reason: 'Busy' | 'Rejected' | 'NoAnswer'): JournalEntry {
-    this.append({ type: 'LegEnded', callId: this.callId, callLegId, sipStatus, cause: `SIP ${sipStatus}` });
-    this.append({
-      type: 'LegEnded',
-      callId: this.callId,
-      callLegId: this.callerLegId,
-      sipStatus,
-      cause: reason,
-    });
+    this.legEnded(callLegId, sipStatus, 'Refused', `SIP ${sipStatus}`);
+    this.legEnded(this.callerLegId, sipStatus, reason);
     return this.append({ type: 'CallEnded', callId: this.callId, reason, sipStatus });
   }
 
   /** Nobody to ring (call.ts fail(480, 'Unavailable')). */
   unavailable(): JournalEntry {
-    this.append({
-      type: 'LegEnded',
-      callId: this.callId,
-      callLegId: this.callerLegId,
-      sipStatus: 480,
-      cause: 'Unavailable',
-    });
+    this.legEnded(this.callerLegId, 480, 'Unavailable');
     return this.append({ type: 'CallEnded', callId: this.callId, reason: 'Unavailable', sipStatus: 480 });
   }
 

@@ -6,13 +6,12 @@
  * closing the same request at once cannot both succeed: the second gets a Conflict.
  */
 import { type Kysely, sql, type Transaction } from 'kysely';
-import { RecordsError, RecordsErrorCode } from '../errors.js';
+import { RecordsError } from '../errors.js';
+import { type CallbackRequestRow, callbackRequestTable } from '../kinds/callback-request/row.js';
 import {
   CALLBACK_REOPENABLE_STATUSES,
-  CALLBACK_REQUEST_STATUSES,
   type CallbackRequest,
   type CallbackRequestChange,
-  type CallbackRequestOrigin,
   type CallbackRequestQuery,
   type CallbackRequestStatus,
   type CallbackRequestStore,
@@ -20,7 +19,7 @@ import {
   type OutboundCallbackCall,
   type ReopenCallbackRequest,
 } from '../types.js';
-import type { CallbackRequestsTable, RecordsDatabase } from './schema.js';
+import type { RecordsDatabase } from './schema.js';
 
 /** Ids per IN (...) list. */
 const IN_LIST_CHUNK = 500;
@@ -36,12 +35,12 @@ export async function insertCallbackRequests(
   requests: readonly CallbackRequest[],
 ): Promise<void> {
   for (let i = 0; i < requests.length; i += IN_LIST_CHUNK) {
-    const rows = requests.slice(i, i + IN_LIST_CHUNK).map(callbackRequestToRow);
+    const rows = requests.slice(i, i + IN_LIST_CHUNK).map(callbackRequestTable.toRow);
     if (rows.length === 0) continue;
     await db
       .insertInto('callback_requests')
       .values(rows)
-      .onConflict((conflict) => conflict.column('callback_request_id').doNothing())
+      .onConflict((conflict) => conflict.column('callbackRequestId').doNothing())
       .execute();
   }
 }
@@ -54,16 +53,16 @@ export function callbackRequestMethods(
     const row = await db
       .selectFrom('callback_requests')
       .selectAll()
-      .where('callback_request_id', '=', callbackRequestId)
+      .where('callbackRequestId', '=', callbackRequestId)
       .executeTakeFirst();
-    return row ? callbackRequestFromRow(row) : undefined;
+    return row ? callbackRequestTable.fromRow(row) : undefined;
   };
 
   /** One conditional UPDATE; when it matches nothing, tell a missing request from a conflicting one. */
   const changeStatus = async (
     callbackRequestId: string,
     allowedFrom: readonly CallbackRequestStatus[],
-    to: Pick<CallbackRequestsTable, 'status' | 'closed_ms' | 'closed_by_user_id'>,
+    to: Pick<CallbackRequestRow, 'status' | 'closedMs' | 'closedByUserId'>,
     atMs: number,
     note: string | undefined,
   ): Promise<CallbackRequestChange> => {
@@ -73,13 +72,13 @@ export function callbackRequestMethods(
         ...to,
         ...(note === undefined ? {} : { note }),
         // Strictly later than the last change, so a ModifiedAfter poller sees every change.
-        modified_ms: sql<number>`case when modified_ms >= ${atMs} then modified_ms + 1 else ${atMs} end`,
+        modifiedMs: sql<number>`case when ${sql.ref('modifiedMs')} >= ${atMs} then ${sql.ref('modifiedMs')} + 1 else ${atMs} end`,
       })
-      .where('callback_request_id', '=', callbackRequestId)
+      .where('callbackRequestId', '=', callbackRequestId)
       .where('status', 'in', [...allowedFrom])
-      .returningAll()
+      .returning(callbackRequestTable.columns)
       .executeTakeFirst();
-    if (row) return { ok: true, request: callbackRequestFromRow(row) };
+    if (row) return { ok: true, request: callbackRequestTable.fromRow(row) };
     const current = await get(callbackRequestId);
     return current ? { ok: false, reason: 'Conflict', request: current } : { ok: false, reason: 'NotFound' };
   };
@@ -90,7 +89,7 @@ export function callbackRequestMethods(
       const stored = await get(request.callbackRequestId);
       if (!stored) {
         throw new RecordsError(
-          RecordsErrorCode.StoreWriteFailed,
+          'RECORDS_STORE_WRITE_FAILED',
           `callback request ${request.callbackRequestId} was not stored`,
         );
       }
@@ -103,11 +102,11 @@ export function callbackRequestMethods(
       let select = db
         .selectFrom('callback_requests')
         .selectAll()
-        .where('callback_list_id', '=', query.callbackListId);
+        .where('callbackListId', '=', query.callbackListId);
       if (query.status !== undefined) select = select.where('status', '=', query.status);
-      select = select.orderBy('created_ms').orderBy('callback_request_id');
+      select = select.orderBy('createdMs').orderBy('callbackRequestId');
       if (query.limit !== undefined) select = select.limit(query.limit);
-      return (await select.execute()).map(callbackRequestFromRow);
+      return (await select.execute()).map(callbackRequestTable.fromRow);
     },
 
     listCallbackAttempts: attemptsOf,
@@ -116,7 +115,7 @@ export function callbackRequestMethods(
       return changeStatus(
         change.callbackRequestId,
         ['Open'],
-        { status: change.status, closed_ms: change.atMs, closed_by_user_id: change.byUserId },
+        { status: change.status, closedMs: change.atMs, closedByUserId: change.byUserId },
         change.atMs,
         change.note,
       );
@@ -126,7 +125,7 @@ export function callbackRequestMethods(
       return changeStatus(
         change.callbackRequestId,
         CALLBACK_REOPENABLE_STATUSES,
-        { status: 'Open', closed_ms: null, closed_by_user_id: null },
+        { status: 'Open', closedMs: null, closedByUserId: null },
         change.atMs,
         change.note,
       );
@@ -146,57 +145,11 @@ export async function selectCallbackAttemptRows(
       ...(await db
         .selectFrom('outbound_callback_calls')
         .selectAll()
-        .where('callback_request_id', 'in', unique.slice(i, i + IN_LIST_CHUNK))
+        .where('callbackRequestId', 'in', unique.slice(i, i + IN_LIST_CHUNK))
         .execute()),
     );
   }
   return rows.sort(
-    (x, y) =>
-      x.timestamp_ms - y.timestamp_ms || (x.event_id < y.event_id ? -1 : x.event_id > y.event_id ? 1 : 0),
+    (x, y) => x.timestampMs - y.timestampMs || (x.eventId < y.eventId ? -1 : x.eventId > y.eventId ? 1 : 0),
   );
-}
-
-function callbackRequestToRow(request: CallbackRequest): CallbackRequestsTable {
-  return {
-    callback_request_id: request.callbackRequestId,
-    callback_list_id: request.callbackListId,
-    queue_id: request.queueId,
-    number: request.number,
-    call_id: request.callId,
-    origin: request.origin,
-    note: request.note,
-    status: request.status,
-    created_ms: request.createdMs,
-    created_by_user_id: request.createdByUserId,
-    closed_ms: request.closedMs,
-    closed_by_user_id: request.closedByUserId,
-    modified_ms: request.modifiedMs,
-  };
-}
-
-const STATUSES: ReadonlySet<string> = new Set(CALLBACK_REQUEST_STATUSES);
-const ORIGINS: ReadonlySet<string> = new Set<CallbackRequestOrigin>(['MissedCall', 'Api']);
-
-function callbackRequestFromRow(row: CallbackRequestsTable): CallbackRequest {
-  if (!STATUSES.has(row.status) || !ORIGINS.has(row.origin)) {
-    throw new RecordsError(
-      RecordsErrorCode.CorruptState,
-      `callback request ${row.callback_request_id} has an unknown status or origin`,
-    );
-  }
-  return {
-    callbackRequestId: row.callback_request_id,
-    callbackListId: row.callback_list_id,
-    queueId: row.queue_id,
-    number: row.number,
-    callId: row.call_id,
-    origin: row.origin as CallbackRequestOrigin,
-    note: row.note,
-    status: row.status as CallbackRequestStatus,
-    createdMs: row.created_ms,
-    createdByUserId: row.created_by_user_id,
-    closedMs: row.closed_ms,
-    closedByUserId: row.closed_by_user_id,
-    modifiedMs: row.modified_ms,
-  };
 }

@@ -1,233 +1,39 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import {
-  CompiledQuery,
-  type DatabaseIntrospector,
-  Kysely,
-  Migrator,
-  PostgresDialect,
-  type PostgresDialectConfig,
-  type SchemaMetadata,
-  SqliteDialect,
-  sql,
-  type TableMetadata,
-} from 'kysely';
-import pg from 'pg';
-import { RecordsError, RecordsErrorCode } from '../errors.js';
+import type { Kysely } from 'kysely';
 import type { RecordStore } from '../types.js';
-import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, migrationProvider } from './migrations.js';
-import type { RecordsDatabase } from './schema.js';
+import { CamelCaseColumnsPlugin } from './camel-case.js';
+import { type OpenDatabaseOptions, openDatabase, type SqlDatabase } from './database.js';
+import { migrationProvider, RECORDS_MIGRATION_NAMESPACE } from './migrations.js';
+import { RECORDS_COLUMNS, type RecordsDatabase } from './schema.js';
 import { createKyselyStore } from './store.js';
 
+export { isPostgresUrl, type OpenDatabaseOptions, openDatabase, type SqlDatabase } from './database.js';
 export { createKyselyStore } from './store.js';
 
-export interface OpenStoreOptions {
-  /** postgres:// or postgresql:// selects PostgreSQL; anything else (or nothing) SQLite. */
-  databaseUrl?: string;
-  /** SQLite: the store is `<dataDir>/records.db` (created with its folder when missing). */
-  dataDir: string;
-  /** PostgreSQL: keep every table in this schema (created when missing), e.g. to isolate tests. */
-  schema?: string;
-  /** PostgreSQL pool size (default 10). */
-  poolSize?: number;
-  /** Told about errors of idle pooled connections, which otherwise nobody awaits. */
-  onError?: (error: RecordsError) => void;
+/**
+ * The record store on a database someone else opened and closes (the platform shares one database
+ * between the record store and the API's credential store). Brings the record tables to the latest
+ * migration first.
+ */
+export async function openRecordStore(database: SqlDatabase): Promise<RecordStore> {
+  await database.migrate(RECORDS_MIGRATION_NAMESPACE, migrationProvider);
+  return createKyselyStore(recordsKysely(database), database.dialect);
 }
 
-const PG_INT8_OID = 20;
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+export type OpenStoreOptions = OpenDatabaseOptions;
 
-export function isPostgresUrl(databaseUrl: string | undefined): databaseUrl is string {
-  return databaseUrl !== undefined && /^postgres(ql)?:\/\//i.test(databaseUrl);
-}
-
-/** Open the record store and bring its schema to the latest migration. */
+/** Open a database of its own and the record store on it; closing the store closes the database. */
 export async function openStore(opts: OpenStoreOptions): Promise<RecordStore> {
-  if (isPostgresUrl(opts.databaseUrl)) return openPostgresStore(opts.databaseUrl, opts);
-  return openSqliteStore(opts.dataDir);
-}
-
-async function openSqliteStore(dataDir: string): Promise<RecordStore> {
-  const path = join(dataDir, 'records.db');
-  let database: Database.Database;
-  try {
-    mkdirSync(dataDir, { recursive: true });
-    database = new Database(path);
-    database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = NORMAL');
-    database.pragma('busy_timeout = 5000');
-    // 64 MiB of page cache instead of SQLite's 2 MiB: index pages of a year of records stay hot.
-    database.pragma('cache_size = -65536');
-  } catch (cause) {
-    throw new RecordsError(RecordsErrorCode.StoreOpenFailed, `cannot open ${path}: ${String(cause)}`, {
-      cause,
-    });
-  }
-  const db = new Kysely<RecordsDatabase>({
-    dialect: new SqliteDialect({ database: withStatementCache(database) }),
-  });
-  await migrate(db, path, undefined);
-  return createKyselyStore(db, 'sqlite');
+  const database = await openDatabase(opts);
+  await database.migrate(RECORDS_MIGRATION_NAMESPACE, migrationProvider);
+  return createKyselyStore(recordsKysely(database), database.dialect, () => database.close());
 }
 
 /**
- * Kysely prepares every query anew; post-processing runs the same few statements thousands of
- * times a second, and preparing them was a tenth of the process's CPU under call load. Prepared
- * statements are reused per SQL text (better-sqlite3 is synchronous, so a statement is never in
- * use twice at once; Kysely does not stream from SQLite).
+ * The record tables named by the records' own fields (./camel-case.ts); the on-disk snake_case
+ * names stay as the migrations created them.
  */
-function withStatementCache(database: Database.Database): Database.Database {
-  const cache = new Map<string, Database.Statement>();
-  const prepare = database.prepare.bind(database);
-  return new Proxy(database, {
-    get(target, property, receiver) {
-      if (property !== 'prepare') {
-        const value = Reflect.get(target, property, receiver);
-        // Native methods must see the real database as `this`, not the proxy.
-        return typeof value === 'function' ? value.bind(target) : value;
-      }
-      return (source: string) => {
-        let statement = cache.get(source);
-        if (!statement) {
-          statement = prepare(source);
-          if (cache.size >= 500) cache.delete(cache.keys().next().value!);
-          cache.set(source, statement);
-        }
-        return statement;
-      };
-    },
-  });
-}
-
-async function openPostgresStore(databaseUrl: string, opts: OpenStoreOptions): Promise<RecordStore> {
-  const { schema } = opts;
-  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
-    throw new RecordsError(
-      RecordsErrorCode.BadOption,
-      `schema must be a plain SQL identifier, got "${schema}"`,
-    );
-  }
-  const pool = new pg.Pool({
-    connectionString: databaseUrl,
-    max: opts.poolSize ?? 10,
-    connectionTimeoutMillis: 10_000,
-    // Scoped to this pool, not pg's global parser table: other pools in the process keep theirs.
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === PG_INT8_OID && format !== 'binary'
-          ? (value: string) => Number(value)
-          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-    },
-  });
-  pool.on('error', (cause) => {
-    opts.onError?.(
-      new RecordsError(
-        RecordsErrorCode.StoreOpenFailed,
-        `idle PostgreSQL connection failed: ${cause.message}`,
-        {
-          cause,
-        },
-      ),
-    );
-  });
-  const where = schema ? `${redact(databaseUrl)} schema ${schema}` : redact(databaseUrl);
-  let scope: string;
-  try {
-    if (schema) {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      scope = schema;
-    } else {
-      const { rows } = await pool.query<{ schema: string | null }>('SELECT current_schema() AS schema');
-      scope = rows[0]?.schema ?? 'public';
-    }
-  } catch (cause) {
-    await pool.end().catch(() => {});
-    throw new RecordsError(RecordsErrorCode.StoreOpenFailed, `cannot reach ${where}: ${String(cause)}`, {
-      cause,
-    });
-  }
-  const db = new Kysely<RecordsDatabase>({
-    dialect: new SchemaScopedPostgresDialect(
-      {
-        pool,
-        onCreateConnection: schema
-          ? async (connection) => {
-              await connection.executeQuery(CompiledQuery.raw(`SET search_path TO "${schema}"`));
-            }
-          : undefined,
-      },
-      scope,
-    ),
-  });
-  await migrate(db, where, scope);
-  return createKyselyStore(db, 'postgres');
-}
-
-/**
- * Kysely's Migrator asks the introspector whether its bookkeeping tables exist, and the stock
- * PostgreSQL introspector reads every column of every schema in the database: slow on a shared
- * server, and it fails outright when another client drops a schema meanwhile (tests do that all
- * the time). Ours looks at the store's own schema only.
- */
-class SchemaScopedPostgresDialect extends PostgresDialect {
-  constructor(
-    config: PostgresDialectConfig,
-    private readonly scope: string,
-  ) {
-    super(config);
-  }
-
-  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
-    const scope = this.scope;
-    const getTables = async (): Promise<TableMetadata[]> => {
-      const { rows } = await sql<{ name: string }>`
-        select table_name as name from information_schema.tables where table_schema = ${scope}`.execute(db);
-      return rows.map((row) => ({ name: row.name, schema: scope, isView: false, columns: [] }));
-    };
-    return {
-      async getSchemas(): Promise<SchemaMetadata[]> {
-        const { rows } = await sql<{ name: string }>`
-          select nspname as name from pg_catalog.pg_namespace where nspname = ${scope}`.execute(db);
-        return rows;
-      },
-      getTables,
-      async getMetadata() {
-        return { tables: await getTables() };
-      },
-    };
-  }
-}
-
-async function migrate(
-  db: Kysely<RecordsDatabase>,
-  where: string,
-  migrationTableSchema: string | undefined,
-): Promise<void> {
-  const migrator = new Migrator({
-    db,
-    migrationTableSchema,
-    provider: migrationProvider,
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: MIGRATION_LOCK_TABLE,
-  });
-  let failure: unknown;
-  try {
-    ({ error: failure } = await migrator.migrateToLatest());
-  } catch (cause) {
-    failure = cause;
-  }
-  if (failure !== undefined) {
-    await db.destroy().catch(() => {});
-    throw new RecordsError(
-      RecordsErrorCode.StoreOpenFailed,
-      `cannot migrate the record store at ${where}: ${String(failure)}`,
-      { cause: failure },
-    );
-  }
-}
-
-/** Connection strings may carry passwords; messages must not. */
-function redact(databaseUrl: string): string {
-  return databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+function recordsKysely(database: SqlDatabase): Kysely<RecordsDatabase> {
+  return database.kysely
+    .withPlugin(new CamelCaseColumnsPlugin(RECORDS_COLUMNS))
+    .withTables<RecordsDatabase>();
 }

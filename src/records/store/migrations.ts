@@ -1,296 +1,203 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { createIndexes, createTable, type TableSpec } from './table-spec.js';
 
 /**
- * Versioned schema migrations, defined in code so that the built package needs no migration
- * files on disk. Names sort in application order; never edit a released migration, add one.
+ * Versioned schema migrations of the record tables, defined in code so that the built package
+ * needs no migration files on disk. Names sort in application order; never edit a released
+ * migration, add one.
+ *
+ * Tables are written as data (`TableSpec`, ./table-spec.ts), so each table is defined once and
+ * SQLite and PostgreSQL get their DDL from the same Kysely schema builder calls. A spec is frozen
+ * with its migration: a later change to a record is a new migration (`alterTable`), never an edit
+ * here. ./on-disk-schema.test.ts checks the resulting tables against the schema the original
+ * migrations created and against the records' row types.
  */
+
+/**
+ * The indexes of a call record table: windows per owner (the common REST query: one user's,
+ * queue's or list's records by time or by Modified), windows without an owner filter (admins),
+ * and the records of one call.
+ */
+function recordIndexes(table: string, owner: { short: string; column: string }, timeColumn: string) {
+  return {
+    [`${table}_${owner.short}_time`]: [owner.column, timeColumn],
+    [`${table}_${owner.short}_modified`]: [owner.column, 'modified_ms'],
+    [`${table}_time`]: [timeColumn],
+    [`${table}_modified`]: ['modified_ms'],
+    [`${table}_call`]: ['call_id'],
+  };
+}
+
+/** The columns every outbound call record (service and callback) of migration 0001 ends with. */
+const OUTBOUND_CALL_COLUMNS_0001 = {
+  user_id: 'text',
+  user_name: 'text',
+  a_num: 'text',
+  b_num: 'text',
+  timestamp_ms: 'bigint',
+  answer_time_ms: 'bigint?',
+  end_time_ms: 'bigint?',
+  duration_seconds: 'integer',
+  result: 'text?',
+  recording_ids: 'text',
+  modified_ms: 'bigint',
+} as const satisfies TableSpec['columns'];
+
+const TABLES_0001: Record<string, TableSpec> = {
+  user_call_events: {
+    columns: {
+      event_id: 'text key',
+      call_id: 'text',
+      call_leg_id: 'text',
+      user_id: 'text',
+      user_name: 'text',
+      call_type: 'text',
+      direction: 'text',
+      result: 'text',
+      a_num: 'text',
+      b_num: 'text',
+      queue_id: 'text?',
+      queue_name: 'text?',
+      timestamp_ms: 'bigint',
+      answer_time_ms: 'bigint?',
+      end_time_ms: 'bigint?',
+      duration_seconds: 'integer',
+      recording_ids: 'text',
+      modified_ms: 'bigint',
+    },
+    indexes: recordIndexes('user_call_events', { short: 'user', column: 'user_id' }, 'timestamp_ms'),
+  },
+  service_calls: {
+    columns: {
+      event_id: 'text key',
+      call_id: 'text',
+      queue_id: 'text',
+      queue_name: 'text',
+      a_num: 'text',
+      b_num: 'text',
+      arrival_time_ms: 'bigint',
+      answer_time_ms: 'bigint?',
+      end_time_ms: 'bigint?',
+      wait_time_seconds: 'integer',
+      duration_seconds: 'integer',
+      result: 'text?',
+      answered_by_user_id: 'text?',
+      answered_by_user_name: 'text?',
+      allocation_count: 'integer',
+      recording_ids: 'text',
+      modified_ms: 'bigint',
+    },
+    indexes: recordIndexes('service_calls', { short: 'queue', column: 'queue_id' }, 'arrival_time_ms'),
+  },
+  service_call_details: {
+    columns: {
+      event_id: 'text key',
+      call_id: 'text',
+      call_leg_id: 'text?',
+      queue_id: 'text',
+      queue_name: 'text',
+      user_id: 'text?',
+      user_name: 'text?',
+      event_type: 'integer',
+      reason: 'text?',
+      timestamp_ms: 'bigint',
+      modified_ms: 'bigint',
+      seq: 'bigint',
+      sub_seq: 'integer',
+    },
+    indexes: { service_call_details_call: ['call_id', 'seq', 'sub_seq'] },
+  },
+  outbound_service_calls: {
+    columns: {
+      event_id: 'text key',
+      call_id: 'text',
+      call_leg_id: 'text',
+      queue_id: 'text',
+      queue_name: 'text',
+      ...OUTBOUND_CALL_COLUMNS_0001,
+    },
+    indexes: recordIndexes('outbound_service_calls', { short: 'queue', column: 'queue_id' }, 'timestamp_ms'),
+  },
+  outbound_callback_calls: {
+    columns: {
+      event_id: 'text key',
+      call_id: 'text',
+      call_leg_id: 'text',
+      callback_list_id: 'text',
+      callback_list_name: 'text',
+      callback_request_id: 'text',
+      queue_id: 'text?',
+      ...OUTBOUND_CALL_COLUMNS_0001,
+    },
+    indexes: recordIndexes(
+      'outbound_callback_calls',
+      { short: 'list', column: 'callback_list_id' },
+      'timestamp_ms',
+    ),
+  },
+  checkpoints: {
+    columns: { consumer: 'text key', seq: 'bigint' },
+    indexes: {},
+  },
+  // API credentials. src/api/credentials/ owns them now and creates this same table when missing
+  // (hence ifNotExists here too: either package may come first on a new database).
+  secret_keys: {
+    columns: { user_id: 'text', key_hash: 'text', created_ms: 'bigint' },
+    primaryKey: { name: 'secret_keys_pk', columns: ['user_id', 'key_hash'] },
+    indexes: { secret_keys_user_created: ['user_id', 'created_ms'] },
+    ifNotExists: true,
+  },
+  call_progress: {
+    columns: {
+      call_id: 'text key',
+      state: 'text',
+      ended: 'integer',
+      last_seq: 'bigint',
+      last_time_ms: 'bigint',
+    },
+    indexes: { call_progress_open: ['ended', 'last_time_ms'] },
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<unknown>): Promise<void> {
-      await db.schema
-        .createTable('user_call_events')
-        .addColumn('event_id', 'text', (c) => c.primaryKey())
-        .addColumn('call_id', 'text', (c) => c.notNull())
-        .addColumn('call_leg_id', 'text', (c) => c.notNull())
-        .addColumn('user_id', 'text', (c) => c.notNull())
-        .addColumn('user_name', 'text', (c) => c.notNull())
-        .addColumn('call_type', 'text', (c) => c.notNull())
-        .addColumn('direction', 'text', (c) => c.notNull())
-        .addColumn('result', 'text', (c) => c.notNull())
-        .addColumn('a_num', 'text', (c) => c.notNull())
-        .addColumn('b_num', 'text', (c) => c.notNull())
-        .addColumn('queue_id', 'text')
-        .addColumn('queue_name', 'text')
-        .addColumn('timestamp_ms', 'bigint', (c) => c.notNull())
-        .addColumn('answer_time_ms', 'bigint')
-        .addColumn('end_time_ms', 'bigint')
-        .addColumn('duration_seconds', 'integer', (c) => c.notNull())
-        .addColumn('recording_ids', 'text', (c) => c.notNull())
-        .addColumn('modified_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      // Per-user windows (the common REST query: UserIDs + StartTime/EndTime, or an agent's own calls).
-      await db.schema
-        .createIndex('user_call_events_user_time')
-        .on('user_call_events')
-        .columns(['user_id', 'timestamp_ms'])
-        .execute();
-      await db.schema
-        .createIndex('user_call_events_user_modified')
-        .on('user_call_events')
-        .columns(['user_id', 'modified_ms'])
-        .execute();
-      // Admin windows without a UserIDs filter.
-      await db.schema
-        .createIndex('user_call_events_time')
-        .on('user_call_events')
-        .column('timestamp_ms')
-        .execute();
-      await db.schema
-        .createIndex('user_call_events_modified')
-        .on('user_call_events')
-        .column('modified_ms')
-        .execute();
-      await db.schema.createIndex('user_call_events_call').on('user_call_events').column('call_id').execute();
-
-      await db.schema
-        .createTable('service_calls')
-        .addColumn('event_id', 'text', (c) => c.primaryKey())
-        .addColumn('call_id', 'text', (c) => c.notNull())
-        .addColumn('queue_id', 'text', (c) => c.notNull())
-        .addColumn('queue_name', 'text', (c) => c.notNull())
-        .addColumn('a_num', 'text', (c) => c.notNull())
-        .addColumn('b_num', 'text', (c) => c.notNull())
-        .addColumn('arrival_time_ms', 'bigint', (c) => c.notNull())
-        .addColumn('answer_time_ms', 'bigint')
-        .addColumn('end_time_ms', 'bigint')
-        .addColumn('wait_time_seconds', 'integer', (c) => c.notNull())
-        .addColumn('duration_seconds', 'integer', (c) => c.notNull())
-        .addColumn('result', 'text')
-        .addColumn('answered_by_user_id', 'text')
-        .addColumn('answered_by_user_name', 'text')
-        .addColumn('allocation_count', 'integer', (c) => c.notNull())
-        .addColumn('recording_ids', 'text', (c) => c.notNull())
-        .addColumn('modified_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('service_calls_queue_time')
-        .on('service_calls')
-        .columns(['queue_id', 'arrival_time_ms'])
-        .execute();
-      await db.schema
-        .createIndex('service_calls_queue_modified')
-        .on('service_calls')
-        .columns(['queue_id', 'modified_ms'])
-        .execute();
-      await db.schema
-        .createIndex('service_calls_time')
-        .on('service_calls')
-        .column('arrival_time_ms')
-        .execute();
-      await db.schema
-        .createIndex('service_calls_modified')
-        .on('service_calls')
-        .column('modified_ms')
-        .execute();
-      await db.schema.createIndex('service_calls_call').on('service_calls').column('call_id').execute();
-
-      await db.schema
-        .createTable('service_call_details')
-        .addColumn('event_id', 'text', (c) => c.primaryKey())
-        .addColumn('call_id', 'text', (c) => c.notNull())
-        .addColumn('call_leg_id', 'text')
-        .addColumn('queue_id', 'text', (c) => c.notNull())
-        .addColumn('queue_name', 'text', (c) => c.notNull())
-        .addColumn('user_id', 'text')
-        .addColumn('user_name', 'text')
-        .addColumn('event_type', 'integer', (c) => c.notNull())
-        .addColumn('reason', 'text')
-        .addColumn('timestamp_ms', 'bigint', (c) => c.notNull())
-        .addColumn('modified_ms', 'bigint', (c) => c.notNull())
-        .addColumn('seq', 'bigint', (c) => c.notNull())
-        .addColumn('sub_seq', 'integer', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('service_call_details_call')
-        .on('service_call_details')
-        .columns(['call_id', 'seq', 'sub_seq'])
-        .execute();
-
-      await db.schema
-        .createTable('outbound_service_calls')
-        .addColumn('event_id', 'text', (c) => c.primaryKey())
-        .addColumn('call_id', 'text', (c) => c.notNull())
-        .addColumn('call_leg_id', 'text', (c) => c.notNull())
-        .addColumn('queue_id', 'text', (c) => c.notNull())
-        .addColumn('queue_name', 'text', (c) => c.notNull())
-        .addColumn('user_id', 'text', (c) => c.notNull())
-        .addColumn('user_name', 'text', (c) => c.notNull())
-        .addColumn('a_num', 'text', (c) => c.notNull())
-        .addColumn('b_num', 'text', (c) => c.notNull())
-        .addColumn('timestamp_ms', 'bigint', (c) => c.notNull())
-        .addColumn('answer_time_ms', 'bigint')
-        .addColumn('end_time_ms', 'bigint')
-        .addColumn('duration_seconds', 'integer', (c) => c.notNull())
-        .addColumn('result', 'text')
-        .addColumn('recording_ids', 'text', (c) => c.notNull())
-        .addColumn('modified_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('outbound_service_calls_queue_time')
-        .on('outbound_service_calls')
-        .columns(['queue_id', 'timestamp_ms'])
-        .execute();
-      await db.schema
-        .createIndex('outbound_service_calls_queue_modified')
-        .on('outbound_service_calls')
-        .columns(['queue_id', 'modified_ms'])
-        .execute();
-      await db.schema
-        .createIndex('outbound_service_calls_time')
-        .on('outbound_service_calls')
-        .column('timestamp_ms')
-        .execute();
-      await db.schema
-        .createIndex('outbound_service_calls_modified')
-        .on('outbound_service_calls')
-        .column('modified_ms')
-        .execute();
-      await db.schema
-        .createIndex('outbound_service_calls_call')
-        .on('outbound_service_calls')
-        .column('call_id')
-        .execute();
-
-      await db.schema
-        .createTable('outbound_callback_calls')
-        .addColumn('event_id', 'text', (c) => c.primaryKey())
-        .addColumn('call_id', 'text', (c) => c.notNull())
-        .addColumn('call_leg_id', 'text', (c) => c.notNull())
-        .addColumn('callback_list_id', 'text', (c) => c.notNull())
-        .addColumn('callback_list_name', 'text', (c) => c.notNull())
-        .addColumn('callback_request_id', 'text', (c) => c.notNull())
-        .addColumn('queue_id', 'text')
-        .addColumn('user_id', 'text', (c) => c.notNull())
-        .addColumn('user_name', 'text', (c) => c.notNull())
-        .addColumn('a_num', 'text', (c) => c.notNull())
-        .addColumn('b_num', 'text', (c) => c.notNull())
-        .addColumn('timestamp_ms', 'bigint', (c) => c.notNull())
-        .addColumn('answer_time_ms', 'bigint')
-        .addColumn('end_time_ms', 'bigint')
-        .addColumn('duration_seconds', 'integer', (c) => c.notNull())
-        .addColumn('result', 'text')
-        .addColumn('recording_ids', 'text', (c) => c.notNull())
-        .addColumn('modified_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('outbound_callback_calls_list_time')
-        .on('outbound_callback_calls')
-        .columns(['callback_list_id', 'timestamp_ms'])
-        .execute();
-      await db.schema
-        .createIndex('outbound_callback_calls_list_modified')
-        .on('outbound_callback_calls')
-        .columns(['callback_list_id', 'modified_ms'])
-        .execute();
-      await db.schema
-        .createIndex('outbound_callback_calls_time')
-        .on('outbound_callback_calls')
-        .column('timestamp_ms')
-        .execute();
-      await db.schema
-        .createIndex('outbound_callback_calls_modified')
-        .on('outbound_callback_calls')
-        .column('modified_ms')
-        .execute();
-      await db.schema
-        .createIndex('outbound_callback_calls_call')
-        .on('outbound_callback_calls')
-        .column('call_id')
-        .execute();
-
-      await db.schema
-        .createTable('checkpoints')
-        .addColumn('consumer', 'text', (c) => c.primaryKey())
-        .addColumn('seq', 'bigint', (c) => c.notNull())
-        .execute();
-
-      await db.schema
-        .createTable('secret_keys')
-        .addColumn('user_id', 'text', (c) => c.notNull())
-        .addColumn('key_hash', 'text', (c) => c.notNull())
-        .addColumn('created_ms', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('secret_keys_pk', ['user_id', 'key_hash'])
-        .execute();
-      await db.schema
-        .createIndex('secret_keys_user_created')
-        .on('secret_keys')
-        .columns(['user_id', 'created_ms'])
-        .execute();
-
-      await db.schema
-        .createTable('call_progress')
-        .addColumn('call_id', 'text', (c) => c.primaryKey())
-        .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('ended', 'integer', (c) => c.notNull())
-        .addColumn('last_seq', 'bigint', (c) => c.notNull())
-        .addColumn('last_time_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('call_progress_open')
-        .on('call_progress')
-        .columns(['ended', 'last_time_ms'])
-        .execute();
+      for (const [table, spec] of Object.entries(TABLES_0001)) await createTable(db, table, spec);
     },
     async down(db: Kysely<unknown>): Promise<void> {
-      for (const table of [
-        'call_progress',
-        'secret_keys',
-        'checkpoints',
-        'outbound_callback_calls',
-        'outbound_service_calls',
-        'service_call_details',
-        'service_calls',
-        'user_call_events',
-      ]) {
+      for (const table of Object.keys(TABLES_0001).reverse()) {
         await db.schema.dropTable(table).ifExists().execute();
       }
     },
   },
   '0002_callback_requests': {
     async up(db: Kysely<unknown>): Promise<void> {
-      await db.schema
-        .createTable('callback_requests')
-        .addColumn('callback_request_id', 'text', (c) => c.primaryKey())
-        .addColumn('callback_list_id', 'text', (c) => c.notNull())
-        .addColumn('queue_id', 'text')
-        .addColumn('number', 'text', (c) => c.notNull())
-        .addColumn('call_id', 'text')
-        .addColumn('origin', 'text', (c) => c.notNull())
-        .addColumn('note', 'text')
-        .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('created_ms', 'bigint', (c) => c.notNull())
-        .addColumn('created_by_user_id', 'text')
-        .addColumn('closed_ms', 'bigint')
-        .addColumn('closed_by_user_id', 'text')
-        .addColumn('modified_ms', 'bigint', (c) => c.notNull())
-        .execute();
-      // A list's requests in creation order, all of them or those of one status (the open ones).
-      await db.schema
-        .createIndex('callback_requests_list_created')
-        .on('callback_requests')
-        .columns(['callback_list_id', 'created_ms'])
-        .execute();
-      await db.schema
-        .createIndex('callback_requests_list_status_created')
-        .on('callback_requests')
-        .columns(['callback_list_id', 'status', 'created_ms'])
-        .execute();
+      await createTable(db, 'callback_requests', {
+        columns: {
+          callback_request_id: 'text key',
+          callback_list_id: 'text',
+          queue_id: 'text?',
+          number: 'text',
+          call_id: 'text?',
+          origin: 'text',
+          note: 'text?',
+          status: 'text',
+          created_ms: 'bigint',
+          created_by_user_id: 'text?',
+          closed_ms: 'bigint?',
+          closed_by_user_id: 'text?',
+          modified_ms: 'bigint',
+        },
+        // A list's requests in creation order, all of them or those of one status (the open ones).
+        indexes: {
+          callback_requests_list_created: ['callback_list_id', 'created_ms'],
+          callback_requests_list_status_created: ['callback_list_id', 'status', 'created_ms'],
+        },
+      });
       // The attempt history of a request is its callback call records.
-      await db.schema
-        .createIndex('outbound_callback_calls_request')
-        .on('outbound_callback_calls')
-        .columns(['callback_request_id', 'timestamp_ms'])
-        .execute();
+      await createIndexes(db, 'outbound_callback_calls', {
+        outbound_callback_calls_request: ['callback_request_id', 'timestamp_ms'],
+      });
     },
     async down(db: Kysely<unknown>): Promise<void> {
       await db.schema.dropIndex('outbound_callback_calls_request').ifExists().execute();
@@ -305,6 +212,8 @@ export const migrationProvider: MigrationProvider = {
   },
 };
 
-/** Our own migration bookkeeping tables, so other packages' Kysely migrations cannot collide. */
-export const MIGRATION_TABLE = 'records_migration';
-export const MIGRATION_LOCK_TABLE = 'records_migration_lock';
+/**
+ * Names our own migration bookkeeping tables (`records_migration`, `records_migration_lock`), so
+ * other packages' Kysely migrations on the same database cannot collide.
+ */
+export const RECORDS_MIGRATION_NAMESPACE = 'records';

@@ -1,150 +1,75 @@
 /**
- * Table shapes as Kysely sees them (snake_case columns). Times are epoch milliseconds in BIGINT
- * columns (PostgreSQL's int8 is parsed to a JS number by the store's pool); `recording_ids` is a
- * JSON array in a text column; booleans are 0/1 integers so both dialects read them alike.
+ * The record store's tables as Kysely sees them through `CamelCaseColumnsPlugin` (./camel-case.ts): table names as on
+ * disk, columns named as the records' fields (`callLegId` is `call_leg_id` on disk). Each
+ * record kind's row type lives in its folder (src/records/kinds/<kind>/row.ts). Times are epoch
+ * milliseconds in BIGINT columns (PostgreSQL's int8 is parsed to a JS number by the store's pool);
+ * booleans are 0/1 integers so both dialects read them alike.
  */
+import { type CallbackRequestRow, callbackRequestTable } from '../kinds/callback-request/row.js';
+import {
+  type OutboundCallbackCallRow,
+  outboundCallbackCallTable,
+} from '../kinds/outbound-callback-call/row.js';
+import { type OutboundServiceCallRow, outboundServiceCallTable } from '../kinds/outbound-service-call/row.js';
+import { type ServiceCallRow, serviceCallTable } from '../kinds/service-call/row.js';
+import { type ServiceCallDetailRow, serviceCallDetailTable } from '../kinds/service-call-detail/row.js';
+import type { RecordTable } from '../kinds/shared.js';
+import { type UserCallEventRow, userCallEventTable } from '../kinds/user-call-event/row.js';
+import type { CallProgress } from '../types.js';
 
-export interface UserCallEventsTable {
-  event_id: string;
-  call_id: string;
-  call_leg_id: string;
-  user_id: string;
-  user_name: string;
-  call_type: string;
-  direction: string;
-  result: string;
-  a_num: string;
-  b_num: string;
-  queue_id: string | null;
-  queue_name: string | null;
-  timestamp_ms: number;
-  answer_time_ms: number | null;
-  end_time_ms: number | null;
-  duration_seconds: number;
-  recording_ids: string;
-  modified_ms: number;
-}
-
-export interface ServiceCallsTable {
-  event_id: string;
-  call_id: string;
-  queue_id: string;
-  queue_name: string;
-  a_num: string;
-  b_num: string;
-  arrival_time_ms: number;
-  answer_time_ms: number | null;
-  end_time_ms: number | null;
-  wait_time_seconds: number;
-  duration_seconds: number;
-  result: string | null;
-  answered_by_user_id: string | null;
-  answered_by_user_name: string | null;
-  allocation_count: number;
-  recording_ids: string;
-  modified_ms: number;
-}
-
-export interface ServiceCallDetailsTable {
-  event_id: string;
-  call_id: string;
-  call_leg_id: string | null;
-  queue_id: string;
-  queue_name: string;
-  user_id: string | null;
-  user_name: string | null;
-  /** The numeric EventType code. */
-  event_type: number;
-  reason: string | null;
-  timestamp_ms: number;
-  modified_ms: number;
-  seq: number;
-  sub_seq: number;
-}
-
-export interface OutboundServiceCallsTable {
-  event_id: string;
-  call_id: string;
-  call_leg_id: string;
-  queue_id: string;
-  queue_name: string;
-  user_id: string;
-  user_name: string;
-  a_num: string;
-  b_num: string;
-  timestamp_ms: number;
-  answer_time_ms: number | null;
-  end_time_ms: number | null;
-  duration_seconds: number;
-  result: string | null;
-  recording_ids: string;
-  modified_ms: number;
-}
-
-export interface OutboundCallbackCallsTable {
-  event_id: string;
-  call_id: string;
-  call_leg_id: string;
-  callback_list_id: string;
-  callback_list_name: string;
-  callback_request_id: string;
-  queue_id: string | null;
-  user_id: string;
-  user_name: string;
-  a_num: string;
-  b_num: string;
-  timestamp_ms: number;
-  answer_time_ms: number | null;
-  end_time_ms: number | null;
-  duration_seconds: number;
-  result: string | null;
-  recording_ids: string;
-  modified_ms: number;
-}
-
+/** Post-processing's progress: the last journal seq each consumer applied. */
 export interface CheckpointsTable {
   consumer: string;
   seq: number;
 }
 
-export interface SecretKeysTable {
-  user_id: string;
-  key_hash: string;
-  created_ms: number;
-}
-
+/** Post-processing's per-call state (see `CallProgress`); `ended` is 0 or 1. */
 export interface CallProgressTable {
-  call_id: string;
+  callId: string;
   state: string;
   ended: number;
-  last_seq: number;
-  last_time_ms: number;
+  lastSeq: number;
+  lastTimeMs: number;
 }
 
-export interface CallbackRequestsTable {
-  callback_request_id: string;
-  callback_list_id: string;
-  queue_id: string | null;
-  number: string;
-  call_id: string | null;
-  origin: string;
-  note: string | null;
-  status: string;
-  created_ms: number;
-  created_by_user_id: string | null;
-  closed_ms: number | null;
-  closed_by_user_id: string | null;
-  modified_ms: number;
-}
-
-export interface RecordsDatabase {
-  user_call_events: UserCallEventsTable;
-  service_calls: ServiceCallsTable;
-  service_call_details: ServiceCallDetailsTable;
-  outbound_service_calls: OutboundServiceCallsTable;
-  outbound_callback_calls: OutboundCallbackCallsTable;
+export type RecordsDatabase = {
+  user_call_events: UserCallEventRow;
+  service_calls: ServiceCallRow;
+  service_call_details: ServiceCallDetailRow;
+  outbound_service_calls: OutboundServiceCallRow;
+  outbound_callback_calls: OutboundCallbackCallRow;
   checkpoints: CheckpointsTable;
-  secret_keys: SecretKeysTable;
   call_progress: CallProgressTable;
-  callback_requests: CallbackRequestsTable;
-}
+  callback_requests: CallbackRequestRow;
+};
+
+/** Post-processing's per-call state: `ended` is stored as 0/1. */
+export const callProgressTable: RecordTable<'call_progress', CallProgress, CallProgress, CallProgressTable> =
+  {
+    table: 'call_progress',
+    key: ['callId'],
+    columns: ['callId', 'state', 'ended', 'lastSeq', 'lastTimeMs'],
+    toRow: (progress) => ({ ...progress, ended: progress.ended ? 1 : 0 }),
+    fromRow: (row) => ({ ...row, ended: row.ended !== 0 }),
+  };
+
+type Checkpoint = CheckpointsTable;
+export const checkpointTable: RecordTable<'checkpoints', Checkpoint, Checkpoint, Checkpoint> = {
+  table: 'checkpoints',
+  key: ['consumer'],
+  columns: ['consumer', 'seq'],
+  toRow: (checkpoint) => checkpoint,
+  fromRow: (row) => row,
+};
+
+/** Every table's columns by field name (for `selectAll()`, see ./camel-case.ts). */
+export const RECORDS_COLUMNS: Record<keyof RecordsDatabase, readonly string[]> = {
+  user_call_events: userCallEventTable.columns,
+  service_calls: serviceCallTable.columns,
+  service_call_details: serviceCallDetailTable.columns,
+  outbound_service_calls: outboundServiceCallTable.columns,
+  outbound_callback_calls: outboundCallbackCallTable.columns,
+  checkpoints: checkpointTable.columns,
+  call_progress: callProgressTable.columns,
+  callback_requests: callbackRequestTable.columns,
+};

@@ -444,28 +444,15 @@ export function runStoreContract(name: string, makeFactory: () => StoreFactory):
       expect((await s.loadCallProgress(many)).size).toBe(0);
     });
 
-    it('stores secret key hashes newest first, idempotently', async () => {
-      const store = await freshStore();
-      await store.saveSecretKeyHash('user-a', 'hash-old', T0);
-      await store.saveSecretKeyHash('user-a', 'hash-new', T0 + 1000);
-      await store.saveSecretKeyHash('user-a', 'hash-old', T0);
-      await store.saveSecretKeyHash('user-b', 'hash-b', T0);
-      expect(await store.listSecretKeyHashes('user-a')).toEqual(['hash-new', 'hash-old']);
-      expect(await store.listSecretKeyHashes('user-b')).toEqual(['hash-b']);
-      expect(await store.listSecretKeyHashes('nobody')).toEqual([]);
-    });
-
     it('keeps everything across close and reopen (migrations run once)', async () => {
       const name = 'reopen';
       const first = await factory.open(name);
       const event = userEvent();
       await first.writeBatch({ userCallEvents: [event], checkpoint: { consumer: 'records', seq: 11 } });
-      await first.saveSecretKeyHash('user-z', 'hash-z', T0);
       await first.close();
       const second = await factory.open(name);
       expect(await second.getUserCallEvent(event.eventId)).toEqual(event);
       expect(await second.readCheckpoint('records')).toBe(11);
-      expect(await second.listSecretKeyHashes('user-z')).toEqual(['hash-z']);
     });
 
     it('locates any record by its Id alone: its kind and CallId', async () => {

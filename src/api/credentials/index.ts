@@ -1,0 +1,2 @@
+export { createKyselyCredentialStore, openCredentialStore } from './kysely-store.js';
+export type { CredentialStore } from './types.js';

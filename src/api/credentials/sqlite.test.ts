@@ -1,0 +1,4 @@
+import { sqliteDatabaseFactory } from '../../records/store/test-stores.js';
+import { runCredentialStoreContract } from './credentials.case.js';
+
+runCredentialStoreContract('SQLite', sqliteDatabaseFactory);

@@ -1,0 +1,3 @@
+export * from './record.js';
+export * from './row.js';
+export * from './wire.js';
