@@ -9,8 +9,9 @@
 import type { SwaggerOptions } from '@fastify/swagger';
 import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { CALL_TYPE_CODES, END_RESULT_CODES } from '../records/kinds/index.js';
 import { ServiceCallEventType } from '../records/types.js';
-import { CALL_TYPE_CODES, COMPONENTS, type ComponentName, END_RESULT_CODES } from './schemas.js';
+import { COMPONENTS, type ComponentName } from './schemas.js';
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: a parameter is missing, malformed or not accepted here; Message and Parameter say which.',

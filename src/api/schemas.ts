@@ -1,50 +1,22 @@
 /**
  * The wire format of the REST API (DESIGN.md §3), as zod schemas. These same schemas validate every
- * request (query, path and body parameters) and every response, and ./openapi.ts generates the
- * OpenAPI document from them, so the document cannot drift from what the server does.
+ * request (query, path and body parameters) and every response, and @fastify/swagger documents them
+ * (./documentation.ts), so the document cannot drift from what the server does. Request parameters
+ * and the non-record responses are defined here; each record's response schema lives with its
+ * serializer in its kind's folder (src/records/kinds/<kind>/wire.ts) and is named in `COMPONENTS`.
  */
 import { z } from 'zod';
-import type { CallResult, CallType, Direction } from '../records/types.js';
 import {
-  CALLBACK_CLOSED_STATUSES,
-  CALLBACK_REQUEST_STATUSES,
-  ServiceCallEventType,
-} from '../records/types.js';
+  callbackRequestWireSchema,
+  outboundCallbackCallWireSchema,
+  outboundServiceCallWireSchema,
+  serviceCallDetailWireSchema,
+  serviceCallWireSchema,
+  userCallEventWireSchema,
+  wireId,
+} from '../records/kinds/index.js';
+import { CALLBACK_CLOSED_STATUSES, CALLBACK_REQUEST_STATUSES } from '../records/types.js';
 import { parseApiTime } from './time.js';
-
-// ---------------------------------------------------------------------------------------------
-// Numeric codes that accompany the strings (documented in README.md and the OpenAPI document).
-
-/** `Direction`: fixed by the contract. */
-export const DIRECTION_CODES: Record<Direction, { code: 0 | 1; text: 'Inbound' | 'Outbound' }> = {
-  inbound: { code: 0, text: 'Inbound' },
-  outbound: { code: 1, text: 'Outbound' },
-};
-
-/** `CallType`: ours to define. */
-export const CALL_TYPE_CODES: Record<CallType, number> = { DirectCall: 1, ServiceCall: 2 };
-
-/** `EndResult`: 0 when Handled (the contract), our own non-zero codes otherwise. */
-export const END_RESULT_CODES: Record<CallResult, number> = {
-  Handled: 0,
-  Allocated: 1,
-  Missed: 2,
-  Rejected: 3,
-  Busy: 4,
-  Cancelled: 5,
-  Failed: 6,
-};
-
-const CALL_RESULTS = Object.keys(END_RESULT_CODES) as [CallResult, ...CallResult[]];
-const EVENT_TYPE_NAMES = Object.keys(ServiceCallEventType) as [
-  keyof typeof ServiceCallEventType,
-  ...(keyof typeof ServiceCallEventType)[],
-];
-
-const listOf = (codes: Record<string, number>): string =>
-  Object.entries(codes)
-    .map(([name, code]) => `${code} ${name}`)
-    .join(', ');
 
 // ---------------------------------------------------------------------------------------------
 // Request parameters.
@@ -199,12 +171,6 @@ export const eventIdParams = z.object({ EventId: idParameter('EventId', 'The Id 
 // ---------------------------------------------------------------------------------------------
 // Responses.
 
-const wireId = (description: string) => z.string().meta({ description, format: 'uuid' });
-const wireTime = (description: string) => z.iso.datetime().meta({ description });
-const wireTimeOrNull = (description: string) => z.iso.datetime().nullable().meta({ description });
-// Not constrained beyond being a number: one odd record must not turn a whole listing into a 500.
-const seconds = (description: string) => z.number().meta({ description });
-
 export const errorBodySchema = z.object({
   Message: z.string().meta({ description: 'What went wrong, for a person; names the parameter for 400s.' }),
   Code: z.string().meta({ description: 'Stable error code, e.g. BAD_PARAMETER, UNAUTHORIZED.' }),
@@ -256,112 +222,6 @@ export const callbackListSchema = z.object({
   MemberUserIds: z.array(z.string()),
 });
 
-const resultSchema = z.enum(CALL_RESULTS);
-const endResultDescription = `0 when Result is Handled, else non-zero: ${listOf(END_RESULT_CODES)}.`;
-
-export const userCallEventSchema = z.object({
-  Id: wireId('Id of this record (deterministic: re-running post-processing yields the same Id).'),
-  CallId: wireId('The CallId of the whole call.'),
-  CallLegId: wireId('The leg (allocation) of the call this event is about.'),
-  UserId: wireId('The user the event belongs to.'),
-  UserName: z.string(),
-  CallType: z
-    .number()
-    .int()
-    .meta({ description: `Numeric call type: ${listOf(CALL_TYPE_CODES)}.` }),
-  CallTypeString: z.enum(['DirectCall', 'ServiceCall']),
-  Direction: z.union([z.literal(0), z.literal(1)]).meta({ description: '0 inbound, 1 outbound.' }),
-  DirectionString: z.enum(['Inbound', 'Outbound']),
-  Result: resultSchema,
-  EndResult: z.number().int().meta({ description: endResultDescription }),
-  ANum: z.string().meta({ description: 'Calling number.' }),
-  BNum: z.string().meta({ description: 'Called number.' }),
-  QueueId: z.string().nullable().meta({ description: 'For ServiceCall events: the queue.' }),
-  QueueName: z.string().nullable(),
-  TimeStamp: wireTime('When the event started (UTC).'),
-  AnswerTime: wireTimeOrNull('When it was answered, if it was.'),
-  EndTime: wireTimeOrNull('When it ended, if it has.'),
-  Duration: seconds('Talk time in seconds.'),
-  RecordingIds: z.array(z.string()),
-  Modified: wireTime('When this record was last written.'),
-});
-
-export const serviceCallSchema = z.object({
-  Id: wireId('Id of this record.'),
-  CallId: wireId('The CallId of the whole call.'),
-  QueueId: wireId('The queue.'),
-  QueueName: z.string(),
-  ANum: z.string(),
-  BNum: z.string(),
-  ArrivalTime: wireTime('When the call arrived in the queue.'),
-  AnswerTime: wireTimeOrNull('When an agent answered, if one did.'),
-  EndTime: wireTimeOrNull('When the call ended, if it has.'),
-  WaitTime: seconds('Seconds from arrival to answer (or to end, if unanswered).'),
-  Duration: seconds('Talk time in seconds.'),
-  Result: resultSchema.nullable().meta({ description: 'Null while the call is in progress.' }),
-  AnsweredByUserId: z.string().nullable(),
-  AnsweredByUserName: z.string().nullable(),
-  AllocationCount: z.number().int(),
-  RecordingIds: z.array(z.string()),
-  Modified: wireTime('When this record was last written.'),
-});
-
-export const serviceCallDetailSchema = z.object({
-  Id: wireId('Id of this record.'),
-  CallId: wireId('The CallId of the whole call.'),
-  CallLegId: z.string().nullable().meta({ description: 'The allocation leg, for user events.' }),
-  QueueId: wireId('The queue.'),
-  QueueName: z.string(),
-  UserId: z.string().nullable(),
-  UserName: z.string().nullable(),
-  EventType: z
-    .number()
-    .int()
-    .meta({ description: `Event code: ${listOf(ServiceCallEventType)}.` }),
-  EventTypeString: z.enum(EVENT_TYPE_NAMES),
-  Reason: z.string().nullable().meta({
-    description: 'For UserReject: Timeout, CallDisconnected, GenericUserRejected or OtherConnected.',
-  }),
-  TimeStamp: wireTime('When it happened.'),
-  Modified: wireTime('When this record was last written.'),
-});
-
-const outboundShape = {
-  Id: wireId('Id of this record.'),
-  CallId: wireId('The CallId of the whole call.'),
-  CallLegId: wireId("The calling user's leg."),
-  UserId: wireId('The user who placed the call.'),
-  UserName: z.string(),
-  ANum: z.string().meta({ description: 'The number the callee saw.' }),
-  BNum: z.string().meta({ description: 'The called number.' }),
-  TimeStamp: wireTime('When the call was placed.'),
-  AnswerTime: wireTimeOrNull('When the callee answered, if they did.'),
-  EndTime: wireTimeOrNull('When the call ended, if it has.'),
-  Duration: seconds('Talk time in seconds.'),
-  Result: resultSchema.nullable().meta({ description: 'Null while the call is in progress.' }),
-  EndResult: z
-    .number()
-    .int()
-    .nullable()
-    .meta({ description: `${endResultDescription} Null while in progress.` }),
-  RecordingIds: z.array(z.string()),
-  Modified: wireTime('When this record was last written.'),
-};
-
-export const outboundServiceCallSchema = z.object({
-  ...outboundShape,
-  QueueId: wireId('The queue on whose behalf the call was made (it owns the record).'),
-  QueueName: z.string(),
-});
-
-export const outboundCallbackCallSchema = z.object({
-  ...outboundShape,
-  CallbackListId: wireId('The callback list (it owns the record).'),
-  CallbackListName: z.string(),
-  CallbackRequestId: z.string().meta({ description: 'The callback request the call handled.' }),
-  QueueId: z.string().nullable().meta({ description: "The list's queue." }),
-});
-
 // ---------------------------------------------------------------------------------------------
 // Callback requests.
 
@@ -410,46 +270,6 @@ export const closeCallbackRequestBody = z.object({
 
 export const reopenCallbackRequestBody = z.object({ Note: note });
 
-export const callbackRequestSchema = z.object({
-  Id: wireId(
-    'The callback request id (for a missed call: derived from its CallId, so replays find it again).',
-  ),
-  CallbackListId: wireId('The callback list (its CallbackList permission shows the request).'),
-  CallbackListName: z.string(),
-  QueueId: z
-    .string()
-    .nullable()
-    .meta({ description: 'The queue that missed the call, or the one named on creation.' }),
-  QueueName: z.string().nullable(),
-  Number: z.string().meta({ description: 'The number to call back.' }),
-  CallId: z
-    .string()
-    .nullable()
-    .meta({ description: 'CallId of the missed call, for requests made from one.' }),
-  Origin: z
-    .enum(['MissedCall', 'Api'])
-    .meta({ description: 'A missed queue call, or created through this API.' }),
-  Status: z.enum(REQUEST_STATUSES).meta({
-    description:
-      'Open, or how it was closed. Only Open requests get callback calls and can be closed; ClosedBusy, ' +
-      'ClosedNoAnswer and Cancelled can be re-opened; ClosedSuccessfully and ClosedInvalidNumber cannot.',
-  }),
-  Note: z.string().nullable(),
-  CreatedTime: wireTime('When the request was made (for a missed call: when the call ended).'),
-  CreatedByUserId: z
-    .string()
-    .nullable()
-    .meta({ description: 'Who created it through the API; null for missed calls.' }),
-  ClosedTime: wireTimeOrNull('When it was closed; null while open.'),
-  ClosedByUserId: z.string().nullable(),
-  Modified: wireTime('When the request or one of its attempts was last written.'),
-  Attempts: z.array(outboundCallbackCallSchema).meta({
-    description:
-      'The callback calls made for it, oldest first: each appears when the call is placed (Result null) ' +
-      'and is updated with its outcome. These are the same records as GET /outbound-callbackcall.',
-  }),
-});
-
 /** Named schemas: they become `components.schemas` of the OpenAPI document. */
 export const COMPONENTS = {
   Error: errorBodySchema,
@@ -458,12 +278,12 @@ export const COMPONENTS = {
   User: userSchema,
   Queue: queueSchema,
   CallbackList: callbackListSchema,
-  UserCallEvent: userCallEventSchema,
-  ServiceCall: serviceCallSchema,
-  ServiceCallDetail: serviceCallDetailSchema,
-  OutboundServiceCall: outboundServiceCallSchema,
-  OutboundCallbackCall: outboundCallbackCallSchema,
-  CallbackRequest: callbackRequestSchema,
+  UserCallEvent: userCallEventWireSchema,
+  ServiceCall: serviceCallWireSchema,
+  ServiceCallDetail: serviceCallDetailWireSchema,
+  OutboundServiceCall: outboundServiceCallWireSchema,
+  OutboundCallbackCall: outboundCallbackCallWireSchema,
+  CallbackRequest: callbackRequestWireSchema,
 } as const;
 
 export type ComponentName = keyof typeof COMPONENTS;

@@ -1,8 +1,10 @@
 /**
  * Times on the wire. Filters arrive as EnreachAPI clients send them — `yyyy-MM-dd HH:mm:ss` in UTC,
  * with a space or a '+' between date and time (a form-encoded space stays a '+' when a client
- * encodes it as %2B) — or as ISO-8601 with an optional zone. Responses carry UTC ISO-8601 with 'Z'.
+ * encodes it as %2B) — or as ISO-8601 with an optional zone. Responses carry UTC ISO-8601 with 'Z':
+ * the records' serializers format them (src/records/kinds/wire-time.ts, re-exported here).
  */
+export { formatApiTime, formatApiTimeOrNull } from '../records/kinds/wire-time.js';
 
 const TIME_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})(?:[ Tt+](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/;
@@ -43,13 +45,4 @@ export function parseApiTime(text: string): number | undefined {
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, millisecond);
   return date.getTime() - offsetMinutes * 60_000;
-}
-
-/** The one response format (X-Json-Serializer: 2): UTC ISO-8601 with milliseconds and 'Z'. */
-export function formatApiTime(epochMs: number): string {
-  return new Date(epochMs).toISOString();
-}
-
-export function formatApiTimeOrNull(epochMs: number | null): string | null {
-  return epochMs === null ? null : formatApiTime(epochMs);
 }

@@ -15,6 +15,11 @@ export const ServiceCallEventType = {
   UserPark: 205,
 } as const;
 export type ServiceCallEventTypeName = keyof typeof ServiceCallEventType;
+/** The EventType names, in code order. */
+export const SERVICE_CALL_EVENT_TYPE_NAMES = Object.keys(ServiceCallEventType) as [
+  ServiceCallEventTypeName,
+  ...ServiceCallEventTypeName[],
+];
 
 /** One event of a service call (arrival, an allocation, a reject, …); details are never rewritten. */
 export const serviceCallDetailSchema = z.object({
@@ -25,9 +30,7 @@ export const serviceCallDetailSchema = z.object({
   queueName: z.string(),
   userId: z.string().nullable(),
   userName: z.string().nullable(),
-  eventType: z.enum(
-    Object.keys(ServiceCallEventType) as [ServiceCallEventTypeName, ...ServiceCallEventTypeName[]],
-  ),
+  eventType: z.enum(SERVICE_CALL_EVENT_TYPE_NAMES),
   reason: z.string().nullable(),
   timestampMs: epochMsSchema,
   modifiedMs: epochMsSchema,

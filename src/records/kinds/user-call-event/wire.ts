@@ -1,9 +1,50 @@
-import { CALL_TYPE_CODES, DIRECTION_CODES, END_RESULT_CODES, type Wire } from '../../../api/schemas.js';
-import { formatApiTime, formatApiTimeOrNull } from '../../../api/time.js';
+import { z } from 'zod';
+import {
+  CALL_TYPE_CODES,
+  DIRECTION_CODES,
+  END_RESULT_CODES,
+  endResultDescription,
+  listOf,
+  resultSchema,
+  seconds,
+  wireId,
+  wireTime,
+  wireTimeOrNull,
+} from '../shared-wire.js';
+import { formatApiTime, formatApiTimeOrNull } from '../wire-time.js';
 import type { UserCallEvent } from './record.js';
 
+/** The EnreachAPI `UserCallEvent` (the OpenAPI component of that name). */
+export const userCallEventWireSchema = z.object({
+  Id: wireId('Id of this record (deterministic: re-running post-processing yields the same Id).'),
+  CallId: wireId('The CallId of the whole call.'),
+  CallLegId: wireId('The leg (allocation) of the call this event is about.'),
+  UserId: wireId('The user the event belongs to.'),
+  UserName: z.string(),
+  CallType: z
+    .number()
+    .int()
+    .meta({ description: `Numeric call type: ${listOf(CALL_TYPE_CODES)}.` }),
+  CallTypeString: z.enum(['DirectCall', 'ServiceCall']),
+  Direction: z.union([z.literal(0), z.literal(1)]).meta({ description: '0 inbound, 1 outbound.' }),
+  DirectionString: z.enum(['Inbound', 'Outbound']),
+  Result: resultSchema,
+  EndResult: z.number().int().meta({ description: endResultDescription }),
+  ANum: z.string().meta({ description: 'Calling number.' }),
+  BNum: z.string().meta({ description: 'Called number.' }),
+  QueueId: z.string().nullable().meta({ description: 'For ServiceCall events: the queue.' }),
+  QueueName: z.string().nullable(),
+  TimeStamp: wireTime('When the event started (UTC).'),
+  AnswerTime: wireTimeOrNull('When it was answered, if it was.'),
+  EndTime: wireTimeOrNull('When it ended, if it has.'),
+  Duration: seconds('Talk time in seconds.'),
+  RecordingIds: z.array(z.string()),
+  Modified: wireTime('When this record was last written.'),
+});
+export type UserCallEventWire = z.input<typeof userCallEventWireSchema>;
+
 /** The EnreachAPI `UserCallEvent` (field order is part of the contract: clients compare JSON). */
-export function toWireUserCallEvent(event: UserCallEvent): Wire<'UserCallEvent'> {
+export function toWireUserCallEvent(event: UserCallEvent): UserCallEventWire {
   const direction = DIRECTION_CODES[event.direction];
   return {
     Id: event.eventId,
