@@ -10,6 +10,7 @@ import { parseTenantYaml } from '../src/config/load.js';
 import type { Tenant } from '../src/config/types.js';
 import type { JournalFact } from '../src/journal/types.js';
 import type { TestUa } from '../src/testing/test-ua.js';
+import { EXTERNAL_CALLEE, EXTERNAL_CALLER, QUEUE_NUMBER, UUID, withTrunk } from './support/carrier.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import {
   describeSippResult,
@@ -22,14 +23,9 @@ import {
 } from './support/sipp.js';
 
 const DOMAIN = 'switchboard.local';
-const QUEUE_NUMBER = '+35810100100';
-const EXTERNAL_CALLEE = '+4930123456';
-const EXTERNAL_CALLER = '+358501234567';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function tenantYaml(trunkPort: number): string {
-  return `
-domain: ${DOMAIN}
+/** The tenant but for its trunk (its port is chosen in beforeAll). */
+const ENTITIES = `
 users:
   - { username: a@example.com, extension: "1001", password: secret-a, number: "+358401000001" }
   - { username: b@example.com, extension: "1002", password: secret-b, number: "+358401000002", permissions: [ { CallbackList: Support callbacks } ] }
@@ -47,10 +43,7 @@ queues:
     callbackList: Support callbacks
 callbackLists:
   - { name: Support callbacks, queue: Support, members: [b@example.com, c@example.com] }
-trunks:
-  - { name: pstn, host: 127.0.0.1, port: ${trunkPort} }
 `;
-}
 
 const PASSWORDS: Record<string, string> = {
   '1001': 'secret-a',
@@ -74,7 +67,7 @@ const listId = () => tenant.callbackLists[0]!.callbackListId;
 
 beforeAll(async () => {
   trunkPort = await freeUdpPort();
-  tenant = parseTenantYaml(tenantYaml(trunkPort), 'outbound.yaml');
+  tenant = parseTenantYaml(withTrunk(DOMAIN, trunkPort, ENTITIES), 'outbound.yaml');
   env = await startTestPlatform(tenant, 'sqlite');
   admin = await env.rest('admin@example.com', 'secret-admin');
 });

@@ -11,30 +11,22 @@ import type { JournalEntry, JournalFact } from '../src/journal/types.js';
 import type { Platform } from '../src/platform.js';
 import type { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
+import { EXTERNAL_CALLEE, EXTERNAL_CALLER, QUEUE_NUMBER, UUID, withTrunk } from './support/carrier.js';
 import { startSipTestPlatform, type TestPlatform } from './support/platform.js';
 import { peerPool } from './support/sip-peers.js';
 import * as sipp from './support/sipp.js';
 import { expectSippPassed } from './support/sipp-expect.js';
 
 const DOMAIN = 'switchboard.local';
-const QUEUE_NUMBER = '+35810100100';
 const USER_A_NUMBER = '+358401000001';
-const EXTERNAL_CALLER = '+358501234567';
-const EXTERNAL_CALLEE = '+4930123456';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function tenantYaml(trunkPort: number): string {
-  return `
-domain: ${DOMAIN}
+// Users and queues; withTrunk adds the trunk once its port is known.
+const ENTITIES = `
 users:
   - { username: a@example.com, extension: "1001", password: secret-a, number: "${USER_A_NUMBER}" }
   - { username: b@example.com, extension: "1002", password: secret-b }
 queues:
   - { name: Support, extension: "100", number: "${QUEUE_NUMBER}", members: [b@example.com] }
-trunks:
-  - { name: pstn, host: 127.0.0.1, port: ${trunkPort} }
 `;
-}
 
 let env: TestPlatform;
 let platform: Platform;
@@ -45,7 +37,7 @@ const ua = (extension: string): Promise<TestUa> => peers.ua(extension);
 
 beforeAll(async () => {
   trunkPort = await sipp.freeUdpPort();
-  env = await startSipTestPlatform(parseTenantYaml(tenantYaml(trunkPort), 'trunk.yaml'));
+  env = await startSipTestPlatform(parseTenantYaml(withTrunk(DOMAIN, trunkPort, ENTITIES), 'trunk.yaml'));
   platform = env.platform;
 });
 

@@ -1,7 +1,7 @@
 /**
  * The outside world of the trunk suites (test/trunk.sipp.test.ts, test/outbound.sipp.test.ts):
- * the numbers the carrier's side dials and is dialled at. sipp plays the carrier on the trunk's
- * own port (support/sipp.ts `sippCarrier`).
+ * the numbers the carrier's side dials and is dialled at (sipp plays the carrier on the trunk's
+ * own port), and the trunk entry of their tenants.
  */
 
 /** Queue Support's public number, as the carrier dials it and as outbound calls present it. */

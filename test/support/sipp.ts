@@ -199,38 +199,6 @@ export function sippUas(
   return startSipp({ name: 'uas-answer', ...opts, scenario: opts.scenario ?? loadScenario('uas-answer') });
 }
 
-/** sipp as a UAC playing test/scenarios/<scenario>.xml against a SIP port on the loopback. */
-export function runScenario(
-  scenario: string,
-  sipPort: number,
-  opts: Omit<SippOptions, 'scenario' | 'remote'> = {},
-): Promise<SippResult> {
-  return runSipp({
-    scenario: loadScenario(scenario),
-    name: scenario,
-    remote: { host: '127.0.0.1', port: sipPort },
-    ...opts,
-  });
-}
-
-/**
- * sipp as a carrier's far end: a UAS on the trunk's own port (the platform trusts the trunk by
- * address and port) playing test/scenarios/<scenario>.xml.
- */
-export function sippCarrier(
-  trunkPort: number,
-  scenario: string,
-  opts: Omit<SippOptions, 'scenario' | 'remote' | 'localPort'> = {},
-): Promise<SippProcess> {
-  return sippUas({
-    name: scenario,
-    localPort: trunkPort,
-    timeoutMs: 15_000,
-    ...opts,
-    scenario: loadScenario(scenario),
-  });
-}
-
 /** A multi-line summary of a run for assertion messages. */
 export function describeSippResult(result: SippResult): string {
   const lines = [
