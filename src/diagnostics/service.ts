@@ -3,8 +3,9 @@
  * the lookup of any identifier — CallId, CallLegId, record Id, SIP Call-ID or a webphone's client
  * callId (Call-ID + From tag) — to the calls it belongs to.
  */
-import type { JournalLookup } from '../journal/types.js';
+
 import type { Directory, User } from '../config/types.js';
+import type { JournalLookup } from '../journal/types.js';
 import type { RecordLookup, RecordReader } from '../records/types.js';
 import { buildCallMap, restrictCallMap, toWireCallMap } from './call-map.js';
 import { DiagnosticsError, notFound } from './errors.js';
