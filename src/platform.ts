@@ -239,6 +239,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       await http.close();
       // Everything call control journaled becomes records before the process exits.
       await journal.flush();
+      // A clean stop leaves no call in progress: the next start's recovery scans nothing before here.
+      if (callControl.activeCalls.length === 0) await journal.markSettled(journal.lastSeq());
       await postProcessor.stop();
       await postProcessor.catchUp();
       await store.close();

@@ -172,6 +172,23 @@ export function runJournalContract<J extends ContractJournal>(
       expect(open().lastSeq()).toBe(5);
     });
 
+    it('keeps the settled mark durably, never ahead of what it has appended', async () => {
+      const callId = randomUUID();
+      const first = open({ holdWrites: true });
+      expect(await first.settledSeq()).toBe(0);
+      first.append({ type: 'CallEnded', callId, reason: 'Normal', sipStatus: 200 });
+      first.append({ type: 'CallEnded', callId, reason: 'Normal', sipStatus: 200 });
+      await first.markSettled(2);
+      expect(await first.settledSeq()).toBe(2);
+      await first.markSettled(99);
+      expect(await first.settledSeq()).toBe(2);
+      await closeAll();
+
+      const second = open();
+      expect(await second.settledSeq()).toBe(2);
+      expect(await second.read(0, 10)).toHaveLength(2);
+    });
+
     it('refuses use after close with a coded error, and close is idempotent', async () => {
       const journal = open();
       await closeAll();

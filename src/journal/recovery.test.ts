@@ -88,6 +88,17 @@ describe('recoverInterruptedCalls', () => {
     expect(journal.lastSeq()).toBe(8);
   });
 
+  it('scans only what follows the settled mark it leaves behind', async () => {
+    journal.append(started('before-mark'));
+    await recoverInterruptedCalls(journal);
+    expect(await journal.settledSeq()).toBe(2);
+    journal.append(started('after-mark'));
+    const read = vi.spyOn(journal, 'read');
+    expect(await recoverInterruptedCalls(journal)).toEqual(['after-mark']);
+    expect(read.mock.calls[0]![0]).toBe(2);
+    expect(await journal.settledSeq()).toBe(4);
+  });
+
   it('dates the end no earlier than atMs', async () => {
     journal.append(started('call-1'));
     await recoverInterruptedCalls(journal, { atMs: T0 + 5000 });

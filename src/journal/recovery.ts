@@ -24,9 +24,10 @@ export interface RecoveryOptions {
 const DEFAULT_PAGE_SIZE = 5000;
 
 /**
- * Fold the whole journal, keeping only calls in progress, and end each of them: reason Failed,
+ * Fold the journal after its settled mark, keeping only calls in progress, and end each of them: reason Failed,
  * cause ServerRestart, SIP status 500, dated at the call's last known time (or `atMs` if later).
- * Resolves, once the new facts are durable, with the CallIds it ended (oldest activity first).
+ * Resolves, once the new facts and the new settled mark are durable, with the CallIds it ended
+ * (oldest activity first).
  * Idempotent: a second run finds nothing left to end.
  */
 export async function recoverInterruptedCalls(
@@ -36,7 +37,8 @@ export async function recoverInterruptedCalls(
   const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
   // Only calls in progress are kept: memory follows the calls up at the crash, not the journal.
   const open = new Map<string, FoldedCall>();
-  for (let afterSeq = 0; ; ) {
+  // Calls that started at or before the settled mark had all ended by then: scan only what follows.
+  for (let afterSeq = await journal.settledSeq(); ; ) {
     const entries = await journal.read(afterSeq, pageSize);
     if (entries.length === 0) break;
     for (const entry of entries) {
@@ -64,6 +66,7 @@ export async function recoverInterruptedCalls(
       endedAtMs: Math.max(state.lastTimeMs, opts.atMs ?? 0),
     });
   }
-  if (interrupted.length > 0) await journal.flush();
+  // Every call is ended now and call control has not started: the next start scans from here.
+  await journal.markSettled(journal.lastSeq());
   return interrupted.map((state) => state.callId);
 }

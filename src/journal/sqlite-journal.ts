@@ -44,6 +44,8 @@ const RETRY_MS = 1000;
 const RECENT_ENTRIES = 1024;
 /** Identifiers per kind in one `findLegs` call: keeps the IN lists (and prepared statements) bounded. */
 const MAX_LOOKUP_IDS = 200;
+/** The `journal_marks` row of `settledSeq` / `markSettled`. */
+const SETTLED_MARK = 'settled';
 
 /**
  * The durable journal on one SQLite file. Appends are synchronous and cheap (memory only); a group
@@ -78,6 +80,8 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
         fact TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS journal_call_id ON journal (call_id, seq);
+      -- Named positions in the journal (the settled mark of crash recovery).
+      CREATE TABLE IF NOT EXISTS journal_marks (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
       -- Identifier lookups (diagnostics). Partial: only LegCreated facts name a leg's SIP ids, so
       -- the other facts cost these indexes nothing on append.
       CREATE INDEX IF NOT EXISTS journal_leg_created_leg_id ON journal (call_leg_id) WHERE type = 'LegCreated';
@@ -95,6 +99,10 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
   );
   const selectAfter = db.prepare('SELECT seq, time_ms, fact FROM journal WHERE seq > ? ORDER BY seq LIMIT ?');
   const selectCall = db.prepare('SELECT seq, time_ms, fact FROM journal WHERE call_id = ? ORDER BY seq');
+  const selectMark = db.prepare('SELECT seq FROM journal_marks WHERE name = ?');
+  const upsertMark = db.prepare(
+    'INSERT INTO journal_marks (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq',
+  );
   const tail = db.prepare('SELECT seq, time_ms FROM journal ORDER BY seq DESC LIMIT 1').get() as
     | { seq: number; time_ms: number }
     | undefined;
@@ -347,6 +355,18 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
 
     lastSeq(): number {
       return lastSeq;
+    },
+
+    async settledSeq(): Promise<number> {
+      assertOpen('settledSeq');
+      const row = selectMark.get(SETTLED_MARK) as { seq: number } | undefined;
+      return row?.seq ?? 0;
+    },
+
+    async markSettled(seq: number): Promise<void> {
+      assertOpen('markSettled');
+      commit();
+      upsertMark.run(SETTLED_MARK, Math.min(seq, durableSeq));
     },
 
     stats(): SqliteJournalStats {

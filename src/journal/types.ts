@@ -56,6 +56,16 @@ export interface Journal {
   subscribe(listener: (entry: JournalEntry) => void): () => void;
   /** Highest sequence appended (0 when empty). */
   lastSeq(): number;
+  /**
+   * The highest seq as of which no call was in progress (0 when never marked). Crash recovery
+   * starts its scan after it, so start-up reads only what came since the last clean point.
+   */
+  settledSeq(): Promise<number>;
+  /**
+   * Record, durably, that no call is in progress as of `seq` (after crash recovery, and at a clean
+   * shutdown). Flushes first: the mark never runs ahead of the durable facts.
+   */
+  markSettled(seq: number): Promise<void>;
   /** Flush and release resources. */
   close(): Promise<void>;
 }
