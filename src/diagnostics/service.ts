@@ -4,11 +4,11 @@
  * callId (Call-ID + From tag) — to the calls it belongs to.
  */
 
+import { HttpError, notFound } from '../api/errors.js';
 import type { Directory, User } from '../config/types.js';
 import type { JournalLookup } from '../journal/types.js';
 import type { RecordLookup, RecordReader } from '../records/types.js';
 import { buildCallMap, restrictCallMap, toWireCallMap } from './call-map.js';
-import { DiagnosticsError, notFound } from './errors.js';
 import type { CallMap, IdentifierMatch, WireCallMap, WireLookupResult } from './types.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -26,7 +26,7 @@ export interface DiagnosticsServiceDeps {
 /** A caller-supplied identifier: trimmed, printable, at most 256 characters. */
 export function parseIdentifier(value: unknown, parameter: string): string {
   if (value === undefined || value === null || value === '') {
-    throw new DiagnosticsError(
+    throw new HttpError(
       'MISSING_PARAMETER',
       `${parameter} is required: a CallId, CallLegId, record Id, SIP Call-ID or client callId`,
       {
@@ -35,11 +35,11 @@ export function parseIdentifier(value: unknown, parameter: string): string {
     );
   }
   if (typeof value !== 'string') {
-    throw new DiagnosticsError('BAD_PARAMETER', `${parameter} must be given once`, { parameter });
+    throw new HttpError('BAD_PARAMETER', `${parameter} must be given once`, { parameter });
   }
   const trimmed = value.trim();
   if (!IDENTIFIER.test(trimmed)) {
-    throw new DiagnosticsError(
+    throw new HttpError(
       'BAD_PARAMETER',
       `${parameter} must be 1 to 256 printable characters without spaces`,
       { parameter },

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sleep } from '../testing/wait.js';
 import type { JournalError } from './errors.js';
 import { runJournalContract } from './journal.case.js';
 import { openSqliteJournal, type SqliteJournal } from './sqlite-journal.js';
@@ -56,10 +57,6 @@ function durableRows(): number {
   } finally {
     reader.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 beforeEach(() => {

@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../../src/testing/wait.js';
 
 /** test/scenarios/, where the project's sipp scenarios live. */
 export const SCENARIO_DIR = fileURLToPath(new URL('../scenarios/', import.meta.url));
@@ -407,8 +408,4 @@ function formatHostPort(host: string, port: number): string {
 
 function tail(text: string, limit: number): string {
   return text.length > limit ? text.slice(text.length - limit) : text;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -14,6 +14,7 @@ import { createDirectory } from '../../config/directory.js';
 import { recoverInterruptedCalls } from '../../journal/recovery.js';
 import { openSqliteJournal, type SqliteJournal } from '../../journal/sqlite-journal.js';
 import type { JournalFact } from '../../journal/types.js';
+import { sleep } from '../../testing/wait.js';
 import type { StoreFactory } from '../store/test-stores.js';
 import type {
   CallResult,
@@ -1027,10 +1028,6 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       expect(event!.modifiedMs).toBeGreaterThanOrEqual(ended.timeMs + 400);
     });
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
