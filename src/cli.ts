@@ -1,6 +1,6 @@
 /**
- * `switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N] [--host ADDR]`
- * (DESIGN.md §6). Logs one ready line with the listening addresses and shuts down cleanly on
+ * `switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N] [--sip-tls-port N]
+ * [--tls-cert FILE] [--tls-key FILE] [--host ADDR]` (DESIGN.md §6). Logs one ready line with the listening addresses and shuts down cleanly on
  * SIGTERM/SIGINT. DATABASE_URL=postgres://… switches the record store to PostgreSQL.
  */
 
@@ -9,17 +9,27 @@ import { parseArgs } from 'node:util';
 import { demoTenant } from './config/demo.js';
 import { isConfigError } from './config/errors.js';
 import { loadTenantFile, publicUrlForPort } from './config/load.js';
+import { loadTlsMaterial, type TlsMaterial } from './config/tls-files.js';
 import type { Tenant } from './config/types.js';
 import { createLogger } from './logger.js';
 import { startPlatform } from './platform.js';
 
-const USAGE = `usage: switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N] [--host ADDR]
+const USAGE = `usage: switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N]
+                         [--sip-tls-port N] [--tls-cert FILE] [--tls-key FILE] [--host ADDR]
 
-  --config FILE    tenant configuration (YAML); without it the built-in demo tenant runs
-  --data DIR       where the embedded databases live (default ./data)
-  --http-port N    REST API, console, webphone SDK and SIP over WebSocket at /sip (default 8080)
-  --sip-port N     SIP over UDP (default 5060)
-  --host ADDR      address to listen on (default 127.0.0.1)
+  --config FILE       tenant configuration (YAML); without it the built-in demo tenant runs
+  --data DIR          where the embedded databases live (default ./data)
+  --http-port N       REST API, console, webphone SDK and SIP over WebSocket at /sip (default 8080)
+  --sip-port N        SIP over UDP and TCP, both on this port (default 5060)
+  --sip-tls-port N    SIP over TLS (default 5061; only with --tls-cert and --tls-key)
+  --tls-cert FILE     certificate chain (PEM), e.g. Let's Encrypt's fullchain.pem
+  --tls-key FILE      its private key (PEM), e.g. privkey.pem
+                      With both, SIP over TLS listens and the HTTP port serves HTTPS and WSS
+                      (browsers allow microphones on secure origins only).
+  --host ADDR         address to listen on (default 127.0.0.1)
+
+  Location: calls reach a phone at its registered Contact; over the connection or address the
+  REGISTER came from when NAT is evident, with RFC 5626 outbound, and over WebSocket.
 
   DATABASE_URL=postgres://...   keep call records in PostgreSQL instead of SQLite`;
 
@@ -43,6 +53,9 @@ async function main(argv: string[]): Promise<void> {
     data: { type: 'string' },
     'http-port': { type: 'string' },
     'sip-port': { type: 'string' },
+    'sip-tls-port': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     host: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   } as const;
@@ -62,11 +75,20 @@ async function main(argv: string[]): Promise<void> {
   const host = values.host ?? '127.0.0.1';
   const httpPort = port(values['http-port'], 8080, '--http-port');
   const sipPort = port(values['sip-port'], 5060, '--sip-port');
+  const sipTlsPort = port(values['sip-tls-port'], 5061, '--sip-tls-port');
   const dataDir = resolve(values.data ?? 'data');
   const logger = createLogger();
-  const defaultPublicUrl = publicUrlForPort(httpPort, host);
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+    fail('--tls-cert and --tls-key go together: give both PEM files, or neither');
+  if (values['sip-tls-port'] !== undefined && values['tls-cert'] === undefined)
+    fail('--sip-tls-port needs --tls-cert and --tls-key');
+  const secure = values['tls-cert'] !== undefined;
+  const defaultPublicUrl = publicUrlForPort(httpPort, host, secure);
   let tenant: Tenant;
+  let tls: TlsMaterial | undefined;
   try {
+    if (secure)
+      tls = loadTlsMaterial({ certPath: resolve(values['tls-cert']!), keyPath: resolve(values['tls-key']!) });
     tenant = values.config
       ? loadTenantFile(values.config, { defaultPublicUrl })
       : demoTenant({ publicUrl: defaultPublicUrl });
@@ -82,18 +104,24 @@ async function main(argv: string[]): Promise<void> {
     host,
     httpPort,
     sipPort,
+    sipTlsPort,
+    tls,
     logger,
   });
   const store = process.env.DATABASE_URL ? 'postgresql' : `sqlite ${dataDir}`;
+  const tlsPart = platform.sipTlsPort ? `, sip tls ${host}:${platform.sipTlsPort}` : '';
+  const sip = `udp ${host}:${platform.sipPort}, sip tcp ${host}:${platform.sipPort}${tlsPart}`;
   logger.info(
     {
       sipUdp: `${host}:${platform.sipPort}`,
+      sipTcp: `${host}:${platform.sipPort}`,
+      sipTls: platform.sipTlsPort ? `${host}:${platform.sipTlsPort}` : undefined,
       sipWs: platform.wsUrl,
       http: platform.httpUrl,
       store,
       tenant: values.config ?? 'demo',
     },
-    `switchboard ready: sip udp ${host}:${platform.sipPort}, sip ws ${platform.wsUrl}, http ${platform.httpUrl} (${values.config ? `config ${values.config}` : 'demo tenant'}, ${store})`,
+    `switchboard ready: sip ${sip}, sip ${secure ? 'wss' : 'ws'} ${platform.wsUrl}, ${secure ? 'https' : 'http'} ${platform.httpUrl} (${values.config ? `config ${values.config}` : 'demo tenant'}, ${store})`,
   );
 
   let stopping = false;

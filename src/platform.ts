@@ -1,9 +1,10 @@
 /**
- * The whole platform in one process: SIP over UDP and WebSocket, registrar, call control, the
+ * The whole platform in one process: SIP over UDP, TCP, TLS and WebSocket, registrar, call control, the
  * journal, post-processing into the record store, and the HTTP server (REST API, SIP WebSocket
  * endpoint). Data flows one way (DESIGN.md §7); this file only wires the parts together.
  */
 import { mkdirSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { openCredentialStore } from './api/credentials/index.js';
@@ -11,6 +12,7 @@ import { apiPlugin } from './api/server.js';
 import type { RateLimits } from './api/types.js';
 import { CallControl } from './calls/call-control.js';
 import { createDirectory } from './config/directory.js';
+import type { TlsMaterial } from './config/tls-files.js';
 import type { Directory, Tenant } from './config/types.js';
 import { diagnosticsPlugin } from './diagnostics/plugin.js';
 import { legacyRoutingOf } from './journal/facts.js';
@@ -20,11 +22,14 @@ import { createLogger, type Logger } from './logger.js';
 import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
 import { openDatabase, openRecordStore } from './records/store/index.js';
 import type { RecordStore } from './records/types.js';
+import { AuthFailureThrottle } from './sip/auth-throttle.js';
 import { DigestAuthenticator } from './sip/digest.js';
 import { SipMetrics } from './sip/metrics.js';
 import { LocationService, Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/stack.js';
 import type { TimerConfig } from './sip/transaction/timers.js';
+import { StreamTransport } from './sip/transport/stream.js';
+import type { Transport } from './sip/transport/types.js';
 import { UdpTransport } from './sip/transport/udp.js';
 import { WsTransport } from './sip/transport/ws.js';
 import { UserAgent } from './sip/ua/index.js';
@@ -38,7 +43,12 @@ export interface PlatformOptions {
   databaseUrl?: string;
   host: string;
   httpPort: number;
+  /** SIP over UDP and TCP (the same port number for both). */
   sipPort: number;
+  /** SIP over TLS, when `tls` is given (default 5061). */
+  sipTlsPort?: number;
+  /** Certificate and key (./config/tls-files.ts): SIP over TLS, and HTTPS/WSS on the HTTP port. */
+  tls?: TlsMaterial;
   logger?: Logger;
   sipTimers?: Partial<TimerConfig>;
   /** Pause before a queue re-offers a call within a round (ms). */
@@ -69,8 +79,13 @@ export interface Platform {
   readonly recoveredCallIds: string[];
   readonly http: FastifyInstance;
   readonly httpPort: number;
+  /** UDP and TCP. */
   readonly sipPort: number;
+  /** TLS, when the platform has a certificate. */
+  readonly sipTlsPort: number | undefined;
+  /** https://… when the platform has a certificate. */
   readonly httpUrl: string;
+  /** wss://… when the platform has a certificate. */
   readonly wsUrl: string;
   close(): Promise<void>;
 }
@@ -114,11 +129,14 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   await postProcessor.catchUp();
   postProcessor.start();
 
-  const http: FastifyInstance = Fastify({
+  // With a certificate the HTTP port speaks HTTPS (and so WSS): browsers give getUserMedia to
+  // secure origins only. Routes and plugins are the same either way, hence the one type.
+  const http = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     disableRequestLogging: true,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
-  });
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
   http.get('/health', async () => ({ status: 'ok' }));
   http.get<{ Querystring: { gc?: string } }>('/metrics', async (request) => {
     // Benchmarks start the process with --expose-gc and ask for a collection before measuring
@@ -129,6 +147,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       sip: metrics.snapshot(),
       calls: callStatistics(callControl),
       registrations: location.size,
+      auth: { throttledAddresses: registrar.throttledAddresses },
       memory: process.memoryUsage(),
     };
   });
@@ -158,25 +177,49 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : opts.httpPort;
 
   const advertisedHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
-  const udp = await UdpTransport.listen({
-    host: opts.host,
-    port: opts.sipPort,
-    advertisedHost,
-    logger,
-    metrics,
-  });
+  const streamLimits = opts.tenant.sip.tcp;
+  // RFC 3261 §18: UDP and TCP on the same port.
+  const { udp, tcp } = await listenUdpAndTcp(
+    opts.sipPort,
+    (port) => ({
+      host: opts.host,
+      port,
+      advertisedHost,
+      logger,
+      metrics,
+    }),
+    streamLimits,
+  );
+  const transports: Transport[] = [udp, tcp];
+  let tlsTransport: StreamTransport | undefined;
+  if (opts.tls) {
+    tlsTransport = await StreamTransport.listen({
+      host: opts.host,
+      port: opts.sipTlsPort ?? 5061,
+      advertisedHost,
+      tls: { cert: opts.tls.cert, key: opts.tls.key },
+      ...streamLimits,
+      logger,
+      metrics,
+    });
+    transports.push(tlsTransport);
+  }
   const ws = new WsTransport({
-    server: http.server,
+    // An https.Server emits 'upgrade' exactly as an http.Server does.
+    server: http.server as HttpServer,
     path: '/sip',
     sentBy: { host: advertisedHost, port: httpPort },
+    secure: opts.tls !== undefined,
     logger,
     metrics,
   });
+  transports.push(ws);
   const stack = new SipStack({
-    transports: [udp, ws],
+    transports,
     timers: opts.sipTimers,
     logger: logger.child({ component: 'sip' }),
     metrics,
+    largeRequestsOverTcp: opts.tenant.sip.largeRequestsOverTcp,
   });
 
   const location = new LocationService();
@@ -187,6 +230,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     location,
     subscribers: { passwordFor: (extension) => directory.userByExtension(extension)?.password },
     logger,
+    // Failed digest attempts per source address; a cooling-down address gets 403 without digest work.
+    authThrottle: new AuthFailureThrottle(opts.tenant.sip.authThrottle),
   });
   const userAgent = new UserAgent({ stack });
   const callControl = new CallControl({
@@ -206,7 +251,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     onRegister: (request, transaction) => registrar.handle(request, transaction),
     onInvite: (request, transaction) => callControl.onInvite(request, transaction),
     onFlowClosed: (flow) => {
-      // A WebSocket connection dropped: its registrations are gone and its calls are hung up.
+      // A connection dropped: the registrations and calls reached over it are gone.
       location.removeFlow(flow);
       callControl.onFlowClosed(flow);
     },
@@ -228,8 +273,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     http,
     httpPort,
     sipPort: udp.port,
-    httpUrl: `http://${hostPart}:${httpPort}/`,
-    wsUrl: `ws://${hostPart}:${httpPort}/sip`,
+    sipTlsPort: tlsTransport?.port,
+    httpUrl: `${opts.tls ? 'https' : 'http'}://${hostPart}:${httpPort}/`,
+    wsUrl: `${opts.tls ? 'wss' : 'ws'}://${hostPart}:${httpPort}/sip`,
     async close() {
       if (closed) return;
       closed = true;
@@ -264,4 +310,32 @@ function callStatistics(callControl: CallControl): {
   }
   const active = callControl.activeCalls.length;
   return { active, byState, oldestSeconds: active > 0 ? Math.round((Date.now() - oldest) / 1000) : 0 };
+}
+
+/**
+ * UDP and TCP on one port number. With port 0 (tests) UDP picks a free port and TCP takes the same
+ * number, which another process may hold already: then both are given up and tried again.
+ */
+async function listenUdpAndTcp(
+  port: number,
+  common: (port: number) => {
+    host: string;
+    port: number;
+    advertisedHost: string;
+    logger: Logger;
+    metrics: SipMetrics;
+  },
+  streamLimits: Tenant['sip']['tcp'],
+): Promise<{ udp: UdpTransport; tcp: StreamTransport }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = await UdpTransport.listen(common(port));
+    try {
+      const tcp = await StreamTransport.listen({ ...common(udp.port), ...streamLimits });
+      return { udp, tcp };
+    } catch (err) {
+      await udp.close();
+      const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (port !== 0 || !inUse || attempt >= 10) throw err;
+    }
+  }
 }

@@ -6,10 +6,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestUa } from '../src/testing/test-ua.js';
+import { selfSignedCertificate } from '../src/testing/tls-cert.js';
 import { freeTcpPort as freePort, RestClient, waitFor } from './support/platform.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -102,7 +104,7 @@ describe('a switchboard process', () => {
     const first = startChild(args());
     await waitForReady(first);
     expect(first.output()).toMatch(
-      /switchboard ready: sip udp 127\.0\.0\.1:\d+, sip ws ws:\/\/127\.0\.0\.1:\d+\/sip/,
+      /switchboard ready: sip udp 127\.0\.0\.1:\d+, sip tcp 127\.0\.0\.1:\d+, sip ws ws:\/\/127\.0\.0\.1:\d+\/sip/,
     );
 
     const [a, b, c] = await Promise.all([
@@ -196,5 +198,52 @@ describe('a switchboard process', () => {
     const child = startChild(['start', '--http-port', 'eighty']);
     expect(await child.exited).toBe(2);
     expect(child.output()).toContain('--http-port must be a port number');
+  });
+
+  it('refuses TLS files it cannot use, naming the file, and serves HTTPS, WSS and SIP over TLS with good ones', async () => {
+    const { certPath, keyPath } = selfSignedCertificate();
+    const alone = startChild(['start', '--tls-cert', certPath]);
+    expect(await alone.exited).toBe(2);
+    expect(alone.output()).toContain('--tls-cert and --tls-key go together');
+
+    const missing = join(dataDir, 'missing.pem');
+    const noFile = startChild([...args(), '--tls-cert', missing, '--tls-key', keyPath]);
+    expect(await noFile.exited).toBe(2);
+    expect(noFile.output()).toContain(`--tls-cert ${missing}: no such file`);
+
+    const notPem = join(dataDir, 'not-a-key.pem');
+    writeFileSync(notPem, 'hello\n');
+    const badKey = startChild([...args(), '--tls-cert', certPath, '--tls-key', notPem]);
+    expect(await badKey.exited).toBe(2);
+    expect(badKey.output()).toContain(`--tls-key ${notPem}: not a PEM file`);
+
+    const [securePort, tlsPort] = [await freePort(), await freePort()];
+    const secureArgs = ['start', '--config', configPath, '--data', join(dataDir, 'tls')];
+    const secure = startChild([
+      ...secureArgs,
+      ...['--http-port', String(securePort), '--sip-port', String(await freePort())],
+      ...['--sip-tls-port', String(tlsPort), '--tls-cert', certPath, '--tls-key', keyPath],
+    ]);
+    try {
+      await waitForReady(secure);
+      expect(secure.output()).toMatch(
+        new RegExp(
+          `sip tls 127\\.0\\.0\\.1:${tlsPort}, sip wss wss://127\\.0\\.0\\.1:${securePort}/sip, https https://`,
+        ),
+      );
+      const health = await new Promise<string>((resolve, reject) => {
+        httpsGet(`https://127.0.0.1:${securePort}/health`, { rejectUnauthorized: false }, (response) => {
+          let body = '';
+          response.on('data', (chunk) => {
+            body += chunk;
+          });
+          response.on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+      expect(JSON.parse(health)).toMatchObject({ status: 'ok' });
+    } finally {
+      secure.process.kill('SIGTERM');
+      expect(await secure.exited).toBe(0);
+    }
   });
 });

@@ -237,16 +237,27 @@ describe('registration over UDP with sipp', () => {
     expect(platform.metrics.get('registrations') - before.registrations).toBe(0);
   });
 
-  it('answers 404 to an unknown user, without a challenge', async () => {
-    const result = await sipp('register-unknown-user', {
+  it('challenges an unknown user exactly like a known one, then refuses it with the same 403 (no enumeration)', async () => {
+    const known = await sipp('register-wrong-password', {
+      extension: '1001',
+      password: 'not-secret-a',
+      variables: { expires: 600 },
+    });
+    const unknown = await sipp('register-wrong-password', {
       extension: '9999',
       password: 'whatever',
       variables: { expires: 600 },
     });
 
-    expectSippPassed(result);
-    expect(receivedStatuses(result)).toEqual([404]);
-    expect(result.messageLog).not.toContain('WWW-Authenticate');
+    expectSippPassed(unknown);
+    expect(receivedStatuses(unknown)).toEqual([401, 403]);
+    expect(receivedStatuses(unknown)).toEqual(receivedStatuses(known));
+    const challenge = (result: SippResult) =>
+      /^WWW-Authenticate: (.*)$/m.exec(result.messageLog)?.[1]?.replace(/nonce="[^"]*"/, 'nonce=…');
+    expect(challenge(unknown)).toBeTruthy();
+    expect(challenge(unknown)).toBe(challenge(known));
+    const refusal = (result: SippResult) => /^SIP\/2\.0 403 .*$/m.exec(result.messageLog)?.[0];
+    expect(refusal(unknown)).toBe(refusal(known));
     expect(platform.location.lookup('9999')).toEqual([]);
     expect(platform.location.size).toBe(0);
   });

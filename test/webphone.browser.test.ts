@@ -99,8 +99,8 @@ describe('registration', () => {
       const failed = await wrong.waitForEvent('registration-failed');
       expect(failed.payload).toMatchObject({
         extension: '1001',
-        sipStatus: 401,
-        cause: 'Authentication Error',
+        sipStatus: 403,
+        cause: 'Rejected',
       });
       expect(await register(unreachable)).toBe('REGISTRATION_FAILED');
       expect((await unreachable.waitForEvent('error')).payload).toMatchObject({

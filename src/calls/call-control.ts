@@ -8,12 +8,12 @@ import type { Directory, Trunk, User } from '../config/types.js';
 import type { Journal } from '../journal/types.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
-import { parseNameAddr } from '../sip/headers.js';
+import { parseNameAddr, parseVia } from '../sip/headers.js';
 import type { SipRequest } from '../sip/message.js';
 import type { LocationService, Registrar } from '../sip/registrar.js';
 import type { SipStack } from '../sip/stack.js';
 import type { InviteServerTransaction } from '../sip/transaction/index.js';
-import { type Flow, flowKey } from '../sip/transport/types.js';
+import { type Flow, flowKey, type TransportProtocol } from '../sip/transport/types.js';
 import type { InviteTarget, UserAgent } from '../sip/ua/index.js';
 import { parseUri } from '../sip/uri.js';
 import { AgentStates } from './agents.js';
@@ -91,7 +91,7 @@ export class CallControl {
   private targetsOfUser(user: User): InviteTarget[] {
     return this.opts.location
       .lookup(user.extension)
-      .map((binding) => ({ uri: binding.contactUri, flow: binding.flow }));
+      .map((binding) => ({ uri: binding.contactUri, flow: binding.target }));
   }
 
   private offerWaitingCalls(userId: string): void {
@@ -123,7 +123,7 @@ export class CallControl {
   onInvite(request: SipRequest, tx: InviteServerTransaction): void {
     const { stack } = this;
     const { directory } = this.opts;
-    const trunk = directory.trunkBySource(tx.flow.address, tx.flow.port);
+    const trunk = directory.trunkBySource(tx.flow.address, senderPort(request, tx.flow));
     let callerUser: User | undefined;
     if (!trunk) {
       const username = this.opts.registrar.authenticate(request, tx, true);
@@ -286,8 +286,21 @@ function isDiallableNumber(text: string): boolean {
 
 function trunkTarget(trunk: Trunk, number: string): InviteTarget {
   const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
+  const transport: TransportProtocol = trunk.transport;
+  const param = transport === 'udp' ? '' : `;transport=${transport}`;
   return {
-    uri: `sip:${number}@${host}:${trunk.port}`,
-    flow: { protocol: 'udp', address: trunk.host, port: trunk.port },
+    uri: `sip:${number}@${host}:${trunk.port}${param}`,
+    flow: { protocol: trunk.transport, address: trunk.host, port: trunk.port },
   };
+}
+
+/**
+ * The port a request's sender is known by: the source port over UDP; over TCP/TLS the source port
+ * is ephemeral, so the top Via's sent-by port (the port the sender listens on) stands for it.
+ */
+function senderPort(request: SipRequest, flow: Flow): number {
+  if (flow.protocol === 'udp' || flow.protocol === 'ws') return flow.port;
+  const top = request.headers.getAll('Via')[0];
+  const via = top ? parseVia(top) : undefined;
+  return via?.port ?? (flow.protocol === 'tls' ? 5061 : 5060);
 }

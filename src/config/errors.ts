@@ -10,6 +10,8 @@ export const CONFIG_ERRORS = {
   CONFIG_UNREADABLE: { message: 'cannot read the configuration file' },
   /** The file was read but has one or more problems (see `problems`). */
   CONFIG_INVALID: { message: 'the configuration has problems' },
+  /** --tls-cert / --tls-key: a file is missing, unreadable, not PEM, or the key does not fit the certificate. */
+  TLS_FILES_INVALID: { message: 'cannot use the TLS certificate and key' },
 } as const satisfies Record<string, { message: string }>;
 
 export type ConfigErrorCode = keyof typeof CONFIG_ERRORS;

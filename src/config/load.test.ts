@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { demoTenant } from './demo.js';
 import { ConfigError } from './errors.js';
 import {
   deriveCallbackListId,
@@ -12,6 +13,7 @@ import {
   publicUrlForPort,
   SWITCHBOARD_ID_NAMESPACE,
 } from './load.js';
+import { defaultSipSettings } from './schema.js';
 
 /** Lines joined with '\n' so that each case's line numbers can be read off the array index + 1. */
 const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
@@ -150,9 +152,60 @@ describe('parseTenantYaml: broken configurations name file, line, column and fie
       message: 'tenant.yaml:10:21: queues[0].recordOutbound: expected true or false',
     },
     {
-      name: 'trunk over tcp',
-      text: yaml(...USERS, 'trunks:', '  - { name: pstn, host: 10.0.0.1, transport: tcp }'),
-      message: 'tenant.yaml:9:46: trunks[0].transport: expected udp (the only transport trunks support)',
+      name: 'trunk over a transport SIP has no use for',
+      text: yaml(...USERS, 'trunks:', '  - { name: pstn, host: 10.0.0.1, transport: sctp }'),
+      message: 'tenant.yaml:9:46: trunks[0].transport: expected udp, tcp or tls',
+    },
+    {
+      name: 'auth throttle that never lets a failure through',
+      text: yaml('sip: { authThrottle: { maxFailures: 0 } }', ...USERS),
+      message: 'tenant.yaml:1:37: sip.authThrottle.maxFailures: must be at least 1',
+    },
+    {
+      name: 'auth throttle cooldown in fractions',
+      text: yaml('sip:', '  authThrottle:', '    cooldownSeconds: 2.5', ...USERS),
+      message: 'tenant.yaml:3:22: sip.authThrottle.cooldownSeconds: expected a whole number of seconds',
+    },
+    {
+      name: 'auth throttle window beyond a day',
+      text: yaml('sip:', '  authThrottle:', '    windowSeconds: 100000', ...USERS),
+      message: 'tenant.yaml:3:20: sip.authThrottle.windowSeconds: must be at most 86400 (one day)',
+    },
+    {
+      name: 'misspelt auth throttle field, with a suggestion',
+      text: yaml('sip: { authThrottle: { maxFailure: 5 } }', ...USERS),
+      message: "tenant.yaml:1:24: sip.authThrottle.maxFailure: unknown field; did you mean 'maxFailures'?",
+    },
+    {
+      name: 'auth throttle that is not a mapping',
+      text: yaml('sip: { authThrottle: 10 }', ...USERS),
+      message:
+        'tenant.yaml:1:22: sip.authThrottle: expected a mapping such as { maxFailures: 10, windowSeconds: 60, cooldownSeconds: 300 }',
+    },
+    {
+      name: 'misspelt sip field, with a suggestion',
+      text: yaml('sip: { tcpp: { maxConnections: 10 } }', ...USERS),
+      message: "tenant.yaml:1:8: sip.tcpp: unknown field; did you mean 'tcp'?",
+    },
+    {
+      name: 'tcp connection cap as text',
+      text: yaml('sip: { tcp: { maxConnections: many } }', ...USERS),
+      message: 'tenant.yaml:1:31: sip.tcp.maxConnections: expected a whole number',
+    },
+    {
+      name: 'tcp stall timeout of zero',
+      text: yaml('sip: { tcp: { stallTimeoutSeconds: 0 } }', ...USERS),
+      message: 'tenant.yaml:1:36: sip.tcp.stallTimeoutSeconds: must be at least 1',
+    },
+    {
+      name: 'largeRequestsOverTcp that is not a boolean',
+      text: yaml('sip: { largeRequestsOverTcp: yes }', ...USERS),
+      message: 'tenant.yaml:1:30: sip.largeRequestsOverTcp: expected true or false',
+    },
+    {
+      name: 'sip that is not a mapping',
+      text: yaml('sip: udp', ...USERS),
+      message: 'tenant.yaml:1:6: sip: expected a mapping with authThrottle, tcp and largeRequestsOverTcp',
     },
     {
       name: 'trunk port out of range',
@@ -561,6 +614,70 @@ describe('parseTenantYaml: a valid configuration', () => {
       defaultPublicUrl: 'http://other:1/',
     });
     expect(fileWins.publicUrl).toBe('http://pbx/');
+  });
+
+  it('applies the SIP defaults, also to the demo tenant', () => {
+    const defaults = {
+      authThrottle: { maxFailures: 10, windowSeconds: 60, cooldownSeconds: 300 },
+      tcp: {
+        maxConnections: 2048,
+        idleTimeoutSeconds: 900,
+        firstMessageTimeoutSeconds: 30,
+        stallTimeoutSeconds: 20,
+      },
+      largeRequestsOverTcp: false,
+    };
+    expect(tenant.sip).toEqual(defaults);
+    expect(parseTenantYaml(yaml(...USERS), 'min.yaml').sip).toEqual(defaults);
+    expect(parseTenantYaml(yaml('sip: {}', ...USERS), 'x.yaml').sip).toEqual(defaults);
+    expect(parseTenantYaml(yaml('sip:', '  tcp: {}', ...USERS), 'x.yaml').sip).toEqual(defaults);
+    expect(demoTenant({ publicUrl: 'http://127.0.0.1:8080/' }).sip).toEqual(defaults);
+    expect(defaultSipSettings()).toEqual(defaults);
+    // Each tenant gets its own objects.
+    expect(defaultSipSettings().tcp).not.toBe(defaultSipSettings().tcp);
+  });
+
+  it('takes SIP settings from the file, each field defaulting on its own', () => {
+    const loaded = parseTenantYaml(
+      yaml(
+        'sip:',
+        '  authThrottle: { maxFailures: 5, cooldownSeconds: 600 }',
+        '  tcp:',
+        '    maxConnections: 100',
+        '    idleTimeoutSeconds: 60',
+        '  largeRequestsOverTcp: true',
+        ...USERS,
+      ),
+      'x.yaml',
+    );
+    expect(loaded.sip).toEqual({
+      authThrottle: { maxFailures: 5, windowSeconds: 60, cooldownSeconds: 600 },
+      tcp: {
+        maxConnections: 100,
+        idleTimeoutSeconds: 60,
+        firstMessageTimeoutSeconds: 30,
+        stallTimeoutSeconds: 20,
+      },
+      largeRequestsOverTcp: true,
+    });
+  });
+
+  it('accepts trunks over udp, tcp and tls (udp by default)', () => {
+    const loaded = parseTenantYaml(
+      yaml(
+        ...USERS,
+        'trunks:',
+        '  - { name: a, host: 10.0.0.1 }',
+        '  - { name: b, host: 10.0.0.2, transport: tcp }',
+        '  - { name: c, host: 10.0.0.3, port: 5061, transport: tls }',
+      ),
+      'x.yaml',
+    );
+    expect(loaded.trunks.map((trunk) => [trunk.name, trunk.port, trunk.transport])).toEqual([
+      ['a', 5060, 'udp'],
+      ['b', 5060, 'tcp'],
+      ['c', 5061, 'tls'],
+    ]);
   });
 
   it('treats an empty optional field as absent', () => {

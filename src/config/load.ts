@@ -52,11 +52,11 @@ export interface LoadOptions {
 }
 
 /** The public base URL of a server listening on `port`; wildcard hosts become the loopback address. */
-export function publicUrlForPort(port: number, host = '127.0.0.1'): string {
+export function publicUrlForPort(port: number, host = '127.0.0.1', secure = false): string {
   const wildcard = host === '' || host === '0.0.0.0' || host === '::' || host === '[::]';
   const reachable = wildcard ? '127.0.0.1' : host;
   const hostPart = reachable.includes(':') && !reachable.startsWith('[') ? `[${reachable}]` : reachable;
-  return `http://${hostPart}:${port}/`;
+  return `${secure ? 'https' : 'http'}://${hostPart}:${port}/`;
 }
 
 /** EnreachAPI discovery returns `apiEndpoint` with a trailing '/', and clients append paths to it. */
@@ -233,6 +233,10 @@ function fallbackMessage(issue: z.core.$ZodRawIssue): string | undefined {
 function fieldNamesAt(path: readonly PathSegment[]): readonly string[] {
   if (path.length === 0) return FIELD_NAMES.root;
   if (path.length === 1 && path[0] === 'postProcessing') return FIELD_NAMES.postProcessing;
+  if (path.length === 1 && path[0] === 'sip') return FIELD_NAMES.sip;
+  if (path.length === 2 && path[0] === 'sip' && path[1] === 'authThrottle')
+    return FIELD_NAMES.sipAuthThrottle;
+  if (path.length === 2 && path[0] === 'sip' && path[1] === 'tcp') return FIELD_NAMES.sipTcp;
   if (path.length === 2 && typeof path[1] === 'number') {
     switch (path[0]) {
       case 'users':
@@ -599,6 +603,11 @@ function resolveTenant(
     domain: file.domain,
     publicUrl,
     postProcessing: { delaySeconds: file.postProcessing.delaySeconds },
+    sip: {
+      authThrottle: { ...file.sip.authThrottle },
+      tcp: { ...file.sip.tcp },
+      largeRequestsOverTcp: file.sip.largeRequestsOverTcp,
+    },
     users,
     queues,
     callbackLists,

@@ -6,7 +6,7 @@
  * ignored `allocationTimeoutSecond` would run a contact center with the wrong timeout.
  */
 import { z } from 'zod';
-import type { GrantKind } from './types.js';
+import type { GrantKind, SipSettings } from './types.js';
 
 export const DEFAULT_DOMAIN = 'switchboard.local';
 export const DEFAULT_HTTP_PORT = 8080;
@@ -14,6 +14,27 @@ export const DEFAULT_QUEUE_STRATEGY = 'sequential';
 export const DEFAULT_ALLOCATION_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_WAIT_SECONDS = 120;
 export const DEFAULT_TRUNK_PORT = 5060;
+export const DEFAULT_TRUNK_TRANSPORT = 'udp';
+/** Failed SIP authentications per source address (src/sip/auth-throttle.ts). */
+export const DEFAULT_SIP_AUTH_THROTTLE = { maxFailures: 10, windowSeconds: 60, cooldownSeconds: 300 };
+/** SIP over TCP/TLS connections: how many, and how long one may be idle, silent at first or stalled. */
+export const DEFAULT_SIP_TCP = {
+  maxConnections: 2048,
+  idleTimeoutSeconds: 900,
+  firstMessageTimeoutSeconds: 30,
+  stallTimeoutSeconds: 20,
+};
+/** RFC 3261 §18.1.1's switch of large requests from UDP to TCP: off by default, as in Asterisk. */
+export const DEFAULT_SIP_LARGE_REQUESTS_OVER_TCP = false;
+
+/** The `sip` settings of a tenant that gives none (a fresh object each time). */
+export function defaultSipSettings(): SipSettings {
+  return {
+    authThrottle: { ...DEFAULT_SIP_AUTH_THROTTLE },
+    tcp: { ...DEFAULT_SIP_TCP },
+    largeRequestsOverTcp: DEFAULT_SIP_LARGE_REQUESTS_OVER_TCP,
+  };
+}
 
 export const GRANT_KINDS: readonly GrantKind[] = [
   'DirectCalls',
@@ -194,8 +215,8 @@ export const trunkSchema = z.strictObject(
       .max(65_535, { error: 'expected a port number from 1 to 65535' })
       .default(DEFAULT_TRUNK_PORT),
     transport: z
-      .literal('udp', { error: whenPresent('expected udp (the only transport trunks support)') })
-      .default('udp'),
+      .enum(['udp', 'tcp', 'tls'], { error: whenPresent('expected udp, tcp or tls') })
+      .default(DEFAULT_TRUNK_TRANSPORT),
   },
   { error: whenPresent('expected a mapping (one trunk)') },
 );
@@ -209,6 +230,47 @@ export const postProcessingSchema = z.strictObject(
       .default(0),
   },
   { error: whenPresent('expected a mapping such as { delaySeconds: 0 }') },
+);
+
+const wholeNumber = (min: number, max: number) =>
+  z
+    .number({ error: whenPresent('expected a whole number') })
+    .int({ error: 'expected a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+export const sipAuthThrottleSchema = z.strictObject(
+  {
+    maxFailures: wholeNumber(1, 10_000).default(DEFAULT_SIP_AUTH_THROTTLE.maxFailures),
+    windowSeconds: seconds(1).default(DEFAULT_SIP_AUTH_THROTTLE.windowSeconds),
+    cooldownSeconds: seconds(1).default(DEFAULT_SIP_AUTH_THROTTLE.cooldownSeconds),
+  },
+  {
+    error: whenPresent(
+      'expected a mapping such as { maxFailures: 10, windowSeconds: 60, cooldownSeconds: 300 }',
+    ),
+  },
+);
+
+export const sipTcpSchema = z.strictObject(
+  {
+    maxConnections: wholeNumber(1, 1_000_000).default(DEFAULT_SIP_TCP.maxConnections),
+    idleTimeoutSeconds: seconds(1).default(DEFAULT_SIP_TCP.idleTimeoutSeconds),
+    firstMessageTimeoutSeconds: seconds(1).default(DEFAULT_SIP_TCP.firstMessageTimeoutSeconds),
+    stallTimeoutSeconds: seconds(1).default(DEFAULT_SIP_TCP.stallTimeoutSeconds),
+  },
+  { error: whenPresent('expected a mapping such as { maxConnections: 2048, idleTimeoutSeconds: 900 }') },
+);
+
+export const sipSchema = z.strictObject(
+  {
+    authThrottle: sipAuthThrottleSchema.default({ ...DEFAULT_SIP_AUTH_THROTTLE }),
+    tcp: sipTcpSchema.default({ ...DEFAULT_SIP_TCP }),
+    largeRequestsOverTcp: z
+      .boolean({ error: whenPresent('expected true or false') })
+      .default(DEFAULT_SIP_LARGE_REQUESTS_OVER_TCP),
+  },
+  { error: whenPresent('expected a mapping with authThrottle, tcp and largeRequestsOverTcp') },
 );
 
 const listOf = <T extends z.ZodType>(item: T, what: string) =>
@@ -225,6 +287,7 @@ export const tenantFileSchema = z.strictObject(
       .url({ protocol: /^https?$/, error: whenPresent('expected an http:// or https:// URL') })
       .nullish(),
     postProcessing: postProcessingSchema.default({ delaySeconds: 0 }),
+    sip: sipSchema.default(defaultSipSettings),
     users: listOf(userSchema, 'users').min(1, { error: 'at least one user is required' }),
     queues: listOf(queueSchema, 'queues').default([]),
     callbackLists: listOf(callbackListSchema, 'callback lists').default([]),
@@ -243,6 +306,9 @@ export type TrunkEntry = z.output<typeof trunkSchema>;
 export const FIELD_NAMES = {
   root: Object.keys(tenantFileSchema.shape),
   postProcessing: Object.keys(postProcessingSchema.shape),
+  sip: Object.keys(sipSchema.shape),
+  sipAuthThrottle: Object.keys(sipAuthThrottleSchema.shape),
+  sipTcp: Object.keys(sipTcpSchema.shape),
   user: Object.keys(userSchema.shape),
   queue: Object.keys(queueSchema.shape),
   callbackList: Object.keys(callbackListSchema.shape),

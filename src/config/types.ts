@@ -70,17 +70,54 @@ export interface CallbackList {
   memberUserIds: string[];
 }
 
+export type TrunkTransport = 'udp' | 'tcp' | 'tls';
+
 export interface Trunk {
   name: string;
   host: string;
   port: number;
-  transport: 'udp';
+  /** How requests to the trunk are sent (default udp). */
+  transport: TrunkTransport;
+}
+
+/** Failed SIP authentications per source address (src/sip/auth-throttle.ts). */
+export interface SipAuthThrottleSettings {
+  /** Failures within the window that make the address cool down (default 10). */
+  maxFailures: number;
+  /** Default 60. */
+  windowSeconds: number;
+  /** How long the address is refused without authentication (default 300). */
+  cooldownSeconds: number;
+}
+
+/** SIP over TCP and TLS connections. */
+export interface SipTcpSettings {
+  /** Open connections at most, accepted and opened together (default 2048). */
+  maxConnections: number;
+  /** A connection with no traffic this long is closed (default 900). */
+  idleTimeoutSeconds: number;
+  /** An accepted connection must deliver its first message within this (default 30). */
+  firstMessageTimeoutSeconds: number;
+  /** A message started but not finished within this closes the connection (default 20). */
+  stallTimeoutSeconds: number;
+}
+
+export interface SipSettings {
+  authThrottle: SipAuthThrottleSettings;
+  tcp: SipTcpSettings;
+  /**
+   * RFC 3261 §18.1.1: send requests larger than 1300 bytes over TCP instead of UDP. Default false
+   * (like Asterisk's disable_tcp_switch): many UAs registered over UDP do not listen on TCP.
+   */
+  largeRequestsOverTcp: boolean;
 }
 
 export interface Tenant {
   domain: string;
   publicUrl: string;
   postProcessing: { delaySeconds: number };
+  /** SIP settings, defaults filled in (`defaultSipSettings()` of ./schema.ts for tenants built by hand). */
+  sip: SipSettings;
   users: User[];
   queues: Queue[];
   callbackLists: CallbackList[];

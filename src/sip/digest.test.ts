@@ -141,6 +141,50 @@ describe('DigestAuthenticator', () => {
     ).toEqual({ ok: false, reason: 'unknown-user' });
   });
 
+  it('treats an unknown user like a known one up to the password check (no enumeration)', () => {
+    const { auth, clock } = withClock();
+    const nonce = nonceOf(auth.challenge());
+    // Whatever password a guesser computes with — even an empty one — an unknown user never passes.
+    for (const password of ['', 'x', 'undefined', 'secret-a']) {
+      expect(
+        auth.verify(authorization({ nonce, username: '9999', password }), 'REGISTER', passwordFor),
+      ).toEqual({ ok: false, reason: 'unknown-user' });
+    }
+    // Checks that come before the password check answer alike for known and unknown users.
+    const forged = `${nonce.slice(0, -1)}${nonce.endsWith('A') ? 'B' : 'A'}`;
+    for (const username of ['1001', '9999']) {
+      expect(auth.verify(authorization({ nonce: forged, username }), 'REGISTER', passwordFor)).toEqual({
+        ok: false,
+        reason: 'bad-nonce',
+      });
+      expect(
+        auth.verify(authorization({ nonce, username, realm: 'elsewhere.example' }), 'REGISTER', passwordFor),
+      ).toEqual({ ok: false, reason: 'wrong-realm' });
+    }
+    // On an expired nonce an unknown user is refused, never asked to retry (stale is for correct credentials).
+    clock.now += 301_000;
+    expect(
+      auth.verify(authorization({ nonce, username: '9999', password: 'x' }), 'REGISTER', passwordFor),
+    ).toEqual({ ok: false, reason: 'unknown-user' });
+    expect(
+      auth.verify(authorization({ nonce, username: '1001', password: 'guess' }), 'REGISTER', passwordFor),
+    ).toEqual({ ok: false, reason: 'wrong-password' });
+  });
+
+  it('looks the password up once per verification, for known and unknown users alike', () => {
+    const { auth } = withClock();
+    const asked: string[] = [];
+    const lookup = (username: string) => {
+      asked.push(username);
+      return USERS[username];
+    };
+    for (const username of ['1001', '9999']) {
+      const nonce = nonceOf(auth.challenge());
+      auth.verify(authorization({ nonce, username, password: 'guess' }), 'REGISTER', lookup);
+    }
+    expect(asked).toEqual(['1001', '9999']);
+  });
+
   it('refuses credentials for another realm', () => {
     const { auth } = withClock();
     const nonce = nonceOf(auth.challenge());

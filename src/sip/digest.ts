@@ -6,7 +6,8 @@
  * are issued in the same millisecond (nonce counts are tracked per nonce, so two UAs must never
  * share one). A nonce older than `nonceTtlSeconds` is answered with `stale=true`, which makes
  * clients retry with the same credentials and a fresh nonce. Nonce counts are
- * remembered per nonce (bounded) to refuse replays.
+ * remembered per nonce (bounded) to refuse replays. An unknown username costs the same digest work
+ * as a known one (a per-process random stand-in password), so timing does not reveal which exist.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseAuthParams } from './headers.js';
@@ -75,6 +76,11 @@ export class DigestAuthenticator {
   private readonly secret = randomBytes(32);
   private readonly nonceTtlMs: number;
   private readonly now: () => number;
+  /**
+   * Stands in for the password of an unknown user, so that refusing one costs the same digest work
+   * as refusing a wrong password (no timing difference tells whether a username exists).
+   */
+  private readonly dummyPassword = randomBytes(24).toString('base64url');
   /** nonce → highest nc seen; bounded so that a flood of nonces cannot grow memory. */
   private readonly nonceCounts = new Map<string, number>();
 
@@ -142,8 +148,8 @@ export class DigestAuthenticator {
     const nonceState = this.checkNonce(nonce);
     if (nonceState === 'bad') return { ok: false, reason: 'bad-nonce' };
     const password = passwordFor(username);
-    if (password === undefined) return { ok: false, reason: 'unknown-user' };
-    const expected = digestResponse(digestHa1(username, realm, password), method, {
+    const known = password !== undefined;
+    const expected = digestResponse(digestHa1(username, realm, password ?? this.dummyPassword), method, {
       nonce,
       uri,
       qop,
@@ -152,7 +158,10 @@ export class DigestAuthenticator {
     });
     const a = Buffer.from(expected);
     const b = Buffer.from(response.toLowerCase());
-    if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, reason: 'wrong-password' };
+    const matches = a.length === b.length && timingSafeEqual(a, b);
+    // An unknown user is refused only now, after the same work as a known one.
+    if (!known) return { ok: false, reason: 'unknown-user' };
+    if (!matches) return { ok: false, reason: 'wrong-password' };
     // Correct credentials on an expired nonce: ask again with stale=true (no password prompt).
     if (nonceState === 'stale') return { ok: false, reason: 'stale' };
     if (qop) {

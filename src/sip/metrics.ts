@@ -17,7 +17,19 @@ export type SipCounterName =
   | 'transactionTimeouts'
   | 'strayResponses'
   | 'registrations'
-  | 'authFailures';
+  | 'authFailures'
+  /** Requests refused with 403 without digest work because their source address is cooling down. */
+  | 'authThrottled'
+  /** Requests over UDP larger than the datagram limit, answered with 513. */
+  | 'messagesTooLarge'
+  /** TCP/TLS: connections accepted, opened by us, refused at the cap, closed for idleness or a stall. */
+  | 'streamConnectionsAccepted'
+  | 'streamConnectionsOpened'
+  | 'streamConnectionsRefused'
+  | 'streamConnectionsTimedOut'
+  | 'streamConnectFailures'
+  | 'streamFramingErrors'
+  | 'tlsHandshakeFailures';
 
 export class SipMetrics {
   private readonly counters = new Map<SipCounterName, number>();

@@ -537,6 +537,7 @@ export class SipStreamFramer {
   /** Total length of the message being received once its headers are complete, else -1. */
   private expected = -1;
   private failed: SipParseError | undefined;
+  private failedHeadBytes: Buffer | undefined;
 
   constructor(options: StreamFramerOptions = {}) {
     this.maxMessageBytes = options.maxMessageBytes ?? 65536;
@@ -547,6 +548,15 @@ export class SipStreamFramer {
   /** The framing error that stopped this stream, if any. */
   get error(): SipParseError | undefined {
     return this.failed;
+  }
+
+  /**
+   * The start line and headers of the message whose Content-Length stopped the stream (missing,
+   * invalid, too large), so that the transport's user can still answer it (400, 513) before the
+   * connection closes. Undefined for other framing errors (headers never completed).
+   */
+  get failedHead(): Buffer | undefined {
+    return this.failedHeadBytes;
   }
 
   /** Bytes received but not yet returned as a message. */
@@ -643,16 +653,22 @@ export class SipStreamFramer {
       return undefined;
     }
     const contentLength = streamContentLength(data.toString('latin1', pos, found.textEnd));
+    const keepHead = () => {
+      this.failedHeadBytes = Buffer.from(data.subarray(pos, found.bodyStart));
+    };
     if (contentLength === undefined) {
+      keepHead();
       this.fail('MissingContentLength', SIP_ERRORS.MissingContentLength.message);
       return undefined;
     }
     if (contentLength < 0) {
+      keepHead();
       this.fail('InvalidContentLength', SIP_ERRORS.InvalidContentLength.message);
       return undefined;
     }
     const total = found.bodyStart - pos + contentLength;
     if (total > this.maxMessageBytes) {
+      keepHead();
       this.fail('MessageTooLarge', SIP_ERRORS.MessageTooLarge.message);
       return undefined;
     }

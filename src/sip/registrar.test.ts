@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSipTestPlatform, type TestPlatform } from '../../test/support/platform.js';
 import { DEMO_TENANT_YAML } from '../config/demo.js';
@@ -12,6 +13,7 @@ import { parseTenantYaml } from '../config/load.js';
 import type { Platform } from '../platform.js';
 import { TestUa } from '../testing/test-ua.js';
 import { waitUntil } from '../testing/wait.js';
+import { AuthFailureThrottle } from './auth-throttle.js';
 import { DigestAuthenticator } from './digest.js';
 import { parseAuthParams, parseContactList } from './headers.js';
 import type { SipMessage, SipResponse } from './message.js';
@@ -61,6 +63,8 @@ class RawSipClient {
   private constructor(
     private readonly socket: Socket,
     private readonly serverPort: number,
+    /** The loopback address the socket is bound to: the request's source address. */
+    readonly host: string,
   ) {
     socket.on('message', (data: Buffer) => {
       const parsed = parseMessage(data);
@@ -68,10 +72,11 @@ class RawSipClient {
     });
   }
 
-  static async open(serverPort: number): Promise<RawSipClient> {
+  /** A client on `host` (127.0.0.2 is a second source address on the loopback interface). */
+  static async open(serverPort: number, host = '127.0.0.1'): Promise<RawSipClient> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-    const client = new RawSipClient(socket, serverPort);
+    await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
+    const client = new RawSipClient(socket, serverPort, host);
     openClients.push(client);
     return client;
   }
@@ -82,21 +87,26 @@ class RawSipClient {
 
   /** The Contact URI of this client (where the socket listens). */
   contact(user: string, params = ''): string {
-    return `<sip:${user}@127.0.0.1:${this.port}${params}>`;
+    return `<sip:${user}@${this.host}:${this.port}${params}>`;
   }
 
-  /** Send one request and wait for its final response (matched by branch). */
-  async transact(lines: string[], timeoutMs = 3000): Promise<SipResponse> {
-    const branch = `z9hG4bK-raw-${this.port}-${++this.branchSeq}`;
+  /** Send one request with the given Via branch (no waiting). */
+  send(lines: string[], branch: string): void {
     const text = [
       lines[0],
-      `Via: SIP/2.0/UDP 127.0.0.1:${this.port};branch=${branch};rport`,
+      `Via: SIP/2.0/UDP ${this.host}:${this.port};branch=${branch};rport`,
       ...lines.slice(1),
       'Content-Length: 0',
       '',
       '',
     ].join('\r\n');
     this.socket.send(Buffer.from(text, 'latin1'), this.serverPort, '127.0.0.1');
+  }
+
+  /** Send one request and wait for its final response (matched by branch). */
+  async transact(lines: string[], timeoutMs = 3000): Promise<SipResponse> {
+    const branch = `z9hG4bK-raw-${this.port}-${++this.branchSeq}`;
+    this.send(lines, branch);
     let found: SipResponse | undefined;
     await waitUntil(
       () => {
@@ -114,7 +124,7 @@ class RawSipClient {
     return found!;
   }
 
-  private registerLines(spec: RegisterSpec, cseq: number, authorization?: string): string[] {
+  registerLines(spec: RegisterSpec, cseq: number, authorization?: string): string[] {
     const lines = [
       `REGISTER sip:${DOMAIN} SIP/2.0`,
       'Max-Forwards: 70',
@@ -409,34 +419,67 @@ describe('registrar on the platform (demo tenant)', () => {
       authUser: '1002',
     });
     expect(final.status).toBe(403);
+    expect(final.reason).toBe('Forbidden');
+    expect(final.headers.has('WWW-Authenticate')).toBe(false);
     expect(platform.location.lookup('1001')).toEqual([]);
   });
 
-  it('re-challenges a wrong password and counts the failure', async () => {
+  it('refuses a wrong password with 403 (no second challenge) and counts the failure', async () => {
     const client = await RawSipClient.open(platform.sipPort);
     const failures = platform.metrics.get('authFailures');
-    const { final } = await client.register({
+    const { first, final } = await client.register({
       aor: '1001',
       contacts: [client.contact('1001')],
       expires: 600,
       password: 'guess',
     });
-    expect(final.status).toBe(401);
-    expect(parseAuthParams(final.headers.get('WWW-Authenticate') ?? '')?.params.has('stale')).toBe(false);
+    expect(first.status).toBe(401);
+    expect(final.status).toBe(403);
+    expect(final.reason).toBe('Forbidden');
+    expect(final.headers.has('WWW-Authenticate')).toBe(false);
     expect(platform.metrics.get('authFailures')).toBe(failures + 1);
     expect(platform.location.lookup('1001')).toEqual([]);
   });
 
-  it('answers 404 for an unknown address-of-record without challenging', async () => {
+  it('challenges an unknown address-of-record exactly like a known one, then refuses it like a wrong password', async () => {
     const client = await RawSipClient.open(platform.sipPort);
-    const { first } = await client.register({
-      aor: '9999',
-      contacts: [client.contact('9999')],
-      expires: 600,
-      noAuth: true,
-    });
-    expect(first.status).toBe(404);
-    expect(first.headers.has('WWW-Authenticate')).toBe(false);
+    const failures = platform.metrics.get('authFailures');
+    const spec = (aor: string) => ({ aor, contacts: [client.contact(aor)], expires: 600 });
+    const known = await client.register({ ...spec('1001'), noAuth: true });
+    const unknown = await client.register({ ...spec('9999'), noAuth: true });
+
+    // The same challenge: status line, header names in order, and every challenge parameter but the nonce.
+    expect(unknown.first.status).toBe(401);
+    expect([unknown.first.status, unknown.first.reason]).toEqual([known.first.status, known.first.reason]);
+    const names = (response: SipResponse) => [...response.headers].map((field) => field.name);
+    expect(names(unknown.first)).toEqual(names(known.first));
+    const knownChallenge = parseAuthParams(known.first.headers.get('WWW-Authenticate') ?? '');
+    const unknownChallenge = parseAuthParams(unknown.first.headers.get('WWW-Authenticate') ?? '');
+    expect(unknownChallenge?.scheme).toBe(knownChallenge?.scheme);
+    expect([...(unknownChallenge?.params.keys() ?? [])]).toEqual([...(knownChallenge?.params.keys() ?? [])]);
+    for (const param of ['realm', 'qop', 'algorithm']) {
+      expect(unknownChallenge?.params.get(param), param).toBe(knownChallenge?.params.get(param));
+    }
+    expect(unknownChallenge?.params.get('realm')).toBe(DOMAIN);
+    expect(unknownChallenge?.params.get('algorithm')).toBe('MD5');
+    expect(unknownChallenge?.params.has('stale')).toBe(false);
+    expect(unknownChallenge?.params.get('nonce')).toBeTruthy();
+    expect(unknownChallenge?.params.get('nonce')).not.toBe(knownChallenge?.params.get('nonce'));
+
+    // Credentials for the unknown user and a wrong password for the known one: the same refusal.
+    const unknownFinal = await client.register({ ...spec('9999'), password: 'whatever' });
+    const wrongFinal = await client.register({ ...spec('1001'), password: 'guess' });
+    expect(unknownFinal.first.status).toBe(401);
+    expect(unknownFinal.final.status).toBe(403);
+    expect([unknownFinal.final.status, unknownFinal.final.reason]).toEqual([
+      wrongFinal.final.status,
+      wrongFinal.final.reason,
+    ]);
+    expect(names(unknownFinal.final)).toEqual(names(wrongFinal.final));
+    expect(unknownFinal.final.headers.has('WWW-Authenticate')).toBe(false);
+    expect(platform.metrics.get('authFailures')).toBe(failures + 2);
+    expect(platform.location.lookup('9999')).toEqual([]);
+    expect(platform.location.lookup('1001')).toEqual([]);
   });
 
   it('removes the bindings of a WebSocket connection when it closes', async () => {
@@ -554,6 +597,9 @@ describe('registrar with an injected clock', () => {
         sipCallId: 'x',
         cseq: 1,
         flow,
+        // A host name, not the REGISTER's address: reached over the REGISTER's flow (./reach.ts).
+        target: flow,
+        reachReason: 'nat',
       });
     }
     clock.now += 11_000;
@@ -632,5 +678,212 @@ describe('registrar with an injected clock', () => {
       `Authorization: ${authInt}`,
     ]);
     expect(response.status).toBe(400);
+  });
+});
+
+// ---- failed authentications throttled per source address, on a clock the test moves --------------
+
+describe('registrar with an authentication throttle', () => {
+  const clock = { now: 1_700_000_000_000 };
+  const now = (): number => clock.now;
+  let stack: SipStack;
+  let registrar: Registrar;
+  let location: LocationService;
+  let serverPort: number;
+  const logged: { level: number; msg: string; address?: string }[] = [];
+
+  beforeAll(async () => {
+    const udp = await UdpTransport.listen({ host: '127.0.0.1', port: 0 });
+    serverPort = udp.port;
+    stack = new SipStack({ transports: [udp], timers: { T1: 20, T2: 160, T4: 200 } });
+    location = new LocationService(now);
+    registrar = new Registrar({
+      stack,
+      auth: new DigestAuthenticator({ realm: DOMAIN, nonceTtlSeconds: 3600, now }),
+      subscribers: { passwordFor: (user) => PASSWORDS[user] },
+      location,
+      now,
+      authThrottle: new AuthFailureThrottle({
+        maxFailures: 10,
+        windowSeconds: 60,
+        cooldownSeconds: 300,
+        now,
+      }),
+      logger: pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line)) }),
+    });
+    stack.onRequest = (request, tx) => {
+      if (request.method === 'REGISTER') {
+        registrar.handle(request, tx);
+      } else if (registrar.authenticate(request, tx, true)) {
+        tx.respond(stack.createResponse(request, 480, 'Temporarily Unavailable'));
+      }
+    };
+  });
+
+  afterEach(() => {
+    for (const aor of Object.keys(PASSWORDS)) location.removeAll(aor, 'unregistered');
+    // Past every cooldown, so that each test starts with no address throttled.
+    clock.now += 3_600_000;
+  });
+
+  afterAll(async () => {
+    registrar.close();
+    await stack.close();
+  });
+
+  /** One failed registration: challenged (401), then refused (403). */
+  async function fail(client: RawSipClient, kind: 'wrong-password' | 'unknown-user' | 'other-user') {
+    const aor = kind === 'unknown-user' ? '9999' : '1001';
+    const { first, final } = await client.register({
+      aor,
+      contacts: [client.contact(aor)],
+      expires: 600,
+      ...(kind === 'wrong-password' ? { password: 'guess' } : {}),
+      ...(kind === 'other-user' ? { authUser: '1002' } : {}),
+    });
+    expect(first.status).toBe(401);
+    expect(final.status).toBe(403);
+    return first;
+  }
+
+  it('after 10 failures within a minute refuses the address with 403 at once, even with correct credentials, until the cooldown ends', async () => {
+    const attacker = await RawSipClient.open(serverPort);
+    const other = await RawSipClient.open(serverPort, '127.0.0.2');
+    const failures = stack.metrics.get('authFailures');
+    const throttled = stack.metrics.get('authThrottled');
+    const warningsBefore = logged.filter((entry) => entry.level === 40).length;
+
+    let lastChallenge: SipResponse | undefined;
+    const kinds = ['wrong-password', 'unknown-user', 'other-user'] as const;
+    for (let i = 0; i < 10; i++) {
+      expect(registrar.throttledAddresses).toBe(0);
+      lastChallenge = await fail(attacker, kinds[i % 3]!);
+      clock.now += 5_000; // ten failures in 50 s
+    }
+    expect(stack.metrics.get('authFailures')).toBe(failures + 10);
+    expect(registrar.throttledAddresses).toBe(1);
+
+    // The 11th attempt: no challenge, and correct credentials (on a valid nonce) do not help either.
+    const spec = { aor: '1001', contacts: [attacker.contact('1001')], expires: 600 };
+    const unchallenged = await attacker.register({ ...spec, noAuth: true });
+    expect(unchallenged.first.status).toBe(403);
+    expect(unchallenged.first.reason).toBe('Forbidden');
+    expect(unchallenged.first.headers.has('WWW-Authenticate')).toBe(false);
+    const correct = await attacker.transact(
+      attacker.registerLines(spec, 100, digestAuthorization(lastChallenge!, '1001', PASSWORDS['1001']!)),
+    );
+    expect(correct.status).toBe(403);
+    expect(correct.headers.has('WWW-Authenticate')).toBe(false);
+    expect(location.lookup('1001')).toEqual([]);
+    expect(stack.metrics.get('authThrottled')).toBe(throttled + 2);
+    // Refusals while cooling down are not failures: they neither count nor extend the cooldown.
+    expect(stack.metrics.get('authFailures')).toBe(failures + 10);
+
+    // Logged once, at warn, with the address.
+    const warnings = logged.filter((entry) => entry.level === 40).slice(warningsBefore);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.address).toBe('127.0.0.1');
+
+    // Another source address is not affected.
+    const fromOther = await other.register({ aor: '1002', contacts: [other.contact('1002')], expires: 600 });
+    expect(fromOther.first.status).toBe(401);
+    expect(fromOther.final.status).toBe(200);
+    expect(location.lookup('1002')[0]?.flow).toMatchObject({ protocol: 'udp', address: '127.0.0.2' });
+
+    // Still cooling down just before the end; after it, the address works again.
+    // The cooldown began with the 10th failure, 5 s ago: it ends 295 s from now.
+    clock.now += 294_000;
+    expect((await attacker.register({ ...spec, noAuth: true })).first.status).toBe(403);
+    clock.now += 1_000;
+    expect(registrar.throttledAddresses).toBe(0);
+    const after = await attacker.register(spec);
+    expect(after.first.status).toBe(401);
+    expect(after.final.status).toBe(200);
+    expect(location.lookup('1001')).toHaveLength(1);
+  });
+
+  it('counts only failures within the window', async () => {
+    const client = await RawSipClient.open(serverPort);
+    for (let i = 0; i < 9; i++) await fail(client, 'wrong-password');
+    clock.now += 61_000;
+    // The nine are out of the window: nine more failures still do not throttle.
+    for (let i = 0; i < 9; i++) await fail(client, 'unknown-user');
+    expect(registrar.throttledAddresses).toBe(0);
+    const ok = await client.register({ aor: '1003', contacts: [client.contact('1003')], expires: 600 });
+    expect(ok.final.status).toBe(200);
+    // The tenth within the window does.
+    await fail(client, 'other-user');
+    expect(registrar.throttledAddresses).toBe(1);
+    expect((await client.register({ aor: '1003', noAuth: true })).first.status).toBe(403);
+  });
+
+  it('challenges INVITEs of unknown users with 407 like known ones, then refuses both alike with 403', async () => {
+    const client = await RawSipClient.open(serverPort, '127.0.0.2');
+    const callId = `inv-${Math.random().toString(36).slice(2)}@raw`;
+    let cseq = 0;
+    /** An INVITE from `user` (with Proxy-Authorization when given), ACKed after its final response. */
+    const invite = async (user: string, proxyAuthorization?: string): Promise<SipResponse> => {
+      cseq++;
+      const head = [
+        'INVITE sip:1003@switchboard.local SIP/2.0',
+        'Max-Forwards: 70',
+        `From: <sip:${user}@${DOMAIN}>;tag=inv${cseq}`,
+        `To: <sip:1003@${DOMAIN}>`,
+        `Call-ID: ${callId}-${cseq}`,
+      ];
+      const lines = [...head, `CSeq: ${cseq} INVITE`, `Contact: ${client.contact(user)}`];
+      if (proxyAuthorization) lines.push(`Proxy-Authorization: ${proxyAuthorization}`);
+      const response = await client.transact(lines);
+      const via = response.headers.getAll('Via')[0] ?? '';
+      const branch = /branch=([^;]+)/.exec(via)?.[1] ?? '';
+      client.send(
+        [
+          'ACK sip:1003@switchboard.local SIP/2.0',
+          ...head.slice(1, 3),
+          `To: ${response.headers.get('To')}`,
+          head[4]!,
+          `CSeq: ${cseq} ACK`,
+        ],
+        branch,
+      );
+      return response;
+    };
+    /** Proxy-Authorization for INVITE computed from a 407. */
+    const credentials = (challenge: SipResponse, username: string, password: string): string => {
+      const params = parseAuthParams(challenge.headers.get('Proxy-Authenticate') ?? '')?.params;
+      const realm = params?.get('realm') ?? '';
+      const nonce = params?.get('nonce') ?? '';
+      const uri = 'sip:1003@switchboard.local';
+      const ha1 = md5(`${username}:${realm}:${password}`);
+      const response = md5(`${ha1}:${nonce}:00000001:c0ffee:auth:${md5(`INVITE:${uri}`)}`);
+      return `Digest username="${username}", realm="${realm}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"`;
+    };
+
+    const known = await invite('1001');
+    const unknown = await invite('9999');
+    expect(unknown.status).toBe(407);
+    expect([unknown.status, unknown.reason]).toEqual([known.status, known.reason]);
+    const names = (response: SipResponse) => [...response.headers].map((field) => field.name);
+    expect(names(unknown)).toEqual(names(known));
+    expect(unknown.headers.has('WWW-Authenticate')).toBe(false);
+    const knownChallenge = parseAuthParams(known.headers.get('Proxy-Authenticate') ?? '')?.params;
+    const unknownChallenge = parseAuthParams(unknown.headers.get('Proxy-Authenticate') ?? '')?.params;
+    expect([...(unknownChallenge?.keys() ?? [])]).toEqual([...(knownChallenge?.keys() ?? [])]);
+    for (const param of ['realm', 'qop', 'algorithm']) {
+      expect(unknownChallenge?.get(param), param).toBe(knownChallenge?.get(param));
+    }
+    expect(unknownChallenge?.get('nonce')).not.toBe(knownChallenge?.get('nonce'));
+
+    const unknownRefused = await invite('9999', credentials(unknown, '9999', 'whatever'));
+    const wrongRefused = await invite('1001', credentials(known, '1001', 'guess'));
+    expect(unknownRefused.status).toBe(403);
+    expect([unknownRefused.status, unknownRefused.reason]).toEqual([
+      wrongRefused.status,
+      wrongRefused.reason,
+    ]);
+    expect(names(unknownRefused)).toEqual(names(wrongRefused));
+    // Correct credentials pass authentication (this test's handler then answers 480).
+    const fresh = await invite('1001');
+    expect((await invite('1001', credentials(fresh, '1001', PASSWORDS['1001']!))).status).toBe(480);
   });
 });

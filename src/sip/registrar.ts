@@ -1,16 +1,18 @@
 /**
  * Registrar and location service (RFC 3261 §10, RFC 5626 instance ids, RFC 7118 flows).
  *
- * A binding remembers the flow the REGISTER came over: requests to a contact registered over
- * WebSocket go back over that connection, and UDP contacts are reached at the address the
- * REGISTER came from (symmetric signalling, which also gets through NAT). The SIP digest
+ * A binding remembers the flow the REGISTER came over and the flow its contact is reached at
+ * (`target`, ./reach.ts): the Contact's own address (RFC 3261; third-party registrations work),
+ * or the REGISTER's flow for WebSocket, RFC 5626 outbound and evident NAT. The SIP digest
  * username is the address-of-record's user part (the extension).
  */
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
+import type { AuthFailureThrottle } from './auth-throttle.js';
 import type { DigestAuthenticator } from './digest.js';
 import { formatParams, parseContactList, parseNameAddr } from './headers.js';
 import type { SipRequest } from './message.js';
+import { type ReachReason, reachContact } from './reach.js';
 import type { SipStack } from './stack.js';
 import type { ServerTransaction } from './transaction/index.js';
 import { type Flow, flowKey } from './transport/types.js';
@@ -26,7 +28,12 @@ export interface Binding {
   registeredAtMs: number;
   sipCallId: string;
   cseq: number;
+  /** The flow the REGISTER came over. */
   flow: Flow;
+  /** Where requests to this contact go (DESIGN.md §6): see ./reach.ts. */
+  target: Flow;
+  /** Why `target` is what it is. */
+  reachReason: ReachReason;
   userAgent?: string;
   /** RFC 5626 parameters echoed in the 200 (+sip.instance, reg-id). */
   outboundParams?: [string, string | null][];
@@ -87,12 +94,15 @@ export class LocationService {
       this.remove(aor, binding.bindingKey, why);
   }
 
-  /** A WebSocket connection closed: its bindings can no longer be reached. */
+  /**
+   * A connection closed: the bindings reached over it (WebSocket, outbound, NAT) can no longer be
+   * reached. Bindings reached at their Contact's address stay: a new connection gets there.
+   */
   removeFlow(flow: Flow): void {
     const key = flowKey(flow);
     for (const [aor, bindings] of [...this.byAor]) {
       for (const binding of [...bindings.values()])
-        if (flowKey(binding.flow) === key) this.remove(aor, binding.bindingKey, 'flow-closed');
+        if (flowKey(binding.target) === key) this.remove(aor, binding.bindingKey, 'flow-closed');
     }
   }
 
@@ -144,7 +154,12 @@ export interface RegistrarOptions {
   sweepIntervalMs?: number;
   logger?: Logger;
   now?: () => number;
+  /** Failed authentications per source address; without it, nothing is throttled. */
+  authThrottle?: AuthFailureThrottle;
 }
+
+/** The one reason phrase of every refusal of credentials: it must not tell why they were refused. */
+const FORBIDDEN = 'Forbidden';
 
 export class Registrar {
   private readonly minExpires: number;
@@ -168,34 +183,68 @@ export class Registrar {
     clearInterval(this.sweepTimer);
   }
 
-  /** Authenticate a request; on failure the transaction is answered (401/403) and undefined returned. */
-  authenticate(request: SipRequest, tx: ServerTransaction, proxy: boolean): string | undefined {
-    const { stack, auth, subscribers } = this.opts;
+  /** Source addresses refused without authentication right now (for /metrics). */
+  get throttledAddresses(): number {
+    return this.opts.authThrottle?.blockedCount ?? 0;
+  }
+
+  /**
+   * Authenticate a request; on failure the transaction is answered and undefined returned.
+   *
+   * No answer tells whether a username exists (DESIGN.md §6): without credentials every request,
+   * for a known user or not, gets the same challenge (401, or 407 when `proxy`); an unknown user, a
+   * wrong password and — when `aor` is given — credentials of another user all get the same 403,
+   * after the same digest work. Those 403s count against the source address (RegistrarOptions
+   * `authThrottle`); while it cools down, its requests get 403 at once, without digest work or a
+   * challenge. Correct credentials on an expired nonce get a new challenge with stale=true.
+   */
+  authenticate(request: SipRequest, tx: ServerTransaction, proxy: boolean, aor?: string): string | undefined {
+    const { stack, auth, subscribers, authThrottle } = this.opts;
+    const source = tx.flow.address;
+    if (authThrottle?.isBlocked(source)) {
+      stack.metrics.inc('authThrottled');
+      tx.respond(stack.createResponse(request, 403, FORBIDDEN));
+      return undefined;
+    }
     const verdict = auth.verify(
       request.headers.get(proxy ? 'Proxy-Authorization' : 'Authorization'),
       request.method,
       (u) => subscribers.passwordFor(u),
     );
-    if (verdict.ok) return verdict.username;
-    const challengeHeader = proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
-    const status = proxy ? 407 : 401;
-    if (verdict.reason !== 'missing') {
-      stack.metrics.inc('authFailures');
-      this.logger.info(
-        { method: request.method, reason: verdict.reason, flow: tx.flow },
-        'sip: authentication failed',
+    if (verdict.ok && (aor === undefined || verdict.username === aor)) return verdict.username;
+    const reason = verdict.ok ? 'not-the-aor' : verdict.reason;
+    const challenge = (stale: boolean) =>
+      tx.respond(
+        stack.createResponse(request, proxy ? 407 : 401, undefined, {
+          headers: [[proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate', auth.challenge({ stale })]],
+        }),
       );
-    }
-    if (verdict.reason === 'malformed' || verdict.reason === 'unsupported') {
-      tx.respond(stack.createResponse(request, 400, `Bad Request (${verdict.reason} credentials)`));
+    // No credentials yet, or correct ones on an expired nonce: not a failure.
+    if (reason === 'missing' || reason === 'stale') {
+      challenge(reason === 'stale');
       return undefined;
     }
-    const stale = verdict.reason === 'stale';
-    tx.respond(
-      stack.createResponse(request, status, undefined, {
-        headers: [[challengeHeader, auth.challenge({ stale })]],
-      }),
-    );
+    stack.metrics.inc('authFailures');
+    this.logger.info({ method: request.method, reason, flow: tx.flow }, 'sip: authentication failed');
+    if (reason === 'malformed' || reason === 'unsupported') {
+      tx.respond(stack.createResponse(request, 400, `Bad Request (${reason} credentials)`));
+      return undefined;
+    }
+    if (reason === 'wrong-realm' || reason === 'bad-nonce' || reason === 'replay') {
+      // Decided before (or, for a replay, only after a correct) password check, alike for every
+      // username; a new challenge lets a UA that restarted or lost its nonce recover.
+      challenge(false);
+      return undefined;
+    }
+    // unknown-user, wrong-password, not-the-aor: one answer for all three.
+    if (authThrottle?.recordFailure(source)) {
+      const { maxFailures, windowSeconds, cooldownSeconds } = authThrottle.config;
+      this.logger.warn(
+        { address: source, maxFailures, windowSeconds, cooldownSeconds },
+        `sip: ${maxFailures} failed authentications from ${source} within ${windowSeconds} s; refusing it for ${cooldownSeconds} s`,
+      );
+    }
+    tx.respond(stack.createResponse(request, 403, FORBIDDEN));
     return undefined;
   }
 
@@ -207,20 +256,9 @@ export class Registrar {
       tx.respond(stack.createResponse(request, 400, 'Bad Request (To is not an address-of-record)'));
       return;
     }
-    if (this.opts.subscribers.passwordFor(aor) === undefined) {
-      // No credentials can ever match an unknown address-of-record: a challenge would only loop.
-      tx.respond(stack.createResponse(request, 404, 'Not Found'));
-      return;
-    }
-    const username = this.authenticate(request, tx, false);
+    // An unknown address-of-record is challenged like a known one, then refused (no enumeration).
+    const username = this.authenticate(request, tx, false, aor);
     if (!username) return;
-    if (username !== aor) {
-      stack.metrics.inc('authFailures');
-      tx.respond(
-        stack.createResponse(request, 403, 'Forbidden (credentials do not match the address-of-record)'),
-      );
-      return;
-    }
 
     const contactLines = request.headers.getLines('Contact');
     const sipCallId = request.headers.get('Call-ID') ?? '';
@@ -258,6 +296,7 @@ export class Registrar {
           uri: string;
           expires: number;
           outboundParams: [string, string | null][];
+          outbound: boolean;
         }[] = [];
         for (const contact of parsed.contacts) {
           const param = contact.params.get('expires');
@@ -286,6 +325,8 @@ export class Registrar {
             uri: contact.uriText,
             expires: Math.min(expires, this.maxExpires),
             outboundParams,
+            // RFC 5626 §5.2: outbound needs both; then the flow, not the Contact, reaches the UA.
+            outbound: !!instance && contact.params.get('reg-id') != null,
           });
         }
         for (const update of updates) {
@@ -301,6 +342,7 @@ export class Registrar {
             continue;
           }
           const existing = location.get(aor, update.key);
+          const reach = reachContact(update.uri, tx.flow, { outbound: update.outbound });
           location.upsert({
             aor,
             contactUri: update.uri,
@@ -310,6 +352,8 @@ export class Registrar {
             sipCallId,
             cseq,
             flow: tx.flow,
+            target: reach.flow,
+            reachReason: reach.reason,
             userAgent: request.headers.get('User-Agent'),
             outboundParams: update.outboundParams,
           });

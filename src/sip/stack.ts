@@ -23,7 +23,13 @@ import {
   type TimerConfig,
   type TransactionHost,
 } from './transaction/index.js';
-import type { Flow, InboundData, Transport, TransportProtocol } from './transport/types.js';
+import {
+  type Flow,
+  flowKey,
+  type InboundData,
+  type Transport,
+  type TransportProtocol,
+} from './transport/types.js';
 
 export const BRANCH_MAGIC = 'z9hG4bK';
 export const SERVER_NAME = 'Switchboard/0.1';
@@ -36,7 +42,16 @@ export interface SipStackOptions {
   /** Parser limits applied to every inbound message. */
   maxHeaders?: number;
   maxHeaderBytes?: number;
+  /**
+   * RFC 3261 §18.1.1: send requests larger than 1300 bytes to a UDP destination over TCP instead
+   * (the top Via says TCP). Off by default, as in Asterisk (`disable_tcp_switch`): many UDP-only
+   * phones do not listen on TCP, and a request they never receive is worse than a large datagram.
+   */
+  largeRequestsOverTcp?: boolean;
 }
+
+/** RFC 3261 §18.1.1: above this size a request to a UDP destination should travel over TCP. */
+export const UDP_MTU_SAFE_BYTES = 1300;
 
 export interface ResponseOptions {
   /** To tag for a request whose To has none (the dialog's local tag); a fresh one when absent. */
@@ -57,6 +72,7 @@ export class SipStack implements TransactionHost {
   private readonly clientTransactions = new Map<string, ClientTransaction>();
   private readonly pendingCancels = new Map<InviteClientTransaction, string | undefined>();
   private readonly parseOptions: { maxHeaders?: number; maxHeaderBytes?: number };
+  private readonly largeRequestsOverTcp: boolean;
 
   /** New requests (not retransmissions, not ACK; CANCELs that match an INVITE are handled here). */
   onRequest?: RequestHandler;
@@ -72,6 +88,7 @@ export class SipStack implements TransactionHost {
     this.metrics = opts.metrics ?? new SipMetrics();
     this.logger = opts.logger ?? silentLogger;
     this.parseOptions = { maxHeaders: opts.maxHeaders, maxHeaderBytes: opts.maxHeaderBytes };
+    this.largeRequestsOverTcp = opts.largeRequestsOverTcp ?? false;
     for (const transport of opts.transports) this.addTransport(transport);
   }
 
@@ -79,6 +96,14 @@ export class SipStack implements TransactionHost {
     this.transports.set(transport.protocol, transport);
     transport.onData = (inbound) => this.receive(inbound);
     transport.onFlowClosed = (flow) => this.onFlowClosed?.(flow);
+    transport.onSendFailed = (flow) => this.failTransactionsOn(flow);
+  }
+
+  /** A connection the transport was opening for `flow` failed: its client transactions fail now. */
+  private failTransactionsOn(flow: Flow): void {
+    const key = flowKey(flow);
+    for (const transaction of [...this.clientTransactions.values()])
+      if (flowKey(transaction.flow) === key) transaction.transportFailed();
   }
 
   transport(protocol: TransportProtocol): Transport | undefined {
@@ -119,6 +144,10 @@ export class SipStack implements TransactionHost {
   /** Entry point for every inbound chunk. Never throws: bad input is answered or dropped, and counted. */
   receive(inbound: InboundData): void {
     this.metrics.inc('messagesReceived');
+    if (inbound.framingError) {
+      this.answerUnframeable(inbound, inbound.framingError);
+      return;
+    }
     let result: ParseResult;
     try {
       result = parseMessage(inbound.data, this.parseOptions);
@@ -133,7 +162,11 @@ export class SipStack implements TransactionHost {
     }
     try {
       const message = result.message;
-      if (message.kind === 'request') this.receiveRequest(message, inbound.flow);
+      if (inbound.oversize) {
+        this.answerTooLarge(message, inbound.flow);
+        return;
+      }
+      if (message.kind === 'request') this.receiveRequest(message, inbound.flow, inbound);
       else this.receiveResponse(message, inbound.flow);
     } catch (err) {
       this.metrics.inc('droppedMessages');
@@ -184,8 +217,56 @@ export class SipStack implements TransactionHost {
     this.sendRaw(serializeMessage(response), this.responseFlow(response.headers, inbound.flow));
   }
 
-  private receiveRequest(request: SipRequest, flow: Flow): void {
+  /** A datagram over the transport's limit: a request gets 513 (RFC 3261 §21.5.14), the rest is dropped. */
+  private answerTooLarge(message: SipRequest | SipResponse, flow: Flow): void {
+    this.metrics.inc('messagesTooLarge');
+    if (message.kind !== 'request' || message.method === 'ACK') {
+      this.metrics.inc('droppedMessages');
+      return;
+    }
+    this.stampVia(message.headers, flow);
+    const response = this.createResponse(message, 513, 'Message Too Large');
+    this.logger.warn({ flow, method: message.method }, 'sip: request too large for UDP answered 513');
+    this.sendRaw(serializeMessage(response), this.responseFlow(response.headers, flow));
+  }
+
+  /**
+   * The head of a message a stream could not frame (RFC 3261 §18.3): a request is answered 513 when
+   * it is too large, else 400 naming the Content-Length problem — the connection closes after it.
+   */
+  private answerUnframeable(inbound: InboundData, error: { code: string; reason: string }): void {
+    this.metrics.inc('parseErrors');
+    const status = error.code === 'MessageTooLarge' ? 513 : 400;
+    const parsed = parseMessage(inbound.data, this.parseOptions);
+    const request = parsed.ok
+      ? parsed.message.kind === 'request'
+        ? { method: parsed.message.method, headers: parsed.message.headers }
+        : undefined
+      : parsed.error.request;
+    if (!request || request.method === 'ACK' || !request.headers.get('Via')) {
+      this.metrics.inc('droppedMessages');
+      return;
+    }
+    const headers = new SipHeaders();
+    for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq'])
+      for (const value of request.headers.getLines(name)) headers.append(name, value);
+    const response: SipResponse = {
+      kind: 'response',
+      status,
+      reason: status === 513 ? 'Message Too Large' : sanitizeReason(error.reason),
+      version: 'SIP/2.0',
+      headers,
+      body: EMPTY_BODY,
+    };
+    this.addServerHeader(response);
+    this.metrics.inc('badRequestsAnswered');
+    this.logger.warn({ flow: inbound.flow, code: error.code, status }, 'sip: unframeable request answered');
+    this.sendRaw(serializeMessage(response), inbound.flow);
+  }
+
+  private receiveRequest(request: SipRequest, flow: Flow, inbound?: InboundData): void {
     this.stampVia(request.headers, flow);
+    if (inbound?.registerAlias) this.registerAlias(request, flow, inbound.registerAlias);
     const key = serverTransactionKey(request);
     if (!key) {
       this.logger.warn({ flow }, 'sip: request without usable Via dropped');
@@ -279,6 +360,26 @@ export class SipStack implements TransactionHost {
   }
 
   /**
+   * RFC 5923: a Via with `alias` lets requests to its sent-by reuse the connection it came over.
+   * Only for the connection's own IP address: RFC 5923 trusts an alias to another host only over
+   * TLS with a verified certificate, which SIP clients rarely have; otherwise a peer could claim
+   * another host's address and receive its requests.
+   */
+  private registerAlias(
+    request: SipRequest,
+    flow: Flow,
+    register: (host: string, port: number) => void,
+  ): void {
+    const top = request.headers.getAll('Via')[0];
+    const via = top ? parseVia(top) : undefined;
+    if (!via?.params.has('alias')) return;
+    const host = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
+    if (host.toLowerCase().replace(/^::ffff:/, '') !== flow.address.toLowerCase()) return;
+    const defaultPort = via.transport.toUpperCase() === 'TLS' ? 5061 : 5060;
+    register(host, via.port ?? defaultPort);
+  }
+
+  /**
    * Add `received` (source differs from sent-by) and fill an empty `rport` (RFC 3581) on the top Via.
    */
   private stampVia(headers: SipHeaders, flow: Flow): void {
@@ -322,7 +423,9 @@ export class SipStack implements TransactionHost {
     const transport = this.transports.get(flow.protocol);
     const sentBy = transport?.sentBy ?? { host: '127.0.0.1', port: 5060 };
     const hostPart = sentBy.host.includes(':') ? `[${sentBy.host}]` : sentBy.host;
-    return `SIP/2.0/${transport?.viaTransport ?? 'UDP'} ${hostPart}:${sentBy.port};branch=${branch};rport`;
+    // RFC 5923: over our own connections the peer may send its requests back the same way.
+    const alias = flow.protocol === 'tcp' || flow.protocol === 'tls' ? ';alias' : '';
+    return `SIP/2.0/${transport?.viaTransport ?? 'UDP'} ${hostPart}:${sentBy.port};branch=${branch};rport${alias}`;
   }
 
   /** A Contact URI (without brackets) at which peers on `flow` reach us. */
@@ -330,14 +433,16 @@ export class SipStack implements TransactionHost {
     const transport = this.transports.get(flow.protocol);
     const sentBy = transport?.sentBy ?? { host: '127.0.0.1', port: 5060 };
     const hostPart = sentBy.host.includes(':') ? `[${sentBy.host}]` : sentBy.host;
-    const param = flow.protocol === 'ws' ? ';transport=ws' : '';
+    const token = transport?.viaTransport ?? 'UDP';
+    const param = token === 'UDP' ? '' : `;transport=${token.toLowerCase()}`;
     return `sip:${user}@${hostPart}:${sentBy.port}${param}`;
   }
 
   /**
    * Send a request statefully. A top Via with a fresh branch is added; Max-Forwards defaults to 70.
    */
-  sendRequest(request: SipRequest, flow: Flow, handlers: ClientTransactionHandlers): ClientTransaction {
+  sendRequest(request: SipRequest, target: Flow, handlers: ClientTransactionHandlers): ClientTransaction {
+    const flow = this.largeRequestFlow(request, target);
     const branch = newBranch();
     request.headers.prepend('Via', this.viaFor(flow, branch));
     if (!request.headers.has('Max-Forwards')) request.headers.append('Max-Forwards', '70');
@@ -349,6 +454,16 @@ export class SipStack implements TransactionHost {
     this.clientTransactions.set(transaction.key, transaction);
     transaction.start();
     return transaction;
+  }
+
+  /** RFC 3261 §18.1.1, when switched on: a large request to a UDP destination goes over TCP. */
+  private largeRequestFlow(request: SipRequest, flow: Flow): Flow {
+    if (!this.largeRequestsOverTcp || flow.protocol !== 'udp' || !this.transports.has('tcp')) return flow;
+    // Headers are a few hundred bytes; only a request with a sizeable body can cross the limit.
+    if (request.body.length < UDP_MTU_SAFE_BYTES / 2) return flow;
+    const size = serializeMessage(request).length + 120; // + the Via and Max-Forwards still to come
+    if (size <= UDP_MTU_SAFE_BYTES) return flow;
+    return { protocol: 'tcp', address: flow.address, port: flow.port };
   }
 
   /** Send the ACK for a 2xx (its own transaction-less request, RFC 3261 §13.2.2.4). */

@@ -10,8 +10,10 @@ import { getTag, parseAuthParams } from '../sip/headers.js';
 import { EMPTY_BODY, SipHeaders, type SipRequest, type SipResponse } from '../sip/message.js';
 import { newSipCallId, newTag, SipStack } from '../sip/stack.js';
 import type { InviteServerTransaction, ServerTransaction, TimerConfig } from '../sip/transaction/index.js';
+import { StreamTransport } from '../sip/transport/stream.js';
 import type { Flow } from '../sip/transport/types.js';
 import { UdpTransport } from '../sip/transport/udp.js';
+import { selfSignedCertificate } from './tls-cert.js';
 import { WsClientTransport } from './ws-client-transport.js';
 
 export const TEST_SDP = (user: string) =>
@@ -24,6 +26,13 @@ export interface TestUaOptions {
   password: string;
   domain: string;
   timers?: Partial<TimerConfig>;
+  /**
+   * The Contact to register and to put in requests, instead of the UA's own address: a third-party
+   * registration (REGISTER sent by this UA on behalf of a phone listening elsewhere).
+   */
+  contactUri?: string;
+  /** Header parameters of the REGISTER's Contact, e.g. `;reg-id=1;+sip.instance="<urn:uuid:…>"` (RFC 5626). */
+  registerContactParams?: string;
 }
 
 /** What both directions of a test call do once answered: hang up, and hear the peer hang up. */
@@ -183,16 +192,18 @@ export class TestUa {
 
   private constructor(
     private readonly opts: TestUaOptions,
-    transport: WsClientTransport | UdpTransport,
+    readonly transport: WsClientTransport | UdpTransport | StreamTransport,
     readonly serverFlow: Flow,
   ) {
     this.extension = opts.extension;
     this.stack = new SipStack({ transports: [transport], timers: opts.timers });
     const sentBy = transport.sentBy;
+    const param = transport.protocol === 'udp' ? '' : `;transport=${transport.protocol}`;
     this.contactUri =
-      transport instanceof WsClientTransport
+      opts.contactUri ??
+      (transport instanceof WsClientTransport
         ? `sip:${opts.extension}@${sentBy.host};transport=ws`
-        : `sip:${opts.extension}@${sentBy.host}:${sentBy.port}`;
+        : `sip:${opts.extension}@${sentBy.host}:${sentBy.port}${param}`);
     this.stack.onRequest = (request, tx) => this.onRequest(request, tx);
     this.stack.onAck = () => {};
   }
@@ -205,6 +216,30 @@ export class TestUa {
   static async overUdp(server: { host: string; port: number }, opts: TestUaOptions): Promise<TestUa> {
     const transport = await UdpTransport.listen({ host: '127.0.0.1', port: 0 });
     return new TestUa(opts, transport, { protocol: 'udp', address: server.host, port: server.port });
+  }
+
+  /**
+   * A UA over TCP or TLS: it listens on an ephemeral loopback port (its Contact) and reaches the
+   * server over a connection it opens (its Via carries `alias`, RFC 5923, so the server may reuse it).
+   */
+  static async overStream(
+    protocol: 'tcp' | 'tls',
+    server: { host: string; port: number },
+    opts: TestUaOptions,
+  ): Promise<TestUa> {
+    const certificate = protocol === 'tls' ? selfSignedCertificate() : undefined;
+    const transport = await StreamTransport.listen({
+      host: '127.0.0.1',
+      port: 0,
+      ...(certificate ? { tls: { cert: certificate.cert, key: certificate.key } } : {}),
+    });
+    return new TestUa(opts, transport, { protocol, address: server.host, port: server.port });
+  }
+
+  /** Drop every TCP/TLS connection but keep listening (a phone whose TCP stack restarted). */
+  async closeConnections(): Promise<void> {
+    if (!(this.transport instanceof StreamTransport)) throw new Error('closeConnections: not a TCP/TLS UA');
+    await this.transport.closeConnections();
   }
 
   /** What the UA does with the next incoming calls (default: ring and wait). */
@@ -355,6 +390,8 @@ export class TestUa {
     const { response } = await this.requestWithAuth(
       (cseq) => {
         const request = this.baseRequest('REGISTER', uri, to, this.registerCallId, this.fromTag, cseq);
+        if (this.opts.registerContactParams)
+          request.headers.set('Contact', `<${this.contactUri}>${this.opts.registerContactParams}`);
         request.headers.append('Expires', String(expires));
         return request;
       },
@@ -369,7 +406,7 @@ export class TestUa {
   }
 
   /** Place a call to `target` (an extension or number). */
-  call(target: string, extraHeaders: [string, string][] = []): OutgoingCall {
+  call(target: string, extraHeaders: [string, string][] = [], sdp?: Buffer): OutgoingCall {
     const callId = newSipCallId('test-ua');
     const fromTag = newTag();
     const uri = `sip:${target}@${this.opts.domain}`;
@@ -377,7 +414,7 @@ export class TestUa {
       const request = this.baseRequest('INVITE', uri, `<${uri}>`, callId, fromTag, cseq);
       for (const [name, value] of extraHeaders) request.headers.append(name, value);
       request.headers.append('Content-Type', 'application/sdp');
-      request.body = TEST_SDP(this.extension);
+      request.body = sdp ?? TEST_SDP(this.extension);
       return request;
     };
     const outgoing = new OutgoingCall(this, build(1));

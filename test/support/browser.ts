@@ -27,8 +27,12 @@ export class ChromiumUnavailableError extends Error {
   readonly code = 'ChromiumUnavailable';
 }
 
-/** Launch headless Chromium from CHROMIUM_PATH. Throws when it is not installed (CI=true or not). */
-export async function launchChromium(): Promise<Browser> {
+/**
+ * Launch headless Chromium from CHROMIUM_PATH. Throws when it is not installed (CI=true or not).
+ * `extraArgs` adds flags for one suite (the TLS suite's `--ignore-certificate-errors`, for its
+ * self-signed certificate; never in the others).
+ */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   try {
     accessSync(CHROMIUM_PATH, constants.X_OK);
   } catch {
@@ -37,7 +41,11 @@ export async function launchChromium(): Promise<Browser> {
       `Chromium is required for the browser interop tests: ${CHROMIUM_PATH} is not executable; install the Debian package chromium or set CHROMIUM_PATH${ci}`,
     );
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+  });
 }
 
 let jsSipBundle: Promise<string> | undefined;

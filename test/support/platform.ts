@@ -67,7 +67,7 @@ async function launchTestPlatform(
   // Discovery hands out the tenant's publicUrl: it must name the port the platform really uses.
   const httpPort = await freeTcpPort();
   const platform = await startPlatform({
-    tenant: { ...tenant, publicUrl: `http://127.0.0.1:${httpPort}/` },
+    tenant: { ...tenant, publicUrl: `${options.tls ? 'https' : 'http'}://127.0.0.1:${httpPort}/` },
     dataDir,
     host: '127.0.0.1',
     httpPort,

@@ -3,6 +3,7 @@
  * (src/calls/call.ts), appended to a real journal.
  */
 import { randomUUID } from 'node:crypto';
+import { defaultSipSettings } from '../../config/schema.js';
 import type { Grants, Tenant, User } from '../../config/types.js';
 import type {
   AllocationRejectReason,
@@ -38,6 +39,7 @@ export const TEST_TENANT: Tenant = {
   domain: 'switchboard.local',
   publicUrl: 'http://127.0.0.1:8080/',
   postProcessing: { delaySeconds: 0 },
+  sip: defaultSipSettings(),
   users: [user(USER_A, 'a', '1001'), user(USER_B, 'b', '1002'), user(USER_C, 'c', '1003')],
   queues: [
     {

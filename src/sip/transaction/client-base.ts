@@ -65,6 +65,11 @@ export abstract class ClientTransactionBase<State extends string> extends Transa
     }, this.nextRetransmitInterval());
   }
 
+  /** The transport could not deliver the request (a connection it opened failed): RFC 3261 §17.1.4. */
+  transportFailed(): void {
+    this.fail('transportError');
+  }
+
   /** States in which a timeout no longer concerns the TU (it has its final response). */
   protected abstract hasFinal(): boolean;
 

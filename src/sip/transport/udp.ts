@@ -10,7 +10,10 @@ export interface UdpTransportOptions {
   port: number;
   /** Host to advertise in Via/Contact; defaults to the bound address. */
   advertisedHost?: string;
-  /** Datagrams larger than this are dropped and counted (a SIP message over UDP should stay small). */
+  /**
+   * Datagrams larger than this are counted and handed up marked `oversize`, for the stack to answer a
+   * request with 513 (RFC 3261 §21.5.14) and drop anything else. A SIP message over UDP should stay small.
+   */
   maxMessageBytes?: number;
   logger?: Logger;
   metrics?: SipMetrics;
@@ -71,13 +74,13 @@ export class UdpTransport implements Transport {
   }
 
   private receive(data: Buffer, address: string, port: number): void {
-    if (data.length > this.maxMessageBytes) {
+    const oversize = data.length > this.maxMessageBytes;
+    if (oversize) {
       this.opts.metrics?.inc('oversizeMessages');
-      this.logger.warn({ address, port, bytes: data.length }, 'udp: oversize datagram dropped');
-      return;
+      this.logger.warn({ address, port, bytes: data.length }, 'udp: oversize datagram');
     }
     try {
-      this.onData?.({ data, flow: { protocol: 'udp', address, port } });
+      this.onData?.({ data, flow: { protocol: 'udp', address, port }, ...(oversize ? { oversize } : {}) });
     } catch (err) {
       // The stack must never throw into the transport; if it does, keep the socket alive.
       this.opts.metrics?.inc('droppedMessages');

@@ -17,6 +17,13 @@ export interface WsTransportOptions {
   maxMessageBytes?: number;
   /** Seconds between pings; a connection that misses one is closed. */
   pingIntervalSeconds?: number;
+  /**
+   * A connection that has sent no SIP message this long after the upgrade is closed: it holds a slot
+   * and does nothing (a browser phone sends REGISTER at once). Default 30; 0 disables.
+   */
+  firstMessageTimeoutSeconds?: number;
+  /** The HTTP server is HTTPS: Via says `WSS` (RFC 7118 §5). The flow protocol stays 'ws'. */
+  secure?: boolean;
   logger?: Logger;
   metrics?: SipMetrics;
 }
@@ -25,6 +32,7 @@ interface Connection {
   socket: WebSocket;
   flow: Flow & { protocol: 'ws' };
   alive: boolean;
+  firstMessageTimer?: NodeJS.Timeout;
 }
 
 /**
@@ -34,7 +42,7 @@ interface Connection {
  */
 export class WsTransport implements Transport {
   readonly protocol = 'ws' as const;
-  readonly viaTransport = 'WS' as const;
+  readonly viaTransport: 'WS' | 'WSS';
   onData?: (inbound: InboundData) => void;
   onFlowClosed?: (flow: Flow) => void;
   readonly sentBy: { host: string; port: number };
@@ -47,6 +55,7 @@ export class WsTransport implements Transport {
 
   constructor(private readonly opts: WsTransportOptions) {
     this.sentBy = opts.sentBy;
+    this.viaTransport = opts.secure ? 'WSS' : 'WS';
     this.path = opts.path ?? '/sip';
     this.logger = opts.logger ?? silentLogger;
     this.wss = new WebSocketServer({
@@ -104,6 +113,14 @@ export class WsTransport implements Transport {
     this.connections.set(connectionId, connection);
     this.opts.metrics?.inc('webSocketConnections');
     this.logger.debug({ connectionId, address, port }, 'ws: connection open');
+    const firstMessageMs = (this.opts.firstMessageTimeoutSeconds ?? 30) * 1000;
+    if (firstMessageMs > 0) {
+      connection.firstMessageTimer = setTimeout(() => {
+        this.logger.info({ connectionId, address, port }, 'ws: no message after connecting, closed');
+        socket.terminate();
+      }, firstMessageMs);
+      connection.firstMessageTimer.unref();
+    }
 
     socket.on('message', (data, isBinary) => {
       const buf = Array.isArray(data)
@@ -112,6 +129,7 @@ export class WsTransport implements Transport {
           ? data
           : Buffer.from(data);
       void isBinary; // RFC 7118 allows both text and binary frames for SIP messages.
+      clearTimeout(connection.firstMessageTimer);
       try {
         this.onData?.({ data: buf, flow: connection.flow });
       } catch (err) {
@@ -128,6 +146,7 @@ export class WsTransport implements Transport {
       this.logger.warn({ err: err.message, connectionId }, 'ws: connection error');
     });
     socket.on('close', () => {
+      clearTimeout(connection.firstMessageTimer);
       this.connections.delete(connectionId);
       this.logger.debug({ connectionId }, 'ws: connection closed');
       this.onFlowClosed?.(connection.flow);

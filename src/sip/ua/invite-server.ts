@@ -4,9 +4,11 @@
  * giving up when it never does (64·T1). Once ACKed the usage keeps only its dialog: the INVITE
  * and its transaction are released, so an established call stays small.
  */
+
 import { Dialog } from '../dialog.js';
 import { getTag } from '../headers.js';
 import type { SipRequest, SipResponse } from '../message.js';
+import { dialogFlow } from '../reach.js';
 import { newTag, type SipStack } from '../stack.js';
 import type { InviteServerTransaction } from '../transaction/index.js';
 import { type Flow, isReliable } from '../transport/types.js';
@@ -99,7 +101,8 @@ export abstract class InviteServerUsage<Self> extends UsageBase<Self, InviteServ
       contentType,
     });
     this.transaction.respond(response);
-    this.dialog = Dialog.fromUas(this.invite, this.localTag, this.flow, this.stack.contactUri(this.flow));
+    const flow = dialogFlow(this.invite, this.flow);
+    this.dialog = Dialog.fromUas(this.invite, this.localTag, flow, this.stack.contactUri(this.flow));
     this.dialog.remoteSeq = Number.parseInt(this.invite.headers.get('CSeq') ?? '0', 10) || 0;
     this.state = 'answered';
     this.answeredAtMs = now;
