@@ -12,7 +12,7 @@ import { parseTenantYaml } from '../src/config/load.js';
 import { loadTlsMaterial } from '../src/config/tls-files.js';
 import { TestUa } from '../src/testing/test-ua.js';
 import { selfSignedCertificate } from '../src/testing/tls-cert.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, openRecordingPage } from './support/browser.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
 import { openPhonePage, runSeedScenario } from './support/webphone-pages.js';
 
@@ -99,6 +99,39 @@ describe('HTTPS, WSS and SIP over TLS with a self-signed certificate', () => {
       expect(run.a.errors).toEqual([]);
     } finally {
       await Promise.all([run.a, run.b, run.c].map((phone) => phone.close()));
+    }
+  });
+
+  it("the console's softphone signs in over HTTPS, registers over WSS and answers a call with media", async () => {
+    const consoleC = await openRecordingPage(browser, { platformPage: true });
+    const a = await openPhonePage(browser, env.platform.httpUrl, {
+      extension: '1001',
+      password: 'secret-a',
+      domain: DOMAIN,
+    });
+    try {
+      const { page } = consoleC;
+      await page.goto(env.platform.httpUrl);
+      await page.fill('#signin-email', 'c@example.com');
+      await page.fill('#signin-password', 'secret-c');
+      await page.click('#signin-submit');
+      await page.waitForSelector('#registration[data-state="ok"]', { timeout: 10_000 });
+      expect(await page.evaluate(() => window.isSecureContext && location.protocol)).toBe('https:');
+      const [binding] = env.platform.location.lookup('1003');
+      expect(binding?.flow.protocol).toBe('ws');
+
+      const aCallId = await a.page.evaluate(() => window.sb.phone.makeCall('1003'));
+      const card = page.locator('.call-card[data-state="ringing"]');
+      await card.waitFor({ timeout: 10_000 });
+      await card.locator('[data-testid="answer"]').click();
+      await page.locator('.call-card[data-state="connected"]').waitFor({ timeout: 10_000 });
+      await a.waitForMediaConnected(aCallId);
+      await a.page.evaluate((id) => window.sb.phone.hangup(id), aCallId);
+      await page.locator('.call-card[data-state="ended"]').waitFor({ timeout: 10_000 });
+      expect(consoleC.errors).toEqual([]);
+    } finally {
+      await a.close();
+      await consoleC.context.close();
     }
   });
 
