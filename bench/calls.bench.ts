@@ -5,6 +5,13 @@
  *   another sipp instance, through Switchboard; the rate is ramped to the highest that keeps
  *   failed calls under 0.1 % for 10 s. The same load then goes through a Kamailio stateful proxy
  *   (bench/kamailio/kamailio.cfg) in the same run, and Switchboard's rate is reported as a ratio;
+ * - the same direct calls over TCP, against both servers: the callee registers a Contact with
+ *   ;transport=tcp and listens on TCP, the caller sends its INVITEs over TCP. sipp runs with
+ *   `-t t1`, one connection per peer carrying every call, as a trunk or an SBC (and a phone) keeps
+ *   one connection: so the figure is SIP over a stream, message framing included, not TCP
+ *   handshakes and TIME_WAIT churn in the loopback kernel (that `-t tn`, one connection per call,
+ *   would mostly measure, the same for both servers, and at 1,000 calls/s would run into
+ *   connection limits and sipp's open-file limit rather than the servers' call handling);
  * - queue calls: sipp callers → a queue → registered sipp agents answering; then with one decline
  *   before each answer;
  * - post-processing freshness at 50 % of the highest direct rate: a call's end (fact time) → its
@@ -13,22 +20,33 @@
  *
  * Switchboard runs as its own process (`switchboard start`), as in production. Everything talks
  * over loopback; every load is bounded in count and time.
- * `npx tsx bench/calls.bench.ts [--quick]` prints a table.
+ * `npx tsx bench/calls.bench.ts [--quick] [--only kamailio,direct,kamailio-tcp,direct-tcp,…]
+ * [--rates 100,200,…]` prints a table.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { freeTcpPort, RestClient } from '../test/support/platform.js';
-import { freeUdpPort, loadScenario, runSipp, type SippResult, startSipp } from '../test/support/sipp.js';
+import {
+  freeUdpPort,
+  loadScenario,
+  runSipp,
+  type SippResult,
+  type SippTransport,
+  startSipp,
+} from '../test/support/sipp.js';
 import type { BenchResult } from './records.bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const DOMAIN = 'switchboard.local';
 const PASSWORD = 'bench';
 const STEP_SECONDS = 10;
+/** The extension called over TCP (3000 is called over UDP; agents are 3001…). */
+const TCP_CALLEE = '4000';
 
 const scenario = (name: string) => readFileSync(join(ROOT, 'bench', 'scenarios', `${name}.xml`), 'utf8');
 
@@ -44,8 +62,52 @@ export interface BenchCallsOptions {
   log?: (line: string) => void;
 }
 
-export type Phase = 'kamailio' | 'direct' | 'freshness' | 'queue' | 'memory';
-const ALL_PHASES: ReadonlySet<Phase> = new Set(['kamailio', 'direct', 'freshness', 'queue', 'memory']);
+export const PHASES = [
+  'kamailio',
+  'direct',
+  'kamailio-tcp',
+  'direct-tcp',
+  'freshness',
+  'queue',
+  'memory',
+] as const;
+export type Phase = (typeof PHASES)[number];
+const ALL_PHASES: ReadonlySet<Phase> = new Set(PHASES);
+
+export function isPhase(name: string): name is Phase {
+  return (PHASES as readonly string[]).includes(name);
+}
+
+/** The transport a sipp peer uses, with what it needs to be reached over it. */
+type Transport = 'udp' | 'tcp';
+function sippTransport(transport: Transport): {
+  transport: SippTransport;
+  variables: Record<string, string>;
+} {
+  // -t t1: one connection, sipp listens on its -p port; its Contact says TCP so that requests
+  // for it (the INVITE to the callee, ACK and BYE in dialog) come over TCP. Over UDP the variable
+  // is unset (sipp makes it empty), so those messages are byte for byte what they always were.
+  return transport === 'tcp'
+    ? { transport: 't1', variables: { contactParams: ';transport=tcp' } }
+    : { transport: 'u1', variables: {} };
+}
+
+/** A port free for both UDP and TCP right now (SIP servers listen on both; sipp peers on either). */
+async function freeSipPort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freeUdpPort();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const server = createServer();
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+      });
+      return port;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+    }
+  }
+}
 
 interface Server {
   sipPort: number;
@@ -61,6 +123,8 @@ function benchTenant(trunkPort: number, agents: number): string {
     `  - { username: admin2@bench.local, extension: "1010", password: ${PASSWORD}, role: admin }`,
     `  - { username: admin3@bench.local, extension: "1020", password: ${PASSWORD}, role: admin }`,
     `  - { username: callee@bench.local, extension: "3000", password: ${PASSWORD}, number: "+35830000" }`,
+    // The callee over TCP: its own extension, so that its binding never forks calls to the UDP one.
+    `  - { username: tcpcallee@bench.local, extension: "${TCP_CALLEE}", password: ${PASSWORD} }`,
     `  - { username: decliner@bench.local, extension: "3999", password: ${PASSWORD} }`,
   ];
   const agentNames: string[] = [];
@@ -83,7 +147,7 @@ trunks:
 async function startSwitchboard(dir: string, trunkPort: number, agents: number): Promise<Server> {
   const config = join(dir, 'bench.yaml');
   writeFileSync(config, benchTenant(trunkPort, agents));
-  const sipPort = await freeUdpPort();
+  const sipPort = await freeSipPort();
   const httpPort = await freeTcpPort();
   const child = spawn(
     process.execPath,
@@ -112,7 +176,7 @@ async function startSwitchboard(dir: string, trunkPort: number, agents: number):
 }
 
 async function startKamailio(dir: string): Promise<Server> {
-  const sipPort = await freeUdpPort();
+  const sipPort = await freeSipPort();
   const child = spawn(
     'kamailio',
     [
@@ -120,6 +184,8 @@ async function startKamailio(dir: string): Promise<Server> {
       join(ROOT, 'bench/kamailio/kamailio.cfg'),
       '-l',
       `udp:127.0.0.1:${sipPort}`,
+      '-l',
+      `tcp:127.0.0.1:${sipPort}`,
       '-DD',
       '-E',
       '-m',
@@ -183,17 +249,27 @@ function waitForServer(
   });
 }
 
-/** REGISTER `extension` (digest) with the contact at `port`, from that port. */
-async function register(server: Server, extension: string, port: number): Promise<void> {
+/**
+ * REGISTER `extension` (digest) with the contact at `port`, from that port. Over TCP the Contact
+ * carries ;transport=tcp: the server reaches the binding by opening a connection to it.
+ */
+async function register(
+  server: Server,
+  extension: string,
+  port: number,
+  transport: Transport = 'udp',
+): Promise<void> {
+  const sipp = sippTransport(transport);
   const result = await runSipp({
     scenario: loadScenario('register'),
     name: `register-${extension}`,
     remote: { host: '127.0.0.1', port: server.sipPort },
     localPort: port,
+    transport: sipp.transport,
     service: extension,
     authUser: extension,
     authPassword: PASSWORD,
-    variables: { domain: DOMAIN, expires: 3600 },
+    variables: { domain: DOMAIN, expires: 3600, ...sipp.variables },
     traceMessages: false,
   });
   if (!result.ok)
@@ -208,11 +284,27 @@ interface StepResult {
   failed: number;
   seconds: number;
   passed: boolean;
+  /** The start of sipp's complaints (stderr, error log) when the step failed. */
+  errors: string;
+}
+
+/** `--rates 100,200,400`: the rates a ramp tries, in order. */
+export function parseRates(text: string | undefined): number[] {
+  const rates = (text ?? '').split(',').map(Number);
+  if (rates.length === 0 || rates.some((rate) => !Number.isInteger(rate) || rate <= 0))
+    throw new Error(`--rates expects calls per second such as 100,200,400, not ${text}`);
+  return rates;
+}
+
+/** A sipp peer: its port and the transport it talks over. */
+interface Peer {
+  port: number;
+  transport: Transport;
 }
 
 async function loadStep(
   server: Server,
-  callerPort: number,
+  caller: Peer,
   service: string,
   rate: number,
   seconds = STEP_SECONDS,
@@ -220,16 +312,18 @@ async function loadStep(
 ): Promise<StepResult> {
   const calls = Math.round(rate * seconds);
   const started = performance.now();
+  const sipp = sippTransport(caller.transport);
   const result: SippResult = await runSipp({
     scenario: scenario('bench-uac'),
     name: 'bench-uac',
     remote: { host: '127.0.0.1', port: server.sipPort },
-    localPort: callerPort,
+    localPort: caller.port,
+    transport: sipp.transport,
     service,
     rate,
     calls,
     callLimit: Math.max(200, rate * 4),
-    variables: { domain: DOMAIN },
+    variables: { domain: DOMAIN, ...sipp.variables },
     recvTimeoutMs: 8000,
     timeoutMs: (seconds + 40) * 1000,
     traceMessages: false,
@@ -242,7 +336,11 @@ async function loadStep(
   // The last call starts at `seconds` and lasts milliseconds: a step that needs much longer means
   // sipp could not place calls at the rate (the server answered too slowly).
   const passed = failed / calls < 0.001 && elapsed <= seconds * 1.1 + 1.5;
-  return { rate, calls, failed, seconds: Math.round(elapsed * 10) / 10, passed };
+  // sipp's error log when it has one (unexpected messages, timeouts), else its stderr (it could not
+  // connect, bad arguments…); its first lines tell why calls failed.
+  const complaint = (result.errorLog.trim() || result.stderr.trim()).slice(0, 800);
+  const errors = passed ? '' : `sipp exit ${result.exitCode ?? result.signal}; ${complaint}`;
+  return { rate, calls, failed, seconds: Math.round(elapsed * 10) / 10, passed, errors };
 }
 
 /**
@@ -267,17 +365,18 @@ async function drain(server: Server, log: (line: string) => void, timeoutMs = 15
 async function ramp(
   label: string,
   server: Server,
-  callerPort: number,
+  caller: Peer,
   service: string,
   rates: number[],
   log: (line: string) => void,
 ): Promise<number> {
   let best = 0;
   for (const rate of rates) {
-    const step = await loadStep(server, callerPort, service, rate);
+    const step = await loadStep(server, caller, service, rate);
     log(
       `${label}: ${rate} calls/s → ${step.failed} of ${step.calls} failed in ${step.seconds} s ${step.passed ? 'ok' : 'FAIL'}`,
     );
+    if (!step.passed && step.errors) log(`${label}: sipp error log: ${step.errors}`);
     // Let calls, retransmission timers and wait states drain between steps.
     await drain(server, log);
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -288,11 +387,14 @@ async function ramp(
 }
 
 /** A long-running sipp user agent server (answering or declining) on `port`, until stopped. */
-function startAnswering(scenarioName: string, name: string, port: number) {
+function startAnswering(scenarioName: string, name: string, port: number, transport: Transport = 'udp') {
+  const sipp = sippTransport(transport);
   return startSipp({
     scenario: scenario(scenarioName),
     name,
     localPort: port,
+    transport: sipp.transport,
+    variables: sipp.variables,
     calls: 10_000_000,
     callLimit: 100_000,
     timeoutMs: 3_600_000,
@@ -339,7 +441,7 @@ async function measureFreshness(
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   })();
-  const step = await loadStep(server, callerPort, '3000', rate);
+  const step = await loadStep(server, { port: callerPort, transport: 'udp' }, '3000', rate);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   polling = false;
   await poller;
@@ -424,51 +526,86 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
   const agents = opts.agents ?? 20;
   const results: BenchResult[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'bench-calls-'));
-  const callerPort = await freeUdpPort();
+  // The caller's port is also the trunk's (Switchboard trusts a trunk by address and port; over TCP
+  // by the top Via's sent-by port, the port sipp listens on): free for UDP and TCP both.
+  const callerPort = await freeSipPort();
   const calleePort = await freeUdpPort();
+  const calleeTcpPort = await freeTcpPort();
   const declinePort = await freeUdpPort();
+  /** Where the direct calls come from and go to, per transport, and the extension they call. */
+  const direct = {
+    udp: {
+      caller: { port: callerPort, transport: 'udp' },
+      callee: { port: calleePort, transport: 'udp' },
+      extension: '3000',
+    },
+    tcp: {
+      caller: { port: callerPort, transport: 'tcp' },
+      callee: { port: calleeTcpPort, transport: 'tcp' },
+      extension: TCP_CALLEE,
+    },
+  } satisfies Record<Transport, { caller: Peer; callee: Peer; extension: string }>;
+  /** The highest direct-call rate through `server` over `transport`, the callee registered first. */
+  const directRamp = async (label: string, server: Server, transport: Transport): Promise<number> => {
+    const { caller, callee, extension } = direct[transport];
+    await register(server, extension, callee.port, callee.transport);
+    const uas = await startAnswering('bench-uas', `bench-uas-${transport}`, callee.port, callee.transport);
+    try {
+      return await ramp(label, server, caller, extension, rates, log);
+    } finally {
+      await uas.stop();
+    }
+  };
+  const over = (transport: Transport) => (transport === 'udp' ? '' : ' over TCP');
   try {
-    // ---- Kamailio reference ----
-    let kamailioRate = 0;
+    // ---- Kamailio reference, over UDP and over TCP (a fresh process for each) ----
+    const kamailioRates: Partial<Record<Transport, number>> = {};
     const phases = opts.phases ?? ALL_PHASES;
-    if (phases.has('kamailio')) {
+    for (const transport of ['udp', 'tcp'] as const) {
+      if (!phases.has(transport === 'udp' ? 'kamailio' : 'kamailio-tcp')) continue;
       const kamailio = await startKamailio(dir);
+      let rate: number;
       try {
-        await register(kamailio, '3000', calleePort);
-        const uas = await startAnswering('bench-uas', 'bench-uas', calleePort);
-        try {
-          kamailioRate = await ramp('kamailio direct', kamailio, callerPort, '3000', rates, log);
-        } finally {
-          await uas.stop();
-        }
+        rate = await directRamp(`kamailio direct${over(transport)}`, kamailio, transport);
       } finally {
         await kamailio.stop();
       }
+      kamailioRates[transport] = rate;
       results.push({
-        name: 'direct calls, Kamailio stateful proxy (reference)',
-        value: kamailioRate,
+        name: `direct calls${over(transport)}, Kamailio stateful proxy (reference)`,
+        value: rate,
         unit: 'calls/s',
       });
     }
+    const switchboardPhases: Phase[] = ['direct', 'direct-tcp', 'freshness', 'queue', 'memory'];
+    if (!switchboardPhases.some((phase) => phases.has(phase))) return results;
 
     // ---- Switchboard ----
     const switchboard = await startSwitchboard(dir, callerPort, agents);
     try {
-      await register(switchboard, '3000', calleePort);
-      const uas = await startAnswering('bench-uas', 'bench-uas', calleePort);
       let directRate = rates[0]!;
-      try {
-        if (phases.has('direct')) {
-          directRate = await ramp('switchboard direct', switchboard, callerPort, '3000', rates, log);
-          results.push({ name: 'direct calls, Switchboard B2BUA', value: directRate, unit: 'calls/s' });
-          if (kamailioRate > 0)
-            results.push({
-              name: 'direct calls, Switchboard / Kamailio',
-              value: Math.round((directRate / kamailioRate) * 100),
-              unit: '%',
-            });
-        }
-        if (phases.has('freshness')) {
+      for (const transport of ['udp', 'tcp'] as const) {
+        if (!phases.has(transport === 'udp' ? 'direct' : 'direct-tcp')) continue;
+        const rate = await directRamp(`switchboard direct${over(transport)}`, switchboard, transport);
+        if (transport === 'udp') directRate = rate;
+        results.push({
+          name: `direct calls${over(transport)}, Switchboard B2BUA`,
+          value: rate,
+          unit: 'calls/s',
+        });
+        const reference = kamailioRates[transport];
+        if (reference)
+          results.push({
+            name: `direct calls${over(transport)}, Switchboard / Kamailio`,
+            value: Math.round((rate / reference) * 100),
+            unit: '%',
+          });
+      }
+      // Freshness: at half the highest direct rate over UDP, calling the UDP callee.
+      if (phases.has('freshness')) {
+        await register(switchboard, '3000', calleePort);
+        const uas = await startAnswering('bench-uas', 'bench-uas', calleePort);
+        try {
           const freshness = await measureFreshness(
             switchboard,
             callerPort,
@@ -487,9 +624,9 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
               unit: 'ms',
             },
           );
+        } finally {
+          await uas.stop();
         }
-      } finally {
-        await uas.stop();
       }
 
       // Queue calls: the agents all register their contact at one sipp UAS.
@@ -500,7 +637,14 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
         : await startAnswering('bench-uas', 'bench-agents', calleePort);
       if (agentsUas)
         try {
-          const queueRate = await ramp('switchboard queue', switchboard, callerPort, '200', rates, log);
+          const queueRate = await ramp(
+            'switchboard queue',
+            switchboard,
+            direct.udp.caller,
+            '200',
+            rates,
+            log,
+          );
           results.push({
             name: `queue calls (${agents} agents, longest-idle)`,
             value: queueRate,
@@ -512,7 +656,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
             const declineRate = await ramp(
               'switchboard queue with a decline',
               switchboard,
-              callerPort,
+              direct.udp.caller,
               '201',
               rates,
               log,
@@ -567,9 +711,14 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const quick = process.argv.includes('--quick');
   const only = process.argv.indexOf('--only');
+  const phases = only >= 0 ? process.argv[only + 1]!.split(',') : undefined;
+  const unknown = phases?.filter((name) => !isPhase(name)) ?? [];
+  if (unknown.length > 0)
+    throw new Error(`unknown phase ${unknown.join(', ')}: expected ${PHASES.join(', ')}`);
+  const ratesIndex = process.argv.indexOf('--rates');
   const rows = await benchCalls({
-    phases: only >= 0 ? new Set(process.argv[only + 1]!.split(',') as Phase[]) : undefined,
-    rates: quick ? [50, 100] : undefined,
+    phases: phases ? new Set(phases as Phase[]) : undefined,
+    rates: ratesIndex >= 0 ? parseRates(process.argv[ratesIndex + 1]) : quick ? [50, 100] : undefined,
     memoryCalls: quick ? 500 : undefined,
     agents: quick ? 5 : undefined,
     log: (line) => console.error(line),

@@ -6,20 +6,34 @@
  *   npm run bench                      everything (≈15 min: 1,000,000 records per store, call ramps)
  *   npm run bench -- --quick           small sizes, to check the benchmarks themselves
  *   npm run bench -- --only parser,records,calls
+ *   npm run bench -- --only kamailio,direct,kamailio-tcp,direct-tcp
+ *                                      calls phases only (see bench/calls.bench.ts: kamailio, direct,
+ *                                      kamailio-tcp, direct-tcp, freshness, queue, memory)
+ *   npm run bench -- --only direct-tcp --rates 100,500
+ *                                      the call ramps try these rates (calls/s) only
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { benchCalls } from './calls.bench.js';
+import { benchCalls, isPhase, type Phase, parseRates } from './calls.bench.js';
 import { benchParser } from './parser.bench.js';
 import { type BenchResult, benchRecords } from './records.bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
-const only = new Set(
-  onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : ['parser', 'records', 'calls'],
-);
+const SUITES = ['parser', 'records', 'calls'];
+const selected = onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : SUITES;
+// A calls phase named on its own runs the calls suite with the phases named (the others skipped).
+const phases = selected.filter(isPhase);
+const unknown = selected.filter((name) => !SUITES.includes(name) && !isPhase(name));
+if (unknown.length > 0) throw new Error(`--only: unknown suite or calls phase ${unknown.join(', ')}`);
+const only = new Set(selected.filter((name) => SUITES.includes(name)));
+if (phases.length > 0) only.add('calls');
+const callPhases: ReadonlySet<Phase> | undefined =
+  phases.length > 0 && !selected.includes('calls') ? new Set(phases) : undefined;
+const ratesIndex = process.argv.indexOf('--rates');
+const rates = ratesIndex >= 0 ? parseRates(process.argv[ratesIndex + 1]) : undefined;
 const log = (line: string) => console.error(`  ${line}`);
 
 interface Row extends BenchResult {
@@ -57,7 +71,8 @@ if (only.has('records')) {
 if (only.has('calls')) {
   console.error('calls (sipp ramps against Kamailio and Switchboard)…');
   const options = quick ? { rates: [50, 100], agents: 5, memoryCalls: 500, log } : { log };
-  for (const r of await benchCalls(options)) rows.push({ suite: 'calls', ...r });
+  for (const r of await benchCalls({ ...options, phases: callPhases, ...(rates ? { rates } : {}) }))
+    rows.push({ suite: 'calls', ...r });
 }
 for (const row of rows) row.target = targetOf(row);
 
@@ -72,6 +87,9 @@ const report = {
   date: new Date(started).toISOString(),
   durationSeconds: Math.round((Date.now() - started) / 1000),
   quick,
+  // Strings, not arrays: JSON.stringify spreads an array over lines, which biome (bench/**) refuses.
+  ...(onlyIndex >= 0 ? { only: selected.join(',') } : {}),
+  ...(rates ? { rates: rates.join(',') } : {}),
   machine,
   results: rows,
 };
@@ -91,8 +109,9 @@ console.table(
   })),
 );
 
-// The README shows the latest full run (not --quick) and the machine it ran on.
-if (!quick && only.size === 3) {
+// The README shows the latest full run (not --quick, every suite and phase, the default rates) and
+// the machine it ran on.
+if (!quick && !rates && !callPhases && SUITES.every((suite) => only.has(suite))) {
   const readmePath = join(ROOT, 'README.md');
   const readme = readFileSync(readmePath, 'utf8');
   const table = [
