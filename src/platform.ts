@@ -19,6 +19,13 @@ import { legacyRoutingOf } from './journal/facts.js';
 import { recoverInterruptedCalls } from './journal/recovery.js';
 import { openSqliteJournal, type SqliteJournal } from './journal/sqlite-journal.js';
 import { createLogger, type Logger } from './logger.js';
+import { RtpEngine } from './media/rtpengine.js';
+import {
+  findRtpEngineBinary,
+  type RtpEngineProcess,
+  startRtpEngineProcess,
+} from './media/rtpengine-process.js';
+import type { MediaEngine } from './media/types.js';
 import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
 import { openDatabase, openRecordStore } from './records/store/index.js';
 import type { RecordStore } from './records/types.js';
@@ -63,6 +70,12 @@ export interface PlatformOptions {
   ringTimeoutMs?: number;
   /** In-dialog OPTIONS interval that ends calls whose party vanished (ms, default 60 s, 0 = off). */
   probeIntervalMs?: number;
+  /**
+   * The media engine when the tenant names none (`media:` absent): `auto` (the default) starts the
+   * platform's own rtpengine when the binary is on PATH; `off` runs signalling-only (tests that do
+   * not look at media use this to spare a process per platform).
+   */
+  mediaDefault?: 'auto' | 'off';
 }
 
 export interface Platform {
@@ -77,6 +90,9 @@ export interface Platform {
   readonly postProcessor: PostProcessor;
   /** CallIds that crash recovery ended at start-up (calls the previous process left in progress). */
   readonly recoveredCallIds: string[];
+  /** The media engine anchoring calls, if any, and its own process when the platform started it. */
+  readonly media: MediaEngine | undefined;
+  readonly mediaProcess: RtpEngineProcess | undefined;
   readonly http: FastifyInstance;
   readonly httpPort: number;
   /** UDP and TCP. */
@@ -131,13 +147,20 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
 
   // With a certificate the HTTP port speaks HTTPS (and so WSS): browsers give getUserMedia to
   // secure origins only. Routes and plugins are the same either way, hence the one type.
+  // The engine may restart before call control exists; the handler is pointed at it below.
+  const mediaEvents = { restarted: () => {} };
+  const { media, mediaProcess } = await startMedia(opts, logger, () => mediaEvents.restarted());
+
   const http = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     disableRequestLogging: true,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
   }) as unknown as FastifyInstance;
-  http.get('/health', async () => ({ status: 'ok' }));
+  http.get('/health', async () => ({
+    status: 'ok',
+    media: media ? { engine: media.description, anchored: true } : { engine: null, anchored: false },
+  }));
   http.get<{ Querystring: { gc?: string } }>('/metrics', async (request) => {
     // Benchmarks start the process with --expose-gc and ask for a collection before measuring
     // memory; without that flag the parameter does nothing.
@@ -245,7 +268,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     ringTimeoutMs: opts.ringTimeoutMs,
     probeIntervalMs: opts.probeIntervalMs,
     callbackRequests: store,
+    media,
   });
+  mediaEvents.restarted = () => callControl.mediaEngineRestarted();
   // The UA hands each out-of-dialog request to the part of the platform that owns its method.
   userAgent.delegate = {
     onRegister: (request, transaction) => registrar.handle(request, transaction),
@@ -266,6 +291,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     location,
     registrar,
     callControl,
+    media,
+    mediaProcess,
     journal,
     store,
     postProcessor,
@@ -282,6 +309,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       callControl.close();
       registrar.close();
       await stack.close();
+      await media?.close();
+      await mediaProcess?.stop();
       await http.close();
       // Everything call control journaled becomes records before the process exits.
       await journal.flush();
@@ -337,5 +366,59 @@ async function listenUdpAndTcp(
       const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
       if (port !== 0 || !inUse || attempt >= 10) throw err;
     }
+  }
+}
+
+/**
+ * The media engine (DESIGN.md §9): the tenant's rtpengine, `off`, or — when the tenant names none —
+ * the platform's own rtpengine child when the binary is installed. A missing binary, an engine
+ * that does not start or does not answer leaves the platform signalling-only, said in the log and
+ * in /health; it never stops start-up.
+ */
+async function startMedia(
+  opts: PlatformOptions,
+  logger: Logger,
+  onRestart: () => void,
+): Promise<{ media: MediaEngine | undefined; mediaProcess: RtpEngineProcess | undefined }> {
+  const configured = opts.tenant.media?.rtpengine;
+  const log = logger.child({ component: 'media' });
+  if (configured === 'off' || (configured === undefined && (opts.mediaDefault ?? 'auto') === 'off')) {
+    log.warn('media: off — signalling only (calls are not anchored, recorded or given queue audio)');
+    return { media: undefined, mediaProcess: undefined };
+  }
+  if (configured !== undefined) {
+    const engine = new RtpEngine({ host: configured.host, port: configured.port, logger: log });
+    // An engine that does not answer yet is kept: calls fall back to signalling-only one by one
+    // until it does (src/calls/call.ts), and it may come up after us.
+    if (await engine.ping()) log.info(`media: ${engine.description}`);
+    else log.error(`media: ${engine.description} does not answer; calls run signalling-only until it does`);
+    return { media: engine, mediaProcess: undefined };
+  }
+  const binary = findRtpEngineBinary();
+  if (!binary) {
+    log.warn(
+      'media: rtpengine is not installed — signalling only. Install it to anchor, bridge and record media: apt-get install rtpengine-daemon',
+    );
+    return { media: undefined, mediaProcess: undefined };
+  }
+  try {
+    const mediaProcess = await startRtpEngineProcess({
+      binary,
+      dataDir: join(opts.dataDir, 'rtpengine'),
+      host: '127.0.0.1',
+      logger: log,
+      onRestart: () => {
+        log.error('media: rtpengine restarted; the calls it anchored have lost their media');
+        onRestart();
+      },
+    });
+    const engine = mediaProcess.createEngine();
+    log.info(
+      `media: own rtpengine (pid ${mediaProcess.pid}) at ${mediaProcess.address}, RTP ports ${mediaProcess.portMin}-${mediaProcess.portMax}`,
+    );
+    return { media: engine, mediaProcess };
+  } catch (err) {
+    log.error({ err }, 'media: could not start rtpengine — signalling only');
+    return { media: undefined, mediaProcess: undefined };
   }
 }

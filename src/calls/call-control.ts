@@ -19,6 +19,7 @@ import { parseUri } from '../sip/uri.js';
 import { AgentStates } from './agents.js';
 import { Call, type CallServices, type InboundLeg, type OutboundLeg } from './call.js';
 import { CALL_HEADERS } from './headers.js';
+import type { MediaEngine } from './media.js';
 import {
   type CallbackRequestSource,
   decideOutbound,
@@ -45,6 +46,8 @@ export interface CallControlOptions {
   probeIntervalMs?: number;
   /** Callback requests (the record store): needed for INVITEs with X-Callback-Request-Id. */
   callbackRequests?: CallbackRequestSource;
+  /** The media engine that anchors every call (absent: signalling only). */
+  media?: MediaEngine;
 }
 
 export class CallControl {
@@ -74,6 +77,7 @@ export class CallControl {
       targetsOfUser: (user) => this.targetsOfUser(user),
       dialogs: opts.userAgent.dialogs,
       callEnded: (call) => this.calls.delete(call.callId),
+      media: opts.media,
     };
     // Waiting queue calls get another chance whenever a member may have become available.
     this.unsubscribe = this.agents.onMaybeAvailable((userId) => this.offerWaitingCalls(userId));
@@ -271,6 +275,23 @@ export class CallControl {
   }
 
   private closing = false;
+
+  /**
+   * The media engine lost its state (it restarted): every anchored call's media is gone, so those
+   * calls end now with a cause that says why, rather than stay up in silence.
+   */
+  mediaEngineRestarted(): void {
+    const anchored = [...this.calls.values()].filter((call) => call.media !== undefined);
+    if (anchored.length > 0)
+      this.logger.warn(
+        { calls: anchored.length },
+        'calls: media engine restarted; ending the calls it anchored',
+      );
+    for (const call of anchored) {
+      if (call.state === 'connected') call.hangup(undefined, 'MediaEngineRestarted', 503);
+      else call.fail(503, 'Failed', 'Service Unavailable (media engine restarted)');
+    }
+  }
 
   close(): void {
     this.closing = true;

@@ -16,6 +16,8 @@ import type {
   LegRole,
 } from '../journal/types.js';
 import type { Logger } from '../logger.js';
+import { isMediaError, type MediaErrorCode } from '../media/errors.js';
+import type { RecordingOwner } from '../recordings/types.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { InviteServerTransaction, ServerTransaction } from '../sip/transaction/index.js';
@@ -31,6 +33,14 @@ import {
 } from '../sip/ua/index.js';
 import type { AgentStates } from './agents.js';
 import { CALL_HEADERS } from './headers.js';
+import { branchOf, endpointKind, isSdp, type MediaEngine } from './media.js';
+
+/** Engine failures that mean "not there" rather than "refused this SDP". */
+const UNREACHABLE: ReadonlySet<MediaErrorCode> = new Set([
+  'MEDIA_ENGINE_TIMEOUT',
+  'MEDIA_ENGINE_UNAVAILABLE',
+]);
+
 import { QueueSession } from './queue.js';
 
 /** Services a call uses; provided by CallControl. */
@@ -52,6 +62,8 @@ export interface CallServices {
   ringTimeoutMs?: number;
   /** Interval of the in-dialog OPTIONS that detects vanished parties (ms; 0 = off; default 60 s). */
   probeIntervalMs?: number;
+  /** The media engine that anchors every call's media; absent: signalling only. */
+  media?: MediaEngine;
 }
 
 export interface CallSetup {
@@ -165,6 +177,29 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       setup.callerUser?.userId,
       this,
     );
+    // A call without an offer in its INVITE (late offer) is relayed as without an engine.
+    this.media = isSdp(setup.invite.body, setup.invite.headers.get('Content-Type'))
+      ? services.media
+      : undefined;
+  }
+
+  /**
+   * The engine anchoring this call's media, if any. Dropped (the call goes on signalling-only) when
+   * the engine does not answer the call's first offer: a call is worth more than its anchoring.
+   */
+  media?: MediaEngine;
+  /** Whether the engine has taken any of this call's SDP (then it cannot be dropped any more). */
+  private anchored = false;
+
+  /** The media engine failed this call: log, and end it with a clear cause. */
+  private mediaFailed(err: unknown, leg: InboundLeg | OutboundLeg | undefined, what: string): void {
+    this.services.logger.error(
+      { err, callId: this.callId, callLegId: leg?.callLegId },
+      `call: media engine ${what} failed`,
+    );
+    if (this.state === 'ended') return;
+    if (this.state === 'connected') this.hangup(undefined, 'MediaError', 500);
+    else this.fail(500, 'Failed', 'Server Internal Error (media engine)');
   }
 
   private append(fact: JournalFact): void {
@@ -279,8 +314,55 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       sip: leg.identifiers,
     });
     if (opts.user) this.hold(leg.callLegId, opts.user.userId);
-    leg.start();
+    if (this.media) void this.startAnchored(leg, this.media);
+    else leg.start();
     return leg;
+  }
+
+  /** One engine offer per target, made for that device's kind, then the INVITEs. */
+  private async startAnchored(leg: OutboundLeg, media: MediaEngine): Promise<void> {
+    const offer = this.callerLeg.invite.body;
+    try {
+      const bodies = await Promise.all(
+        leg.targets.map((target, index) =>
+          media.offer({
+            callId: this.callId,
+            fromTag: this.callerLeg.callLegId,
+            branch: branchOf(leg.callLegId, index),
+            sdp: offer,
+            toward: endpointKind(target.flow),
+          }),
+        ),
+      );
+      this.anchored = true;
+      leg.targets.forEach((target, index) => {
+        target.body = bodies[index];
+      });
+    } catch (err) {
+      if (!leg.isActive) return;
+      if (!this.anchored && isMediaError(err) && UNREACHABLE.has(err.code)) {
+        this.services.logger.error(
+          { err, callId: this.callId },
+          'call: media engine unreachable; this call goes on signalling-only',
+        );
+        this.media = undefined;
+        for (const target of leg.targets) target.body = undefined;
+        if (!leg.abandoned && this.state !== 'ended') leg.start();
+        return;
+      }
+      this.services.logger.error(
+        { err, callId: this.callId, callLegId: leg.callLegId },
+        'call: media engine offer failed',
+      );
+      this.endLeg(leg, 500, 'MediaError');
+      if (leg.role === 'allocation' && this.queueSession?.pendingLegs.includes(leg))
+        this.queueSession.allocationFailed(leg);
+      else if (this.state === 'routing' && ![...this.legs.values()].some((l) => l.isActive))
+        this.fail(500, 'Failed');
+      return;
+    }
+    // The call may have moved on while the engine answered (caller gone, allocation cancelled).
+    if (leg.isActive && !leg.abandoned && this.state !== 'ended') leg.start();
   }
 
   // ---- routing outcomes ------------------------------------------------------------------------
@@ -409,12 +491,33 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     if (this.state === 'routing') {
       // Direct calls pass ringing (and early media from a single trunk leg) through.
       const early = leg.role === 'trunk' && response.body.length > 0;
+      if (early && this.media) {
+        void this.answerThroughEngine(leg, response.body).then(
+          (body) => {
+            if (this.state === 'routing') this.callerLeg.provisional(183, body, 'application/sdp');
+          },
+          (err: unknown) => this.mediaFailed(err, leg, 'answer (early media)'),
+        );
+        return;
+      }
       this.callerLeg.provisional(
         early ? 183 : 180,
         early ? response.body : undefined,
         response.headers.get('Content-Type'),
       );
     }
+  }
+
+  /** The callee's answer on `leg`, rewritten by the engine for the caller. */
+  private answerThroughEngine(leg: OutboundLeg, sdp: Buffer): Promise<Buffer> {
+    return this.media!.answer({
+      callId: this.callId,
+      fromTag: this.callerLeg.callLegId,
+      toTag: leg.callLegId,
+      branch: branchOf(leg.callLegId, leg.answeredTargetIndex ?? 0),
+      sdp,
+      toward: endpointKind(this.callerLeg.flow),
+    });
   }
 
   onAnswered(leg: OutboundLeg, response: SipResponse): void {
@@ -493,6 +596,21 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       }
     }
     const { body, contentType } = leg.answerBody;
+    this.services.dialogs.bind(leg);
+    if (this.media && body.length > 0) {
+      this.answerThroughEngine(leg, body).then(
+        (anchored) => this.answerCaller(anchored, 'application/sdp'),
+        (err: unknown) => this.mediaFailed(err, leg, 'answer'),
+      );
+      return;
+    }
+    this.answerCaller(body, contentType);
+  }
+
+  /** The 200 to the caller: the call is up on both sides. */
+  private answerCaller(body: Buffer, contentType: string | undefined): void {
+    // The caller may have gone while the media engine answered (CANCEL raced the answer).
+    if (this.state !== 'connected' || !this.callerLeg.pending) return;
     this.callerLeg.answer(body, contentType, this.services.now());
     this.append({
       type: 'LegAnswered',
@@ -501,8 +619,62 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       sip: this.callerLeg.identifiers,
     });
     this.services.dialogs.bind(this.callerLeg);
-    this.services.dialogs.bind(leg);
     this.startLivenessProbe();
+    this.startRecordingIfConfigured();
+  }
+
+  /**
+   * Who this call's recording belongs to, if it is to be recorded (DESIGN.md §9): the queue of an
+   * inbound service call (`recordInbound`) or of an outbound service / callback call
+   * (`recordOutbound`); the user of a direct call who has `recordDirectCalls` (the caller first).
+   */
+  private recordingOwner(): RecordingOwner | undefined {
+    const { directory } = this.services;
+    if (this.kind === 'inbound-service') {
+      const queueId = this.connectedLeg?.queueId ?? this.queueSession?.queue.queueId;
+      const queue = queueId ? directory.queueById(queueId) : undefined;
+      return queue?.recordInbound ? { kind: 'queue', queueId: queue.queueId } : undefined;
+    }
+    if (this.kind === 'outbound-service' || this.kind === 'outbound-callback') {
+      const queue = this.onBehalfOf ? directory.queueById(this.onBehalfOf.queueId) : undefined;
+      return queue?.recordOutbound ? { kind: 'queue', queueId: queue.queueId } : undefined;
+    }
+    if (this.callerUser?.recordDirectCalls) return { kind: 'user', userId: this.callerUser.userId };
+    const callee = this.connectedLeg?.userId ? directory.userById(this.connectedLeg.userId) : undefined;
+    return callee?.recordDirectCalls ? { kind: 'user', userId: callee.userId } : undefined;
+  }
+
+  /** The call is connected: record it from now on if its queue or user says so. */
+  private startRecordingIfConfigured(): void {
+    const owner = this.recordingOwner();
+    const media = this.media;
+    const bLeg = this.connectedLeg;
+    if (!owner || !bLeg) return;
+    if (!media) {
+      this.services.logger.warn(
+        { callId: this.callId, owner },
+        'call: not recorded — no media engine anchors this call (signalling only)',
+      );
+      return;
+    }
+    const recordingId = randomUUID();
+    media.startRecording(this.callId).then(
+      () => {
+        this.append({
+          type: 'RecordingStarted',
+          callId: this.callId,
+          recordingId,
+          owner,
+          aLegId: this.callerLeg.callLegId,
+          bLegId: bLeg.callLegId,
+        });
+      },
+      (err: unknown) =>
+        this.services.logger.error(
+          { err, callId: this.callId },
+          'call: the media engine did not start recording',
+        ),
+    );
   }
 
   /**
@@ -563,20 +735,85 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const headers: [string, string][] = [];
     for (const name of RELAYED_HEADERS)
       for (const value of request.headers.getLines(name)) headers.push([name, value]);
-    const outgoing = { body: request.body, contentType: request.headers.get('Content-Type'), headers };
+    const contentType = request.headers.get('Content-Type');
+    const anchored =
+      this.media !== undefined &&
+      (request.method === 'INVITE' || request.method === 'UPDATE') &&
+      isSdp(request.body, contentType);
+    const respond = (response: SipResponse, body: Buffer) => {
+      const relayed: [string, string][] = [];
+      if (request.method === 'INVITE' || request.method === 'UPDATE')
+        relayed.push(['Contact', `<${stack.contactUri(from.flow)}>`]);
+      for (const name of RELAYED_HEADERS)
+        for (const value of response.headers.getLines(name)) relayed.push([name, value]);
+      tx.respond(
+        stack.createResponse(request, response.status, response.reason, {
+          headers: relayed,
+          body,
+          contentType:
+            body.length > 0 ? (response.headers.get('Content-Type') ?? 'application/sdp') : undefined,
+        }),
+      );
+    };
+    if (anchored) {
+      // A re-offer (hold, codec change) from either party goes through the engine both ways.
+      this.media!.offer({
+        callId: this.callId,
+        fromTag: from.callLegId,
+        sdp: request.body,
+        toward: endpointKind(to.flow),
+      }).then(
+        (offer) =>
+          this.sendRelayed(
+            request,
+            tx,
+            from,
+            to,
+            { body: offer, contentType: 'application/sdp', headers },
+            respond,
+          ),
+        (err: unknown) => {
+          tx.respond(stack.createResponse(request, 500, 'Server Internal Error (media engine)'));
+          this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-offer failed');
+        },
+      );
+      return;
+    }
+    this.sendRelayed(request, tx, from, to, { body: request.body, contentType, headers }, respond);
+  }
+
+  private sendRelayed(
+    request: SipRequest,
+    tx: ServerTransaction,
+    from: InboundLeg | OutboundLeg,
+    to: InboundLeg | OutboundLeg,
+    outgoing: { body: Buffer; contentType?: string; headers: [string, string][] },
+    respond: (response: SipResponse, body: Buffer) => void,
+  ): void {
+    const { stack } = this.services;
+    const anchored = this.media !== undefined && outgoing.body !== request.body;
     to.sendInDialog(request.method, outgoing, {
       onFinal: (response) => {
-        const relayed: [string, string][] = [];
-        if (request.method === 'INVITE' || request.method === 'UPDATE')
-          relayed.push(['Contact', `<${stack.contactUri(from.flow)}>`]);
-        for (const name of RELAYED_HEADERS)
-          for (const value of response.headers.getLines(name)) relayed.push([name, value]);
-        tx.respond(
-          stack.createResponse(request, response.status, response.reason, {
-            headers: relayed,
-            body: response.body,
-            contentType: response.headers.get('Content-Type'),
-          }),
+        if (
+          !anchored ||
+          response.status >= 300 ||
+          !isSdp(response.body, response.headers.get('Content-Type'))
+        ) {
+          respond(response, response.body);
+          return;
+        }
+        this.media!.answer({
+          callId: this.callId,
+          fromTag: from.callLegId,
+          toTag: to.callLegId,
+          sdp: response.body,
+          toward: endpointKind(from.flow),
+        }).then(
+          (answer) => respond(response, answer),
+          (err: unknown) => {
+            tx.respond(stack.createResponse(request, 500, 'Server Internal Error (media engine)'));
+            this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-answer failed');
+          },
         );
       },
       onFailure: (reason) => {
@@ -683,6 +920,13 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.release(this.callerLeg.callLegId);
     for (const callLegId of [...this.heldUsers.keys()]) this.release(callLegId);
     this.queueSession?.stop();
+    if (this.media) {
+      this.media
+        .delete(this.callId)
+        .catch((err: unknown) =>
+          this.services.logger.warn({ err, callId: this.callId }, 'call: media engine delete failed'),
+        );
+    }
     const answeredBy = this.connectedLeg?.userId;
     const finalReason: CallEndReason = this.connectedLeg ? 'Normal' : reason;
     this.append({

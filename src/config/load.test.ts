@@ -183,6 +183,18 @@ describe('parseTenantYaml: broken configurations name file, line, column and fie
         'tenant.yaml:1:22: sip.authThrottle: expected a mapping such as { maxFailures: 10, windowSeconds: 60, cooldownSeconds: 300 }',
     },
     {
+      name: 'media engine address without a port',
+      text: yaml('media: { rtpengine: "127.0.0.1" }', ...USERS),
+      message:
+        'tenant.yaml:1:21: media.rtpengine: expected off or HOST:PORT (e.g. 127.0.0.1:22222), got "127.0.0.1"',
+    },
+    {
+      name: 'media engine port out of range',
+      text: yaml('media: { rtpengine: "127.0.0.1:70000" }', ...USERS),
+      message:
+        'tenant.yaml:1:21: media.rtpengine: expected off or HOST:PORT (e.g. 127.0.0.1:22222), got "127.0.0.1:70000"',
+    },
+    {
       name: 'misspelt sip field, with a suggestion',
       text: yaml('sip: { tcpp: { maxConnections: 10 } }', ...USERS),
       message: "tenant.yaml:1:8: sip.tcpp: unknown field; did you mean 'tcp'?",
@@ -678,6 +690,24 @@ describe('parseTenantYaml: a valid configuration', () => {
       ['b', 5060, 'tcp'],
       ['c', 5061, 'tls'],
     ]);
+  });
+
+  it('reads the media engine: HOST:PORT (IPv6 in brackets), off, and the recording directory; absent by default', () => {
+    const at = (value: string) =>
+      parseTenantYaml(
+        yaml(`media: { rtpengine: "${value}", recordingDir: /var/spool/rtp }`, ...USERS),
+        'x.yaml',
+      ).media;
+    expect(at('127.0.0.1:22222')).toEqual({
+      rtpengine: { host: '127.0.0.1', port: 22222 },
+      recordingDir: '/var/spool/rtp',
+    });
+    expect(at('[::1]:2223')?.rtpengine).toEqual({ host: '::1', port: 2223 });
+    expect(at('media.example.com:2223')?.rtpengine).toEqual({ host: 'media.example.com', port: 2223 });
+    expect(parseTenantYaml(yaml('media: { rtpengine: off }', ...USERS), 'x.yaml').media).toEqual({
+      rtpengine: 'off',
+    });
+    expect(parseTenantYaml(yaml(...USERS), 'x.yaml').media).toBeUndefined();
   });
 
   it('treats an empty optional field as absent', () => {

@@ -234,6 +234,7 @@ function fieldNamesAt(path: readonly PathSegment[]): readonly string[] {
   if (path.length === 0) return FIELD_NAMES.root;
   if (path.length === 1 && path[0] === 'postProcessing') return FIELD_NAMES.postProcessing;
   if (path.length === 1 && path[0] === 'sip') return FIELD_NAMES.sip;
+  if (path.length === 1 && path[0] === 'media') return FIELD_NAMES.media;
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'authThrottle')
     return FIELD_NAMES.sipAuthThrottle;
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'tcp') return FIELD_NAMES.sipTcp;
@@ -438,6 +439,7 @@ function resolveTenant(
       ...(entry.number != null ? { number: entry.number } : {}),
       ...(entry.displayName != null ? { displayName: entry.displayName } : {}),
       role: entry.role,
+      recordDirectCalls: entry.recordDirectCalls,
       grants: emptyGrants(),
     };
     users.push(user);
@@ -486,6 +488,7 @@ function resolveTenant(
       allocationTimeoutSeconds: entry.allocationTimeoutSeconds,
       maxWaitSeconds: entry.maxWaitSeconds,
       wrapUpSeconds: entry.wrapUpSeconds,
+      recordInbound: entry.recordInbound,
       recordOutbound: entry.recordOutbound,
     };
     queues.push(queue);
@@ -608,6 +611,16 @@ function resolveTenant(
       tcp: { ...file.sip.tcp },
       largeRequestsOverTcp: file.sip.largeRequestsOverTcp,
     },
+    ...(file.media
+      ? {
+          media: {
+            rtpengine: file.media.rtpengine,
+            ...(file.media.recordingDir !== undefined
+              ? { recordingDir: resolvePath(file.media.recordingDir) }
+              : {}),
+          },
+        }
+      : {}),
     users,
     queues,
     callbackLists,

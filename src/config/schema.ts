@@ -161,6 +161,7 @@ export const userSchema = z.strictObject(
     number: phoneNumber().nullish(),
     displayName: nonEmpty('a display name').nullish(),
     role: z.enum(['agent', 'admin'], { error: whenPresent('expected agent or admin') }).default('agent'),
+    recordDirectCalls: z.boolean({ error: whenPresent('expected true or false') }).default(false),
     id: entityId().nullish(),
     permissions: z
       .array(permissionEntry, { error: whenPresent('expected a list of permissions') })
@@ -184,6 +185,7 @@ export const queueSchema = z.strictObject(
     allocationTimeoutSeconds: seconds(1).default(DEFAULT_ALLOCATION_TIMEOUT_SECONDS),
     maxWaitSeconds: seconds(1).default(DEFAULT_MAX_WAIT_SECONDS),
     wrapUpSeconds: seconds(0).default(0),
+    recordInbound: z.boolean({ error: whenPresent('expected true or false') }).default(false),
     recordOutbound: z.boolean({ error: whenPresent('expected true or false') }).default(false),
     callbackList: nonEmpty('a callback list name').nullish(),
     overflow: z
@@ -219,6 +221,38 @@ export const trunkSchema = z.strictObject(
       .default(DEFAULT_TRUNK_TRANSPORT),
   },
   { error: whenPresent('expected a mapping (one trunk)') },
+);
+
+/** `media.rtpengine`: `off`, or HOST:PORT of an rtpengine ng control socket (DESIGN.md §9). */
+const rtpengineAddress = z
+  .string({ error: whenPresent("expected off or HOST:PORT of rtpengine's ng control socket") })
+  .transform((text, ctx) => {
+    if (text.trim().toLowerCase() === 'off') return 'off' as const;
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text.trim());
+    const port = match ? Number(match[3]) : Number.NaN;
+    if (!match || !(port >= 1 && port <= 65_535)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected off or HOST:PORT (e.g. 127.0.0.1:22222), got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return { host: match[1] ?? match[2]!, port };
+  });
+
+export const mediaSchema = z.strictObject(
+  {
+    rtpengine: rtpengineAddress,
+    recordingDir: z
+      .string({ error: whenPresent('expected a directory path') })
+      .min(1, { error: 'expected a directory path' })
+      .optional(),
+  },
+  {
+    error: whenPresent(
+      'expected a mapping such as { rtpengine: "127.0.0.1:22222", recordingDir: /var/spool/rtpengine }',
+    ),
+  },
 );
 
 export const postProcessingSchema = z.strictObject(
@@ -288,6 +322,7 @@ export const tenantFileSchema = z.strictObject(
       .nullish(),
     postProcessing: postProcessingSchema.default({ delaySeconds: 0 }),
     sip: sipSchema.default(defaultSipSettings),
+    media: mediaSchema.optional(),
     users: listOf(userSchema, 'users').min(1, { error: 'at least one user is required' }),
     queues: listOf(queueSchema, 'queues').default([]),
     callbackLists: listOf(callbackListSchema, 'callback lists').default([]),
@@ -307,6 +342,7 @@ export const FIELD_NAMES = {
   root: Object.keys(tenantFileSchema.shape),
   postProcessing: Object.keys(postProcessingSchema.shape),
   sip: Object.keys(sipSchema.shape),
+  media: Object.keys(mediaSchema.shape),
   sipAuthThrottle: Object.keys(sipAuthThrottleSchema.shape),
   sipTcp: Object.keys(sipTcpSchema.shape),
   user: Object.keys(userSchema.shape),

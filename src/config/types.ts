@@ -35,6 +35,8 @@ export interface User {
   number?: string;
   displayName?: string;
   role: Role;
+  /** Record this user's direct calls (made or received) when a media engine is available. */
+  recordDirectCalls: boolean;
   /** Explicit grants from configuration, resolved to ids (self-grants are implied, see permissions). */
   grants: Grants;
 }
@@ -51,6 +53,9 @@ export interface Queue {
   maxWaitSeconds: number;
   /** Seconds a member stays unavailable after a call ends. */
   wrapUpSeconds: number;
+  /** Record the queue's inbound service calls (from the moment an agent is connected). */
+  recordInbound: boolean;
+  /** Record outbound service and callback calls made on behalf of this queue. */
   recordOutbound: boolean;
   /** Callback list that receives unanswered calls, if any. */
   callbackListId?: string;
@@ -112,12 +117,25 @@ export interface SipSettings {
   largeRequestsOverTcp: boolean;
 }
 
+/**
+ * The media engine (DESIGN.md §9). Absent from the tenant: the platform starts its own rtpengine
+ * when the binary is on PATH, else runs signalling-only.
+ */
+export interface MediaSettings {
+  /** An rtpengine's ng control socket, or `off` (signalling only). */
+  rtpengine: { host: string; port: number } | 'off';
+  /** Where that rtpengine writes its pcap recordings (its --recording-dir), read by the platform. */
+  recordingDir?: string;
+}
+
 export interface Tenant {
   domain: string;
   publicUrl: string;
   postProcessing: { delaySeconds: number };
   /** SIP settings, defaults filled in (`defaultSipSettings()` of ./schema.ts for tenants built by hand). */
   sip: SipSettings;
+  /** The media engine; absent: the platform's own rtpengine when installed (see MediaSettings). */
+  media?: MediaSettings;
   users: User[];
   queues: Queue[];
   callbackLists: CallbackList[];

@@ -72,6 +72,8 @@ export const LegEndCauseSchema = z.enum([
   'ServerShutdown', // the process shut down cleanly
   'Refused', // the device or trunk answered with a final non-2xx (the phrase is in `sipReason`)
   'TransportError', // the INVITE could not be sent
+  'MediaError', // the media engine refused or did not answer an offer/answer for this leg
+  'MediaEngineRestarted', // the media engine restarted: its calls' media was lost
 ]);
 
 /** A finer cause than `CallEnded.reason`. */
@@ -199,6 +201,26 @@ export const CallEndedSchema = z.object({
   endedAtMs: z.number().optional(),
 });
 
+/** Who a recording belongs to: the queue of a service call, else the user whose call it is. */
+export const RecordingOwnerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('queue'), queueId: z.string() }),
+  z.object({ kind: z.literal('user'), userId: z.string() }),
+]);
+
+/**
+ * The media engine records the call from now on (it was just connected). The recording covers the
+ * connected part: it ends with the call. `aLegId` (the caller's leg) is channel 0 of the file,
+ * `bLegId` (the agent / callee leg) channel 1.
+ */
+export const RecordingStartedSchema = z.object({
+  type: z.literal('RecordingStarted'),
+  callId,
+  recordingId: z.string(),
+  owner: RecordingOwnerSchema,
+  aLegId: z.string(),
+  bLegId: z.string(),
+});
+
 /** Every fact of the current version. */
 export const JournalFactSchema = z.discriminatedUnion('type', [
   CallStartedSchema,
@@ -212,6 +234,7 @@ export const JournalFactSchema = z.discriminatedUnion('type', [
   AllocationRejectedSchema,
   AllocationConnectedSchema,
   CallEndedSchema,
+  RecordingStartedSchema,
 ]);
 
 /** What version 1 left unspecified that upgrading needs: the routing of that time. */

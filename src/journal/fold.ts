@@ -82,6 +82,16 @@ export interface CallEnd {
   cause: CallEndCause | null;
 }
 
+/** A recording of the call (RecordingStarted); it ends with the call. */
+export interface RecordingOfCall {
+  recordingId: string;
+  ownerKind: 'queue' | 'user';
+  ownerId: string;
+  aLegId: string;
+  bLegId: string;
+  startedMs: number;
+}
+
 export interface FoldedCall {
   callId: string;
   started: CallStart | null;
@@ -93,6 +103,8 @@ export interface FoldedCall {
   visits: QueueVisit[];
   /** Queue the call is (or was last) in: the call's disconnect is reported there. */
   currentQueueId: string | null;
+  /** Recordings made of the call; absent in states persisted before recordings existed. */
+  recordings?: RecordingOfCall[];
 }
 
 /**
@@ -125,6 +137,7 @@ export function newFoldedCall(callId: string): FoldedCall {
     legs: [],
     visits: [],
     currentQueueId: null,
+    recordings: [],
   };
 }
 
@@ -298,6 +311,19 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
       // Call control withdraws ringing allocations without an AllocationRejected when the caller
       // goes away or another member answers; the detail list still needs their end.
       if (isOpenAllocation(leg)) reject(leg, inferRejectReason(fact.sipStatus, fact.cause), t);
+      break;
+    }
+    case 'RecordingStarted': {
+      state.recordings ??= [];
+      if (state.recordings.some((recording) => recording.recordingId === fact.recordingId)) break;
+      state.recordings.push({
+        recordingId: fact.recordingId,
+        ownerKind: fact.owner.kind,
+        ownerId: fact.owner.kind === 'queue' ? fact.owner.queueId : fact.owner.userId,
+        aLegId: fact.aLegId,
+        bLegId: fact.bLegId,
+        startedMs: t,
+      });
       break;
     }
     case 'QueueEntered': {

@@ -13,6 +13,7 @@ import type { InviteServerTransaction, ServerTransaction, TimerConfig } from '..
 import { StreamTransport } from '../sip/transport/stream.js';
 import type { Flow } from '../sip/transport/types.js';
 import { UdpTransport } from '../sip/transport/udp.js';
+import type { RtpPeer } from './rtp-peer.js';
 import { selfSignedCertificate } from './tls-cert.js';
 import { WsClientTransport } from './ws-client-transport.js';
 
@@ -21,11 +22,24 @@ export const TEST_SDP = (user: string) =>
     `v=0\r\no=${user} 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`,
   );
 
+/** The direction an answer takes for an offer's (RFC 3264 §6.1). */
+const MIRRORED_DIRECTION = {
+  sendrecv: 'sendrecv',
+  sendonly: 'recvonly',
+  recvonly: 'sendonly',
+  inactive: 'inactive',
+} as const;
+
 export interface TestUaOptions {
   extension: string;
   password: string;
   domain: string;
   timers?: Partial<TimerConfig>;
+  /**
+   * The device's media: its SDP (offers and answers) names this RTP peer, which is pointed at the
+   * other side's SDP once known. Without it the UA sends a dummy SDP and no media.
+   */
+  media?: RtpPeer;
   /**
    * The Contact to register and to put in requests, instead of the UA's own address: a third-party
    * registration (REGISTER sent by this UA on behalf of a phone listening elsewhere).
@@ -102,11 +116,14 @@ export class IncomingCall extends TestCall {
 
   answer(): void {
     const contact = `<${this.ua.contactUri}>`;
+    const media = this.ua.media;
+    // With an RTP peer the device answers with its real media address and sends to the offer's.
+    if (media && this.invite.body.length > 0) media.setRemote(this.invite.body.toString());
     this.transaction.respond(
       this.ua.stack.createResponse(this.invite, 200, 'OK', {
         toTag: this.localTag,
         headers: [['Contact', contact]],
-        body: TEST_SDP(this.ua.extension),
+        body: media ? Buffer.from(media.sdp(this.ua.extension)) : TEST_SDP(this.ua.extension),
       }),
     );
     this.dialog = Dialog.fromUas(this.invite, this.localTag, this.transaction.flow, this.ua.contactUri);
@@ -150,6 +167,8 @@ export class OutgoingCall extends TestCall {
       for (const w of this.progressWaiters.splice(0)) w(response);
     if (response.status >= 200 && !this.final) {
       this.final = response;
+      if (response.status < 300 && this.ua.media && response.body.length > 0)
+        this.ua.media.setRemote(response.body.toString());
       if (response.status < 300) {
         this.dialog = Dialog.fromUac(this.invite, response, this.ua.serverFlow, this.ua.contactUri);
         this.ua.stack.sendAck(this.dialog.createRequest('ACK', { ackFor: 1 }), this.ua.serverFlow);
@@ -190,6 +209,11 @@ export class TestUa {
   private readonly fromTag = newTag();
   readonly contactUri: string;
 
+  /** The device's RTP peer, if it has one (TestUaOptions.media). */
+  get media(): RtpPeer | undefined {
+    return this.opts.media;
+  }
+
   private constructor(
     private readonly opts: TestUaOptions,
     readonly transport: WsClientTransport | UdpTransport | StreamTransport,
@@ -213,8 +237,13 @@ export class TestUa {
     return new TestUa(opts, transport, transport.serverFlow);
   }
 
-  static async overUdp(server: { host: string; port: number }, opts: TestUaOptions): Promise<TestUa> {
-    const transport = await UdpTransport.listen({ host: '127.0.0.1', port: 0 });
+  /** A UA over UDP, on `local.port` (a trunk's address, say) or an ephemeral port. */
+  static async overUdp(
+    server: { host: string; port: number },
+    opts: TestUaOptions,
+    local: { port?: number } = {},
+  ): Promise<TestUa> {
+    const transport = await UdpTransport.listen({ host: '127.0.0.1', port: local.port ?? 0 });
     return new TestUa(opts, transport, { protocol: 'udp', address: server.host, port: server.port });
   }
 
@@ -301,10 +330,18 @@ export class TestUa {
       return;
     }
     if (request.method === 'INVITE' || request.method === 'UPDATE') {
+      let body: Buffer | undefined = request.method === 'INVITE' ? TEST_SDP(this.extension) : undefined;
+      if (this.media && request.body.length > 0) {
+        // A re-offer (hold, resume): follow it, and answer with the mirrored direction.
+        const remote = this.media.setRemote(request.body.toString());
+        body = Buffer.from(
+          this.media.sdp(this.extension, { direction: MIRRORED_DIRECTION[remote.direction] }),
+        );
+      }
       tx.respond(
         this.stack.createResponse(request, 200, 'OK', {
           headers: [['Contact', `<${this.contactUri}>`]],
-          body: request.method === 'INVITE' ? TEST_SDP(this.extension) : undefined,
+          body,
         }),
       );
       return;
@@ -414,7 +451,8 @@ export class TestUa {
       const request = this.baseRequest('INVITE', uri, `<${uri}>`, callId, fromTag, cseq);
       for (const [name, value] of extraHeaders) request.headers.append(name, value);
       request.headers.append('Content-Type', 'application/sdp');
-      request.body = sdp ?? TEST_SDP(this.extension);
+      request.body =
+        sdp ?? (this.media ? Buffer.from(this.media.sdp(this.extension)) : TEST_SDP(this.extension));
       return request;
     };
     const outgoing = new OutgoingCall(this, build(1));

@@ -74,6 +74,8 @@ async function launchTestPlatform(
     sipPort: 0,
     databaseUrl: store === 'postgres' ? POSTGRES_URL : undefined,
     databaseSchema: schema,
+    // Suites that look at media ask for the engine (`mediaDefault: 'auto'`); the rest spare the process.
+    mediaDefault: 'off',
     ...options,
   });
   const uas: TestUa[] = [];

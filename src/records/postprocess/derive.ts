@@ -44,6 +44,22 @@ function seconds(fromMs: number, toMs: number): number {
   return Math.max(0, Math.round((toMs - fromMs) / 1000));
 }
 
+/** Every recording of the call: the call-level records list them all (DESIGN.md §9). */
+function callRecordingIds(state: CallState): string[] {
+  return (state.recordings ?? []).map((recording) => recording.recordingId);
+}
+
+/**
+ * The recordings a leg's party was connected for: its user call event lists them, and an agent
+ * who was only offered the call gets none.
+ */
+function legRecordingIds(state: CallState, callLegId: string | undefined): string[] {
+  if (!callLegId) return [];
+  return (state.recordings ?? [])
+    .filter((recording) => recording.aLegId === callLegId || recording.bLegId === callLegId)
+    .map((recording) => recording.recordingId);
+}
+
 function minOf(values: (number | null)[]): number | null {
   let min: number | null = null;
   for (const value of values) if (value !== null && (min === null || value < min)) min = value;
@@ -133,7 +149,7 @@ export function deriveRecords(state: CallState, names: Names): DerivedRecords {
       answerTimeMs: answeredMs,
       endTimeMs: ended.endedMs,
       durationSeconds: talkSeconds,
-      recordingIds: [],
+      recordingIds: legRecordingIds(state, callerLeg?.callLegId),
     });
   }
   if (started && ended && kind === 'direct')
@@ -189,7 +205,7 @@ function outboundCallFields(
     endTimeMs: state.ended?.endedMs ?? null,
     durationSeconds: talkSeconds,
     result: callerResult(state),
-    recordingIds: [],
+    recordingIds: callRecordingIds(state),
   };
 }
 
@@ -271,7 +287,7 @@ function header(
     answeredByUserId: visit.answeredByUserId,
     answeredByUserName: visit.answeredByUserId ? names.userName(visit.answeredByUserId) : null,
     allocationCount: visit.allocationCount,
-    recordingIds: [],
+    recordingIds: callRecordingIds(state),
   };
 }
 
@@ -300,7 +316,7 @@ function allocationEvent(
     queueId: leg.queueId,
     queueName: leg.queueId ? names.queueName(leg.queueId) : null,
     timestampMs: leg.offeredMs,
-    recordingIds: [],
+    recordingIds: legRecordingIds(state, leg.callLegId),
   };
   if (leg.connectedMs !== null) {
     const endTimeMs = leg.endedMs ?? state.ended?.endedMs ?? null;
@@ -368,7 +384,7 @@ function calleeEvents(
       answerTimeMs,
       endTimeMs: ended.endedMs,
       durationSeconds: answerTimeMs !== null ? seconds(answerTimeMs, ended.endedMs) : 0,
-      recordingIds: [],
+      recordingIds: legRecordingIds(state, answeredLeg?.callLegId),
     });
   }
   return events;

@@ -329,6 +329,28 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       expect(await store.readCheckpoint('records')).toBe(journal.lastSeq());
     });
 
+    it("lists a recording on the header, the caller's event and the connected agent's, not on the declined one's", async () => {
+      const { call, legB } = seedUntilDecline(journal);
+      advance(1000);
+      const legC = call.ringingOffer(QUEUE_SUPPORT, USER_C);
+      advance(4000);
+      call.connectAllocation(legC, QUEUE_SUPPORT, USER_C);
+      const recordingId = call.record({ kind: 'queue', queueId: QUEUE_SUPPORT });
+      const pp = processor();
+      await pp.catchUp();
+      // While the call is up, the header already lists it.
+      expect((await headersOfCall(store, call.callId)).map((h) => h.recordingIds)).toEqual([[recordingId]]);
+      advance(30_000);
+      call.hangup();
+      await pp.catchUp();
+      expect((await headersOfCall(store, call.callId)).map((h) => h.recordingIds)).toEqual([[recordingId]]);
+      const events = await eventsOfCall(store, call.callId);
+      const byLeg = new Map(events.map((event) => [event.callLegId, event.recordingIds]));
+      expect(byLeg.get(legC)).toEqual([recordingId]);
+      expect(byLeg.get(legB)).toEqual([]);
+      expect(byLeg.get(call.callerLegId)).toEqual([recordingId]);
+    });
+
     it('writes service-call records as the call progresses and DirectCall events only at the end', async () => {
       const pp = processor();
       setTime(T0);

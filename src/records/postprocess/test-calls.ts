@@ -30,6 +30,7 @@ function user(userId: string, letter: string, extension: string): User {
     username: `${letter}@example.com`,
     extension,
     password: `secret-${letter}`,
+    recordDirectCalls: false,
     role: 'agent',
     grants: grants(),
   };
@@ -52,6 +53,7 @@ export const TEST_TENANT: Tenant = {
       allocationTimeoutSeconds: 15,
       maxWaitSeconds: 120,
       wrapUpSeconds: 0,
+      recordInbound: false,
       recordOutbound: true,
       callbackListId: LIST_SUPPORT,
       overflowTarget: 'Sales',
@@ -65,6 +67,7 @@ export const TEST_TENANT: Tenant = {
       allocationTimeoutSeconds: 15,
       maxWaitSeconds: 120,
       wrapUpSeconds: 0,
+      recordInbound: false,
       recordOutbound: false,
     },
   ],
@@ -255,6 +258,22 @@ export class ScriptedCall {
     this.connectedLegs.push(callLegId);
     this.answeredBy = userId;
     return this;
+  }
+
+  /** Call control started recording the connected call (call.ts startRecordingIfConfigured). */
+  record(owner: { kind: 'queue'; queueId: string } | { kind: 'user'; userId: string }): string {
+    const recordingId = randomUUID();
+    const bLegId = this.connectedLegs.at(-1);
+    if (!bLegId) throw new Error('record(): nobody is connected');
+    this.append({
+      type: 'RecordingStarted',
+      callId: this.callId,
+      recordingId,
+      owner,
+      aLegId: this.callerLegId,
+      bLegId,
+    });
+    return recordingId;
   }
 
   /** A callee or trunk leg answers (call.ts onAnswered + connect). */

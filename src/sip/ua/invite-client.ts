@@ -18,6 +18,8 @@ export interface InviteTarget {
   /** Request-URI. */
   uri: string;
   flow: Flow;
+  /** This branch's body, when branches need different ones (a media engine's offer per device). */
+  body?: Buffer;
 }
 
 export interface InviteClientEvents<Usage> extends InDialogEvents<Usage> {
@@ -60,6 +62,8 @@ export abstract class InviteClientUsage<Self> extends UsageBase<Self, InviteClie
   finalStatus = 0;
   /** The answer (SDP) of the winning 2xx; nothing else of the 2xx is kept. */
   private answer?: { body: Buffer; contentType?: string };
+  /** Which of the setup's targets gave the winning 2xx (index into `targets`). */
+  answeredTargetIndex?: number;
   /** Set when the owner gave up on the usage (CANCEL sent): late answers are hung up. */
   abandoned = false;
 
@@ -72,6 +76,11 @@ export abstract class InviteClientUsage<Self> extends UsageBase<Self, InviteClie
 
   get flow(): Flow {
     return this.dialog?.flow ?? this.branches[0]!.target.flow;
+  }
+
+  /** The targets as the setup gave them (the owner may set each one's `body` until `start`). */
+  get targets(): readonly InviteTarget[] {
+    return this.branches.map((branch) => branch.target);
   }
 
   get identifiers(): DialogIdentifiers {
@@ -93,14 +102,15 @@ export abstract class InviteClientUsage<Self> extends UsageBase<Self, InviteClie
     headers.append('Contact', `<${this.stack.contactUri(branch.target.flow)}>`);
     headers.append('Allow', ALLOW);
     for (const [name, value] of setup.extraHeaders) headers.append(name, value);
-    if (setup.body.length > 0) headers.append('Content-Type', setup.contentType ?? 'application/sdp');
+    const body = branch.target.body ?? setup.body;
+    if (body.length > 0) headers.append('Content-Type', setup.contentType ?? 'application/sdp');
     return {
       kind: 'request',
       method: 'INVITE',
       uri: branch.target.uri,
       version: 'SIP/2.0',
       headers,
-      body: setup.body,
+      body,
     };
   }
 
@@ -157,6 +167,7 @@ export abstract class InviteClientUsage<Self> extends UsageBase<Self, InviteClie
     this.dialog = dialog;
     this.remoteTag = remoteTag;
     this.answer = { body: response.body, contentType: response.headers.get('Content-Type') };
+    this.answeredTargetIndex = this.branches.indexOf(branch);
     this.state = 'answered';
     this.answeredAtMs = Date.now();
     this.finalStatus = response.status;

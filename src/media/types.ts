@@ -1,0 +1,64 @@
+/**
+ * The media engine seam (DESIGN.md §9): call control anchors every call's media in an engine
+ * (rtpengine) by passing each SDP offer and answer through it, and tells it when a call ends.
+ * The engine rewrites the SDP so that each party sends its media to the engine, never to the other
+ * party, and bridges the two sides: WebRTC (ICE, DTLS-SRTP, rtcp-mux, Opus) on browser legs and
+ * plain RTP (RTP/AVP, G.711) on SIP phones and trunks.
+ *
+ * Parties are identified within a call by tags: Switchboard uses CallLegIds as rtpengine's
+ * from-tag / to-tag, and the server CallId as rtpengine's call-id.
+ */
+
+/** What the party that will receive an SDP speaks. */
+export type MediaEndpointKind = 'webrtc' | 'rtp';
+
+export interface MediaOffer {
+  /** The server CallId (rtpengine call-id). */
+  callId: string;
+  /** The CallLegId of the party that made the offer. */
+  fromTag: string;
+  /**
+   * Keeps several outgoing branches of one offer apart (forking to a user's devices: one offer per
+   * device, each made for its kind; rtpengine `via-branch`). The answer names the branch that won.
+   */
+  branch?: string;
+  /** The offer as the offering party sent it. */
+  sdp: Buffer;
+  /** What the receiving party speaks: the SDP returned is made for it. */
+  toward: MediaEndpointKind;
+}
+
+export interface MediaAnswer {
+  callId: string;
+  /** The CallLegId of the party that made the offer (as in the offer). */
+  fromTag: string;
+  /** The CallLegId of the party that answers. */
+  toTag: string;
+  /** The branch of the offer that this answer answers (as in `MediaOffer.branch`). */
+  branch?: string;
+  /** The answer as the answering party sent it. */
+  sdp: Buffer;
+  /** What the party receiving the answer (the offerer) speaks. */
+  toward: MediaEndpointKind;
+}
+
+export interface MediaEngine {
+  /** A human name for logs and /health (e.g. `rtpengine 127.0.0.1:22222`). */
+  readonly description: string;
+  /** The SDP to send to the other party in place of an offer. Rejects with a MediaError. */
+  offer(offer: MediaOffer): Promise<Buffer>;
+  /** The SDP to send back to the offerer in place of an answer. Rejects with a MediaError. */
+  answer(answer: MediaAnswer): Promise<Buffer>;
+  /**
+   * Record the call's media from now until it is deleted (rtpengine ng `start recording`; with
+   * `--recording-method=pcap` the engine writes what each party sends, decrypted, to a pcap under
+   * its recording directory). Calling it again while recording is harmless. Rejects with a
+   * MediaError (e.g. MEDIA_ENGINE_ERROR for an unknown call).
+   */
+  startRecording(callId: string): Promise<void>;
+  /** The call ended: release its media (idempotent; never rejects for an unknown call). */
+  delete(callId: string): Promise<void>;
+  /** Whether the engine answers right now. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
