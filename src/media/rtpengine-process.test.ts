@@ -1,14 +1,19 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../logger.js';
+import { waitUntil } from '../testing/wait.js';
 import { isMediaError } from './errors.js';
 import { NgClient } from './ng-client.js';
 import {
   findRtpEngineBinary,
+  pickFreeUdpPort,
   type RtpEngineProcess,
   type RtpEngineRestartInfo,
   startRtpEngineProcess,
+  stopStaleEngine,
 } from './rtpengine-process.js';
 
 let dataDir: string;
@@ -46,19 +51,16 @@ describe('startRtpEngineProcess failures', () => {
     expect(String((err as Error).message)).toContain('no-such-rtpengine');
   });
 
-  it.skipIf(!findRtpEngineBinary())(
-    'a bad interface fails fast with rtpengine stderr in the message',
-    async () => {
-      const started = Date.now();
-      const err = await startRtpEngineProcess({ dataDir, extraArgs: ['--interface=999.0.0.1'] }).catch(
-        (e: unknown) => e,
-      );
-      expect(isMediaError(err) && err.code).toBe('MEDIA_ENGINE_START_FAILED');
-      expect((err as Error).message).toMatch(/exited during start-up \(code 255\)/);
-      expect((err as Error).message).toMatch(/CRIT: .*Invalid interface specification: '999.0.0.1'/);
-      expect(Date.now() - started).toBeLessThan(5000);
-    },
-  );
+  it('a bad interface fails fast with rtpengine stderr in the message', async () => {
+    const started = Date.now();
+    const err = await startRtpEngineProcess({ dataDir, extraArgs: ['--interface=999.0.0.1'] }).catch(
+      (e: unknown) => e,
+    );
+    expect(isMediaError(err) && err.code).toBe('MEDIA_ENGINE_START_FAILED');
+    expect((err as Error).message).toMatch(/exited during start-up \(code 255\)/);
+    expect((err as Error).message).toMatch(/CRIT: .*Invalid interface specification: '999.0.0.1'/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
 
   it('a program that never answers pings times out with a clear error, and is killed', async () => {
     const fake = join(dataDir, 'silent-rtpengine');
@@ -80,7 +82,7 @@ describe('startRtpEngineProcess failures', () => {
   });
 });
 
-describe.skipIf(!findRtpEngineBinary())('a running rtpengine', () => {
+describe('a running rtpengine', () => {
   let proc: RtpEngineProcess;
   const restarts: RtpEngineRestartInfo[] = [];
 
@@ -145,7 +147,7 @@ describe.skipIf(!findRtpEngineBinary())('a running rtpengine', () => {
   });
 });
 
-describe.skipIf(!findRtpEngineBinary())('restart limits', () => {
+describe('restart limits', () => {
   it('gives up after maxRestartsPerMinute', async () => {
     const proc = await startRtpEngineProcess({
       dataDir: join(dataDir, 'limits'),
@@ -164,6 +166,44 @@ describe.skipIf(!findRtpEngineBinary())('restart limits', () => {
       expect(proc.running).toBe(false);
     } finally {
       await proc.stop();
+    }
+  });
+});
+
+describe('a stale rtpengine left by a killed platform', () => {
+  it('is stopped by the next start with the same data directory (its pid file), and only it', async () => {
+    const engineDir = mkdtempSync(join(tmpdir(), 'sb-stale-'));
+    const pidFile = join(engineDir, 'rtpengine.pid');
+    const port = await pickFreeUdpPort();
+    // An rtpengine no platform object owns any more (its parent was SIGKILLed).
+    const orphan = spawn(
+      'rtpengine',
+      [
+        '--config-file=none',
+        '--foreground',
+        '--table=-1',
+        '--interface=127.0.0.1',
+        `--listen-ng=127.0.0.1:${port}`,
+        '--port-min=23000',
+        '--port-max=23099',
+        `--pidfile=${pidFile}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    const exited = new Promise((resolve) => orphan.once('exit', resolve));
+    try {
+      await waitUntil(() => existsSync(pidFile), 5000, 'the orphan pid file');
+      // A pid file naming some other process is left alone.
+      const other = join(engineDir, 'other.pid');
+      writeFileSync(other, String(process.pid));
+      expect(await stopStaleEngine(other, silentLogger)).toBe(false);
+
+      expect(await stopStaleEngine(pidFile, silentLogger)).toBe(true);
+      await exited;
+      expect(orphan.exitCode !== null || orphan.signalCode !== null).toBe(true);
+    } finally {
+      orphan.kill('SIGKILL');
+      rmSync(engineDir, { recursive: true, force: true });
     }
   });
 });

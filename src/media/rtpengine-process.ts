@@ -11,7 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Logger, silentLogger } from '../logger.js';
@@ -404,6 +404,7 @@ export async function startRtpEngineProcess(options: RtpEngineProcessOptions): P
     );
   }
   const proc = new RtpEngineProcess({ ...options, dataDir, host, ngPort, recordingDir, ...window });
+  await stopStaleEngine(proc.pidFile, options.logger ?? silentLogger);
   try {
     await proc.start();
   } catch (err) {
@@ -411,4 +412,52 @@ export async function startRtpEngineProcess(options: RtpEngineProcessOptions): P
     throw err;
   }
   return proc;
+}
+
+/**
+ * A platform killed with SIGKILL leaves its rtpengine child running (Node cannot ask the kernel to
+ * end a child with its parent): it still holds its ports and, for a recorded call, the pcap it was
+ * writing. The next start with the same data directory ends it first — SIGTERM, so that rtpengine
+ * closes its files (a crash's recording is then rendered from what was captured), SIGKILL after 2 s.
+ * Only a process whose command line is rtpengine's with this very pid file is touched.
+ */
+export async function stopStaleEngine(pidFile: string, logger: Logger): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  let commandLine: string;
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  } catch {
+    return false; // not running any more
+  }
+  if (!commandLine.includes('rtpengine') || !commandLine.includes(`--pidfile=${pidFile}`)) return false;
+  logger.warn({ pid, pidFile }, 'media: stopping the rtpengine a previous run left behind');
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  const deadline = Date.now() + 2000;
+  while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (alive()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone in between
+    }
+  }
+  return true;
 }
