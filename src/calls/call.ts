@@ -658,15 +658,18 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       return;
     }
     const recordingId = randomUUID();
+    const aLegId = this.callerLeg.callLegId;
     media.startRecording(this.callId).then(
-      () => {
+      (ports) => {
         this.append({
           type: 'RecordingStarted',
           callId: this.callId,
           recordingId,
           owner,
-          aLegId: this.callerLeg.callLegId,
+          aLegId,
           bLegId: bLeg.callLegId,
+          aEnginePorts: ports[aLegId],
+          bEnginePorts: ports[bLeg.callLegId],
         });
       },
       (err: unknown) =>

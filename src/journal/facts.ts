@@ -219,6 +219,9 @@ export const RecordingStartedSchema = z.object({
   owner: RecordingOwnerSchema,
   aLegId: z.string(),
   bLegId: z.string(),
+  /** The media engine's ports each side sends to (its capture is split into channels by them). */
+  aEnginePorts: z.array(z.number().int()).optional(),
+  bEnginePorts: z.array(z.number().int()).optional(),
 });
 
 /** Every fact of the current version. */

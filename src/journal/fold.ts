@@ -89,6 +89,9 @@ export interface RecordingOfCall {
   ownerId: string;
   aLegId: string;
   bLegId: string;
+  /** The engine ports each side sends to; null in recordings journaled without them. */
+  aEnginePorts: number[] | null;
+  bEnginePorts: number[] | null;
   startedMs: number;
 }
 
@@ -322,6 +325,8 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
         ownerId: fact.owner.kind === 'queue' ? fact.owner.queueId : fact.owner.userId,
         aLegId: fact.aLegId,
         bLegId: fact.bLegId,
+        aEnginePorts: fact.aEnginePorts ?? null,
+        bEnginePorts: fact.bEnginePorts ?? null,
         startedMs: t,
       });
       break;

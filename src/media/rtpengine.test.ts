@@ -284,6 +284,20 @@ describe('RtpEngine against rtpengine', () => {
     await media.delete(id);
   });
 
+  it('a browser is offered G.711 only (so every leg records as G.711), even by another browser', async () => {
+    const id = callId();
+    const offer = webrtcOffer(50_020);
+    expect(offer.toString()).toMatch(/opus/i);
+    const out = parseSdp(await media.offer({ callId: id, fromTag: 'B1', sdp: offer, toward: 'webrtc' }));
+    expect(out.proto).toBe('UDP/TLS/RTP/SAVPF');
+    const codecs = out.pts.map((pt) => out.codec(pt)?.toLowerCase());
+    expect(codecs).toContain('pcmu');
+    expect(codecs.every((codec) => codec === 'pcmu' || codec === 'pcma' || codec === 'telephone-event')).toBe(
+      true,
+    );
+    await media.delete(id);
+  });
+
   it('RTP offer toward WebRTC: UDP/TLS/RTP/SAVPF with ICE, fingerprint, rtcp-mux, mid', async () => {
     const id = callId();
     const out = parseSdp(

@@ -20,7 +20,13 @@ import { type Logger, silentLogger } from '../logger.js';
 import { type BencodeDict, type BencodeValue, bencodeText, isBencodeDict } from './bencode.js';
 import { isMediaError } from './errors.js';
 import { NgClient, type NgSdpRequest } from './ng-client.js';
-import type { MediaAnswer, MediaEndpointKind, MediaEngine, MediaOffer } from './types.js';
+import type {
+  MediaAnswer,
+  MediaEndpointKind,
+  MediaEngine,
+  MediaOffer,
+  RecordingStreamPorts,
+} from './types.js';
 
 export interface RtpEngineOptions {
   /** rtpengine's ng address: `host:port`, `[v6]:port` or `udp:host:port` (tenant `media.rtpengine`). */
@@ -67,6 +73,7 @@ export function sideFlags(toward: MediaEndpointKind): SideFlags {
 }
 
 const REPLACE = ['origin', 'session-connection'];
+const G711 = ['PCMU', 'PCMA'];
 
 export class RtpEngine implements MediaEngine {
   readonly client: NgClient;
@@ -103,6 +110,11 @@ export class RtpEngine implements MediaEngine {
 
   async offer(offer: MediaOffer): Promise<Buffer> {
     const transcode = this.transcode[offer.toward];
+    // Browsers are offered G.711 only (telephone-event kept): every leg then speaks G.711, which
+    // recordings decode and phones and trunks understand without transcoding. rtpengine captures
+    // what a party sends before it transcodes, so an Opus leg would record as Opus.
+    const g711Only =
+      offer.toward === 'webrtc' ? { strip: ['all'], except: [...G711, 'telephone-event'] } : {};
     const reply = await this.client.offer({
       callId: offer.callId,
       fromTag: offer.fromTag,
@@ -110,7 +122,7 @@ export class RtpEngine implements MediaEngine {
       sdp: offer.sdp,
       replace: REPLACE,
       ...sideFlags(offer.toward),
-      codec: transcode.length > 0 ? { transcode } : undefined,
+      codec: transcode.length > 0 || offer.toward === 'webrtc' ? { ...g711Only, transcode } : undefined,
     });
     if (reply.warning)
       this.logger.info({ callId: offer.callId, warning: reply.warning }, 'rtpengine offer warning');
@@ -157,11 +169,16 @@ export class RtpEngine implements MediaEngine {
    * refreshes the metadata (the pcap goes on). Rejects with a MediaError (MEDIA_ENGINE_ERROR for an
    * unknown call).
    */
-  async startRecording(callId: string): Promise<void> {
+  async startRecording(callId: string): Promise<RecordingStreamPorts> {
     const reply = await this.client.query({ callId });
-    const metadata = recordingMetadata(recordingStreamsOf(reply));
+    const streams = recordingStreamsOf(reply);
+    const metadata = recordingMetadata(streams);
     await this.client.command('start recording', { 'call-id': callId, metadata });
     this.logger.debug({ callId, metadata }, 'rtpengine recording started');
+    const ports: RecordingStreamPorts = {};
+    for (const [tag, list] of Object.entries(streams.tags))
+      ports[tag] = list.filter((stream) => !stream.rtcp).map((stream) => stream.port);
+    return ports;
   }
 
   /** The engine's view of a call (ng `query`), e.g. for diagnostics; rejects for an unknown call. */

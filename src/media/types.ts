@@ -55,10 +55,17 @@ export interface MediaEngine {
    * its recording directory). Calling it again while recording is harmless. Rejects with a
    * MediaError (e.g. MEDIA_ENGINE_ERROR for an unknown call).
    */
-  startRecording(callId: string): Promise<void>;
+  startRecording(callId: string): Promise<RecordingStreamPorts>;
   /** The call ended: release its media (idempotent; never rejects for an unknown call). */
   delete(callId: string): Promise<void>;
   /** Whether the engine answers right now. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * Where each party's media enters the engine while it records: CallLegId → the engine's own
+ * ports that party sends RTP to. Journaled with the recording, so that a capture whose engine
+ * died before writing its metadata can still be split into the two parties' channels.
+ */
+export type RecordingStreamPorts = Record<string, number[]>;

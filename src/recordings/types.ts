@@ -24,6 +24,13 @@ export interface RecordingJob {
   aLegId: string;
   /** CallLegId of the B side (the agent / callee leg that was connected): channel 1. */
   bLegId: string;
+  /**
+   * The engine ports each side sends to, as journaled with the recording. They split the capture
+   * even when the engine died before writing its metadata (a crash); absent, the capture's own
+   * metadata is used.
+   */
+  aEnginePorts?: number[];
+  bEnginePorts?: number[];
   /** Users of the A and B legs (who were connected while it recorded): they may fetch it. */
   partyUserIds: string[];
   /** When recording started (the call was connected), epoch ms. */
