@@ -359,6 +359,61 @@ describe('restrictCallMap: only what the viewer may see', () => {
   });
 });
 
+describe('recordings in the map', () => {
+  const RECORDING = 'dddddddd-0000-4000-8000-000000000004';
+  const entries = seedEntries();
+  const ended = entries.pop()!;
+  const recorded = [
+    ...entries,
+    {
+      seq: ended.seq,
+      timeMs: ended.timeMs - 50,
+      fact: {
+        type: 'RecordingStarted',
+        callId: CALL,
+        recordingId: RECORDING,
+        owner: { kind: 'queue', queueId: QUEUE },
+        aLegId: LEG_A,
+        bLegId: LEG_C,
+      },
+    } satisfies JournalEntry,
+    { ...ended, seq: ended.seq + 1 },
+  ];
+  const map = buildCallMap(recorded, records())!;
+
+  it('lists the recording with its owner, its two legs and where REST serves it, and a timeline note', () => {
+    expect(map.recordings).toEqual([
+      {
+        recordingId: RECORDING,
+        ownerKind: 'queue',
+        ownerId: QUEUE,
+        aLegId: LEG_A,
+        bLegId: LEG_C,
+        startedAtMs: ended.timeMs - 50,
+      },
+    ]);
+    expect(map.timeline.some((step) => step.label === 'recording started' && step.callLegId === LEG_C)).toBe(
+      true,
+    );
+    const wire = toWireCallMap(map, directory, true);
+    expect(wire.Recordings).toEqual([
+      expect.objectContaining({
+        RecordingId: RECORDING,
+        Owner: { Kind: 'Queue', Id: QUEUE, Name: 'Support' },
+        Endpoint: `calls/recordings/${RECORDING}`,
+      }),
+    ]);
+  });
+
+  it("shows it to the queue's ServiceCalls holder and to C (a party), not to B who only declined", () => {
+    expect(restrictCallMap(map, user('support@example.com'))!.map.recordings).toHaveLength(1);
+    expect(restrictCallMap(map, user('c@example.com'))!.map.recordings).toHaveLength(1);
+    const b = restrictCallMap(map, user('b@example.com'))!;
+    expect(b.map.recordings).toEqual([]);
+    expect(JSON.stringify(b.map)).not.toContain(RECORDING);
+  });
+});
+
 describe('toWireCallMap', () => {
   it('speaks the REST API dialect: PascalCase, UTC times, names for ids', () => {
     const wire = toWireCallMap(buildCallMap(seedEntries(), records())!, directory, true);

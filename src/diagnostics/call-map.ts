@@ -186,6 +186,9 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
       case 'CallEnded':
         step(note(SWITCHBOARD, `call ended: ${fact.reason}`, fact.cause ?? null, null));
         break;
+      case 'RecordingStarted':
+        step(note(SWITCHBOARD, 'recording started', fact.recordingId, fact.bLegId));
+        break;
     }
   }
   const { started, ended } = state;
@@ -205,6 +208,14 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
       return view ? [view] : [];
     }),
     records: recordEntries(callId, records),
+    recordings: (state.recordings ?? []).map((recording) => ({
+      recordingId: recording.recordingId,
+      ownerKind: recording.ownerKind,
+      ownerId: recording.ownerId,
+      aLegId: recording.aLegId,
+      bLegId: recording.bLegId,
+      startedAtMs: recording.startedMs,
+    })),
     participants: [...participants.values()],
     timeline,
   };
@@ -443,18 +454,28 @@ export function restrictCallMap(map: CallMap, viewer: User): { map: CallMap; com
       participant.kind === 'caller' && !callerVisible ? { ...participant, userId: null } : participant,
     );
   const visibleQueueIds = map.queueIds.filter((queueId) => referenced.has(queueKey(queueId)));
+  // A recording is shown to whoever may fetch it (src/recordings): its owner's grant, or a party.
+  const partyOf = (callLegId: string) => map.legs.find((leg) => leg.callLegId === callLegId)?.userId;
+  const recordings = map.recordings.filter(
+    (recording) =>
+      canSee(viewer, recording.ownerKind === 'queue' ? 'ServiceCalls' : 'DirectCalls', recording.ownerId) ||
+      partyOf(recording.aLegId) === viewer.userId ||
+      partyOf(recording.bLegId) === viewer.userId,
+  );
   const restricted: CallMap = {
     ...map,
     callerUserId: callerVisible ? map.callerUserId : null,
     queueIds: visibleQueueIds,
     legs,
     records,
+    recordings,
     participants,
     timeline,
   };
   const complete =
     legs.length === map.legs.length &&
     records.length === map.records.length &&
+    recordings.length === map.recordings.length &&
     timeline.length === map.timeline.length &&
     visibleQueueIds.length === map.queueIds.length;
   return { map: restricted, complete };
@@ -588,6 +609,21 @@ export function toWireCallMap(map: CallMap, directory: Directory, complete: bool
     Complete: complete,
     Legs: legs,
     Records: records,
+    Recordings: map.recordings.map((recording) => ({
+      RecordingId: recording.recordingId,
+      Owner: {
+        Kind: recording.ownerKind === 'queue' ? 'Queue' : 'User',
+        Id: recording.ownerId,
+        Name:
+          recording.ownerKind === 'queue'
+            ? queueName(directory, recording.ownerId)
+            : (userRef(directory, recording.ownerId)?.UserName ?? recording.ownerId),
+      },
+      ALegId: recording.aLegId,
+      BLegId: recording.bLegId,
+      StartTime: formatApiTime(recording.startedAtMs),
+      Endpoint: `calls/recordings/${recording.recordingId}`,
+    })),
     Participants: participants,
     Timeline: map.timeline.map((step) => ({
       Seq: step.seq,

@@ -108,6 +108,15 @@ export interface CallMap {
   endCause: string | null;
   legs: LegMap[];
   records: RecordEntry[];
+  /** Recordings made of the call (RecordingStarted): channel 0 = aLegId, channel 1 = bLegId. */
+  recordings: {
+    recordingId: string;
+    ownerKind: 'queue' | 'user';
+    ownerId: string;
+    aLegId: string;
+    bLegId: string;
+    startedAtMs: number;
+  }[];
   participants: Participant[];
   timeline: TimelineStep[];
 }
@@ -207,6 +216,15 @@ export interface WireCallMap {
   Complete: boolean;
   Legs: WireLeg[];
   Records: WireRecord[];
+  /** The call's recordings; `Endpoint` is relative to apiEndpoint (GET it for the file URL). */
+  Recordings: {
+    RecordingId: string;
+    Owner: { Kind: 'Queue' | 'User'; Id: string; Name: string };
+    ALegId: string;
+    BLegId: string;
+    StartTime: string;
+    Endpoint: string;
+  }[];
   Participants: WireParticipant[];
   Timeline: WireTimelineStep[];
 }
