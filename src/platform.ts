@@ -26,6 +26,11 @@ import {
   startRtpEngineProcess,
 } from './media/rtpengine-process.js';
 import type { MediaEngine } from './media/types.js';
+import { RtpEnginePcapRenderer } from './recordings/render.js';
+import type { RecordingStore } from './recordings/store.js';
+import { openRecordingStore } from './recordings/store.js';
+import { createRecordingTokens } from './recordings/token.js';
+import { createRecordingWorker, type RecordingWorker } from './recordings/worker.js';
 import { createPostProcessor, type PostProcessor } from './records/postprocess/index.js';
 import { openDatabase, openRecordStore } from './records/store/index.js';
 import type { RecordStore } from './records/types.js';
@@ -88,6 +93,9 @@ export interface Platform {
   readonly journal: SqliteJournal;
   readonly store: RecordStore;
   readonly postProcessor: PostProcessor;
+  /** Recording rows (rendered MP3s under <dataDir>/recordings) and the worker that renders them. */
+  readonly recordings: RecordingStore;
+  readonly recordingWorker: RecordingWorker | undefined;
   /** CallIds that crash recovery ended at start-up (calls the previous process left in progress). */
   readonly recoveredCallIds: string[];
   /** The media engine anchoring calls, if any, and its own process when the platform started it. */
@@ -134,6 +142,10 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   });
   const store = await openRecordStore(database);
   const credentials = await openCredentialStore(database);
+  const recordings = await openRecordingStore(database);
+  // Rendered MP3s; the media engine's own capture spool is <dataDir>/rtpengine/recordings.
+  const recordingsDir = join(opts.dataDir, 'recordings');
+  const recordingTokens = createRecordingTokens({ key: { file: join(opts.dataDir, 'recording-token.key') } });
 
   const postProcessor = createPostProcessor({
     journal,
@@ -150,6 +162,24 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   // The engine may restart before call control exists; the handler is pointed at it below.
   const mediaEvents = { restarted: () => {} };
   const { media, mediaProcess } = await startMedia(opts, logger, () => mediaEvents.restarted());
+
+  // Recordings are rendered from the engine's captures after their calls end (src/recordings).
+  const captureDir = mediaProcess?.recordingDir ?? opts.tenant.media?.recordingDir;
+  const recordingWorker =
+    captureDir === undefined
+      ? undefined
+      : createRecordingWorker({
+          journal,
+          store: recordings,
+          recordingsDir,
+          renderer: new RtpEnginePcapRenderer({
+            recordingDir: captureDir,
+            logger: logger.child({ component: 'recordings' }),
+          }),
+          retentionDays: opts.tenant.recordings?.retentionDays,
+          onError: (err) => logger.warn({ err }, `recordings: ${err.message}`),
+        });
+  recordingWorker?.start();
 
   const http = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -180,6 +210,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     records: store,
     credentials,
     callbacks: store,
+    recordings: { store: recordings, recordingsDir, tokens: recordingTokens },
     logger,
     rateLimits: opts.apiRateLimits,
     extensions: [
@@ -296,6 +327,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     journal,
     store,
     postProcessor,
+    recordings,
+    recordingWorker,
     recoveredCallIds,
     http,
     httpPort,
@@ -318,6 +351,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       if (callControl.activeCalls.length === 0) await journal.markSettled(journal.lastSeq());
       await postProcessor.stop();
       await postProcessor.catchUp();
+      await recordingWorker?.stop();
       await store.close();
       await database.close();
       await journal.close();

@@ -4,7 +4,6 @@
  * known time; no record is lost and none is duplicated. Also: SIGTERM shuts down cleanly with
  * every record written, and a broken config stops start-up with a message naming line and field.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -12,9 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestUa } from '../src/testing/test-ua.js';
 import { selfSignedCertificate } from '../src/testing/tls-cert.js';
-import { freeTcpPort as freePort, RestClient, waitFor } from './support/platform.js';
-
-const ROOT = join(import.meta.dirname, '..');
+import { startCli, waitForReady } from './support/cli-process.js';
+import { freeTcpPort as freePort, RestClient } from './support/platform.js';
 
 const CONFIG = `
 domain: switchboard.local
@@ -26,37 +24,6 @@ users:
 queues:
   - { name: Support, extension: "100", members: [b@example.com, c@example.com] }
 `;
-
-interface Child {
-  process: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startChild(args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', VITEST: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { process: child, output: () => output, exited };
-}
-
-async function waitForReady(child: Child): Promise<void> {
-  await waitFor(
-    async () => (child.output().includes('switchboard ready') ? true : undefined),
-    20_000,
-    'ready line',
-  );
-}
 
 describe('a switchboard process', () => {
   let dataDir: string;
@@ -101,7 +68,7 @@ describe('a switchboard process', () => {
   };
 
   it('ends calls left in progress by a SIGKILL with Result Failed, losing and duplicating nothing', async () => {
-    const first = startChild(args());
+    const first = startCli(args());
     await waitForReady(first);
     expect(first.output()).toMatch(
       /switchboard ready: sip udp 127\.0\.0\.1:\d+, sip tcp 127\.0\.0\.1:\d+, sip ws ws:\/\/127\.0\.0\.1:\d+\/sip/,
@@ -136,7 +103,7 @@ describe('a switchboard process', () => {
     expect(await first.exited).toBeNull();
     await Promise.all(uas.splice(0).map((agent) => agent.close()));
 
-    const second = startChild(args());
+    const second = startCli(args());
     await waitForReady(second);
     expect(second.output()).toMatch(/ended 2 call\(s\) left in progress/);
     const admin = await RestClient.signIn(
@@ -165,7 +132,7 @@ describe('a switchboard process', () => {
     second.process.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(second.output()).toContain('switchboard: stopped');
-    const third = startChild(args());
+    const third = startCli(args());
     await waitForReady(third);
     expect(third.output()).not.toMatch(/left in progress/);
     expect(await admin.list('/calls', { CallId: directCallId })).toHaveLength(2);
@@ -179,7 +146,7 @@ describe('a switchboard process', () => {
       broken,
       'domain: x\nusers:\n  - { username: a@example.com, extension: 1001x, password: p }\n',
     );
-    const child = startChild([
+    const child = startCli([
       'start',
       '--config',
       broken,
@@ -195,31 +162,31 @@ describe('a switchboard process', () => {
   });
 
   it('rejects unknown flags and bad ports with a usage message', async () => {
-    const child = startChild(['start', '--http-port', 'eighty']);
+    const child = startCli(['start', '--http-port', 'eighty']);
     expect(await child.exited).toBe(2);
     expect(child.output()).toContain('--http-port must be a port number');
   });
 
   it('refuses TLS files it cannot use, naming the file, and serves HTTPS, WSS and SIP over TLS with good ones', async () => {
     const { certPath, keyPath } = selfSignedCertificate();
-    const alone = startChild(['start', '--tls-cert', certPath]);
+    const alone = startCli(['start', '--tls-cert', certPath]);
     expect(await alone.exited).toBe(2);
     expect(alone.output()).toContain('--tls-cert and --tls-key go together');
 
     const missing = join(dataDir, 'missing.pem');
-    const noFile = startChild([...args(), '--tls-cert', missing, '--tls-key', keyPath]);
+    const noFile = startCli([...args(), '--tls-cert', missing, '--tls-key', keyPath]);
     expect(await noFile.exited).toBe(2);
     expect(noFile.output()).toContain(`--tls-cert ${missing}: no such file`);
 
     const notPem = join(dataDir, 'not-a-key.pem');
     writeFileSync(notPem, 'hello\n');
-    const badKey = startChild([...args(), '--tls-cert', certPath, '--tls-key', notPem]);
+    const badKey = startCli([...args(), '--tls-cert', certPath, '--tls-key', notPem]);
     expect(await badKey.exited).toBe(2);
     expect(badKey.output()).toContain(`--tls-key ${notPem}: not a PEM file`);
 
     const [securePort, tlsPort] = [await freePort(), await freePort()];
     const secureArgs = ['start', '--config', configPath, '--data', join(dataDir, 'tls')];
-    const secure = startChild([
+    const secure = startCli([
       ...secureArgs,
       ...['--http-port', String(securePort), '--sip-port', String(await freePort())],
       ...['--sip-tls-port', String(tlsPort), '--tls-cert', certPath, '--tls-key', keyPath],

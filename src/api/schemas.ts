@@ -167,6 +167,20 @@ export const authUserBody = z.object({
 export const userIdParams = z.object({ UserId: idParameter('UserId', 'The user id.') });
 export const callIdParams = z.object({ CallId: idParameter('CallId', 'The CallId of the service call.') });
 export const eventIdParams = z.object({ EventId: idParameter('EventId', 'The Id of the user call event.') });
+export const recordingIdParams = z.object({
+  RecordingId: idParameter('RecordingId', 'The recording id, as listed in RecordingIds of call records.'),
+});
+export const recordingFileQuery = z.object({
+  token: z
+    .string()
+    .min(1, { error: 'token must not be empty' })
+    .optional()
+    .meta({
+      description:
+        'The download token of the URL that GET /calls/recordings/{RecordingId} returns. With it no ' +
+        'Authorization is needed; without it the request needs HTTP Basic and the same permission as the metadata.',
+    }),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Responses.
@@ -220,6 +234,19 @@ export const callbackListSchema = z.object({
   Name: z.string(),
   QueueId: wireId('Queue whose number callees see on callback calls.'),
   MemberUserIds: z.array(z.string()),
+});
+
+export const recordingSchema = z.object({
+  Id: wireId('The recording id.'),
+  CallId: wireId('The CallId of the recorded call.'),
+  URL: z.string().meta({
+    description:
+      "Where the audio is, relative to apiEndpoint: 'calls/recordings/{Id}/file?token=...'. A GET of apiEndpoint + URL " +
+      'returns the MP3 without an Authorization header until the token expires (4 hours after this response).',
+  }),
+  Duration: z.number().int().meta({ description: 'Length of the recording in whole seconds.' }),
+  TimeStamp: z.iso.datetime().meta({ description: 'When the recording started (the call was connected).' }),
+  ContentType: z.string().meta({ description: "MIME type of the file: 'audio/mpeg'." }),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +311,7 @@ export const COMPONENTS = {
   OutboundServiceCall: outboundServiceCallWireSchema,
   OutboundCallbackCall: outboundCallbackCallWireSchema,
   CallbackRequest: callbackRequestWireSchema,
+  Recording: recordingSchema,
 } as const;
 
 export type ComponentName = keyof typeof COMPONENTS;

@@ -38,6 +38,7 @@ import { callRoutes } from './routes/calls.js';
 import type { RouteContext } from './routes/context.js';
 import { directoryRoutes } from './routes/directory.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { apiBaseUrl } from './serialize.js';
 import type { ApiDeps } from './types.js';
 import { validatorCompiler } from './validation.js';
@@ -105,6 +106,10 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       callbackRequestRoutes,
     ]) {
       await api.register(routes, context);
+    }
+    // Recordings are served only when the platform has them (like callback requests).
+    if (deps.recordings !== undefined) {
+      await api.register(recordingRoutes, { ...context, recordings: deps.recordings, auth });
     }
   });
   for (const extension of deps.extensions ?? []) await app.register(extension);

@@ -2,6 +2,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Directory } from '../config/types.js';
+import type { RecordingStore } from '../recordings/store.js';
+import type { RecordingTokens } from '../recordings/token.js';
 import type { CallbackRequestStore, RecordReader } from '../records/types.js';
 import type { HttpAuth } from './auth-plugin.js';
 import type { CredentialStore } from './credentials/index.js';
@@ -39,6 +41,12 @@ export interface ApiDeps {
    * passes its record store.
    */
   callbacks?: CallbackRequestStore;
+  /**
+   * Recordings (`GET /calls/recordings/{RecordingId}` and its `/file`): served only when given.
+   * The platform passes its recording store, its recordings directory and download tokens keyed
+   * by `<dataDir>/recording-token.key` (src/recordings/README.md).
+   */
+  recordings?: RecordingApiDeps;
   logger?: Logger;
   /** Epoch milliseconds; injectable so that throttling and key expiry can be tested. */
   now?: () => number;
@@ -60,4 +68,13 @@ export interface ApiDeps {
    * validation and error handling, and appear in its OpenAPI document.
    */
   extensions?: readonly FastifyPluginAsync[];
+}
+
+/** What the recording routes need (./routes/recordings.ts). */
+export interface RecordingApiDeps {
+  store: Pick<RecordingStore, 'getRecording'>;
+  /** Where the worker writes `<recordingId>.mp3` (a row's `fileName` is relative to it). */
+  recordingsDir: string;
+  /** Signs and checks download tokens (src/recordings/token.ts `createRecordingTokens`). */
+  tokens: RecordingTokens;
 }

@@ -235,6 +235,7 @@ function fieldNamesAt(path: readonly PathSegment[]): readonly string[] {
   if (path.length === 1 && path[0] === 'postProcessing') return FIELD_NAMES.postProcessing;
   if (path.length === 1 && path[0] === 'sip') return FIELD_NAMES.sip;
   if (path.length === 1 && path[0] === 'media') return FIELD_NAMES.media;
+  if (path.length === 1 && path[0] === 'recordings') return FIELD_NAMES.recordings;
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'authThrottle')
     return FIELD_NAMES.sipAuthThrottle;
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'tcp') return FIELD_NAMES.sipTcp;
@@ -611,6 +612,7 @@ function resolveTenant(
       tcp: { ...file.sip.tcp },
       largeRequestsOverTcp: file.sip.largeRequestsOverTcp,
     },
+    recordings: { retentionDays: file.recordings.retentionDays },
     ...(file.media
       ? {
           media: {

@@ -255,6 +255,18 @@ export const mediaSchema = z.strictObject(
   },
 );
 
+export const recordingsSchema = z.strictObject(
+  {
+    retentionDays: z
+      .number({ error: whenPresent('expected a whole number of days (0 keeps recordings forever)') })
+      .int({ error: 'expected a whole number of days' })
+      .min(0, { error: 'must be at least 0' })
+      .max(36_500, { error: 'must be at most 36500' })
+      .default(0),
+  },
+  { error: whenPresent('expected a mapping such as { retentionDays: 90 }') },
+);
+
 export const postProcessingSchema = z.strictObject(
   {
     delaySeconds: z
@@ -323,6 +335,7 @@ export const tenantFileSchema = z.strictObject(
     postProcessing: postProcessingSchema.default({ delaySeconds: 0 }),
     sip: sipSchema.default(defaultSipSettings),
     media: mediaSchema.optional(),
+    recordings: recordingsSchema.default({ retentionDays: 0 }),
     users: listOf(userSchema, 'users').min(1, { error: 'at least one user is required' }),
     queues: listOf(queueSchema, 'queues').default([]),
     callbackLists: listOf(callbackListSchema, 'callback lists').default([]),
@@ -343,6 +356,7 @@ export const FIELD_NAMES = {
   postProcessing: Object.keys(postProcessingSchema.shape),
   sip: Object.keys(sipSchema.shape),
   media: Object.keys(mediaSchema.shape),
+  recordings: Object.keys(recordingsSchema.shape),
   sipAuthThrottle: Object.keys(sipAuthThrottleSchema.shape),
   sipTcp: Object.keys(sipTcpSchema.shape),
   user: Object.keys(userSchema.shape),

@@ -136,6 +136,8 @@ export interface Tenant {
   sip: SipSettings;
   /** The media engine; absent: the platform's own rtpengine when installed (see MediaSettings). */
   media?: MediaSettings;
+  /** Recordings kept this many days (0: forever); optional in tenants built by hand. */
+  recordings?: { retentionDays: number };
   users: User[];
   queues: Queue[];
   callbackLists: CallbackList[];

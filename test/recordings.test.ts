@@ -1,0 +1,189 @@
+/**
+ * Recordings end to end (issue 13, DESIGN.md §9): the seed's queue call with `recordInbound` on a
+ * platform with its own rtpengine — B declines, C answers, A and C send different tones — yields one
+ * recording: stereo, A's tone on channel 0 and C's on channel 1 (decoded from the MP3 the API
+ * serves), duration within 0.5 s of the connected time, listed in RecordingIds of A's and C's
+ * events and of the service call header but not of B's. The file downloads with the token and no
+ * Authorization, and with Basic auth; B and a user without grants get 404; an altered token 403.
+ */
+import { MPEGDecoder } from 'mpg123-decoder';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseTenantYaml } from '../src/config/load.js';
+import type { Platform } from '../src/platform.js';
+import { dominantTone } from '../src/testing/audio.js';
+import { RtpPeer } from '../src/testing/rtp-peer.js';
+import { TestUa } from '../src/testing/test-ua.js';
+import { waitUntil } from '../src/testing/wait.js';
+import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
+
+const DOMAIN = 'switchboard.local';
+const TONES = [500, 1000, 1500];
+const TALK_MS = 2500;
+let env: TestPlatform;
+let platform: Platform;
+const opened: { close(): Promise<void> }[] = [];
+
+interface Scenario {
+  callId: string;
+  legC: string;
+  connectedMs: number;
+}
+let scenario: Scenario;
+
+beforeAll(async () => {
+  const tenant = parseTenantYaml(
+    `
+domain: ${DOMAIN}
+users:
+  - { username: a@example.com, extension: "1001", password: secret-a }
+  - { username: b@example.com, extension: "1002", password: secret-b }
+  - { username: c@example.com, extension: "1003", password: secret-c }
+  - { username: admin@example.com, extension: "1000", password: secret-admin, role: admin }
+  - { username: d@example.com, extension: "1004", password: secret-d }
+queues:
+  - { name: Support, extension: "100", members: [b@example.com, c@example.com], recordInbound: true }
+`,
+    'recordings.yaml',
+  );
+  env = await startTestPlatform(tenant, 'sqlite', { mediaDefault: 'auto' });
+  ({ platform } = env);
+  expect(platform.media).toBeDefined();
+
+  const phone = async (extension: string) => {
+    const media = await RtpPeer.open({ host: '127.0.0.1' });
+    const ua = await TestUa.overUdp(
+      { host: '127.0.0.1', port: platform.sipPort },
+      { extension, password: platform.directory.userByExtension(extension)!.password, domain: DOMAIN, media },
+    );
+    opened.push(media, ua);
+    expect((await ua.register()).status).toBe(200);
+    return ua;
+  };
+  const [a, b, c] = [await phone('1001'), await phone('1002'), await phone('1003')];
+  b.rejectAfterRinging(603, 50);
+  c.answerAfterRinging(50);
+  const call = a.call('100');
+  const answer = await call.waitForFinal(10_000);
+  expect(answer.status).toBe(200);
+  const connectedMs = Date.now();
+  a.media!.startTone(1000);
+  c.media!.startTone(500);
+  await c.media!.waitForTone(1000, TONES, { timeoutMs: 5000 });
+  await new Promise((resolve) => setTimeout(resolve, TALK_MS - (Date.now() - connectedMs)));
+  const callId = answer.headers.get('X-Server-Call-Id')!;
+  const legC = platform.callControl.call(callId)!.connectedLeg!.callLegId;
+  expect((await call.hangup()).status).toBe(200);
+  scenario = { callId, legC, connectedMs: Date.now() - connectedMs };
+  await waitUntil(() => platform.callControl.activeCalls.length === 0, 5000, 'the call ended');
+}, 60_000);
+
+afterAll(async () => {
+  for (const item of opened.splice(0).reverse()) await item.close();
+  await env?.close();
+});
+
+/** The recording once the worker has rendered it (the first try may wait for the engine's capture). */
+async function readyRecordingId(admin: RestClient): Promise<string> {
+  const header = await waitFor(
+    async () => {
+      const rows = await admin.list<{ RecordingIds: string[] }>('/servicecall', { CallId: scenario.callId });
+      return rows[0]?.RecordingIds.length ? rows[0] : undefined;
+    },
+    10_000,
+    'RecordingIds on the service call header',
+  );
+  const [recordingId] = header.RecordingIds;
+  await waitFor(
+    async () => (await platform.recordings.getRecording(recordingId!))?.state === 'ready' || undefined,
+    30_000,
+    'the rendered recording',
+  );
+  return recordingId!;
+}
+
+async function decodeMp3(mp3: Uint8Array) {
+  const decoder = new MPEGDecoder();
+  await decoder.ready;
+  try {
+    const out = decoder.decode(mp3);
+    return { sampleRate: out.sampleRate, channels: out.channelData };
+  } finally {
+    decoder.free();
+  }
+}
+
+describe('a recorded queue call', () => {
+  it('is one stereo MP3: A on channel 0, C on channel 1, as long as the call was connected', async () => {
+    const admin = await env.rest('admin@example.com', 'secret-admin');
+    const recordingId = await readyRecordingId(admin);
+    const info = await admin.get(`/calls/recordings/${recordingId}`);
+    expect(info.status).toBe(200);
+    const body = info.body as {
+      Id: string;
+      CallId: string;
+      URL: string;
+      Duration: number;
+      ContentType: string;
+    };
+    expect(body).toMatchObject({ Id: recordingId, CallId: scenario.callId, ContentType: 'audio/mpeg' });
+    expect(body.URL).toMatch(new RegExp(`^calls/recordings/${recordingId}/file\\?token=`));
+
+    // The token alone downloads it: no Authorization header at all.
+    const file = await fetch(new URL(body.URL, platform.httpUrl));
+    expect(file.status).toBe(200);
+    expect(file.headers.get('content-type')).toBe('audio/mpeg');
+    const mp3 = new Uint8Array(await file.arrayBuffer());
+    const { sampleRate, channels } = await decodeMp3(mp3);
+    expect(channels).toHaveLength(2);
+    const durationMs = (channels[0]!.length / sampleRate) * 1000;
+    console.log(
+      `recording ${recordingId}: ${durationMs.toFixed(0)} ms for ${scenario.connectedMs} ms connected, ${mp3.length} bytes`,
+    );
+    expect(Math.abs(durationMs - scenario.connectedMs)).toBeLessThan(500);
+    expect(Math.abs(body.Duration * 1000 - scenario.connectedMs)).toBeLessThan(1000);
+    // Skip the first half second (the tones start right after the answer) and analyse the rest.
+    const from = Math.round(sampleRate * 0.5);
+    expect(dominantTone(channels[0]!.subarray(from), sampleRate, TONES).frequency).toBe(1000);
+    expect(dominantTone(channels[1]!.subarray(from), sampleRate, TONES).frequency).toBe(500);
+  });
+
+  it('is listed on the header and on the events of A and C, not of B who only declined', async () => {
+    const admin = await env.rest('admin@example.com', 'secret-admin');
+    const recordingId = await readyRecordingId(admin);
+    const events = await admin.list<{ UserId: string; CallLegId: string; RecordingIds: string[] }>('/calls', {
+      CallId: scenario.callId,
+    });
+    const byUser = new Map(
+      events.map((event) => [platform.directory.userById(event.UserId)?.extension, event]),
+    );
+    expect(byUser.get('1003')?.RecordingIds).toEqual([recordingId]);
+    expect(byUser.get('1003')?.CallLegId).toBe(scenario.legC);
+    expect(byUser.get('1002')?.RecordingIds).toEqual([]);
+    expect(byUser.get('1001')?.RecordingIds).toEqual([recordingId]);
+  });
+
+  it('is visible to C (a party) and downloads with Basic auth; B and D get 404; an altered token 403', async () => {
+    const admin = await env.rest('admin@example.com', 'secret-admin');
+    const recordingId = await readyRecordingId(admin);
+    const c = await env.rest('c@example.com', 'secret-c');
+    const asC = await c.get(`/calls/recordings/${recordingId}`);
+    expect(asC.status).toBe(200);
+    const basic = await fetch(new URL(`calls/recordings/${recordingId}/file`, platform.httpUrl), {
+      headers: { Authorization: (c as unknown as { authorization: string }).authorization },
+    });
+    expect(basic.status).toBe(200);
+    expect((await basic.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+
+    for (const [email, password] of [
+      ['b@example.com', 'secret-b'],
+      ['d@example.com', 'secret-d'],
+    ] as const) {
+      const other = await env.rest(email, password);
+      expect((await other.get(`/calls/recordings/${recordingId}`)).status, email).toBe(404);
+    }
+    const url = (asC.body as { URL: string }).URL;
+    const altered = url.replace(/token=(.)/, (_, first: string) => `token=${first === 'A' ? 'B' : 'A'}`);
+    expect((await fetch(new URL(altered, platform.httpUrl))).status).toBe(403);
+    expect((await fetch(new URL(`calls/recordings/${recordingId}/file`, platform.httpUrl))).status).toBe(401);
+  });
+});
