@@ -275,7 +275,12 @@ export class RtpEngineProcess extends EventEmitter<RtpEngineProcessEvents> {
 
   private spawnChild(): ChildProcess {
     this.stderrTail.length = 0;
-    const child = spawn(this.binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its working directory is its data directory: whatever it leaves there (a core dump if it
+    // crashes) stays out of the directory the platform was started from.
+    const child = spawn(this.binary, this.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: this.options.dataDir,
+    });
     this.child = child;
     process.off('exit', this.killOnExit);
     process.on('exit', this.killOnExit);
