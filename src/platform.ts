@@ -26,6 +26,7 @@ import {
   startRtpEngineProcess,
 } from './media/rtpengine-process.js';
 import type { MediaEngine } from './media/types.js';
+import { isRecordingsError } from './recordings/errors.js';
 import { RtpEnginePcapRenderer } from './recordings/render.js';
 import type { RecordingStore } from './recordings/store.js';
 import { openRecordingStore } from './recordings/store.js';
@@ -177,7 +178,16 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
             logger: logger.child({ component: 'recordings' }),
           }),
           retentionDays: opts.tenant.recordings?.retentionDays,
-          onError: (err) => logger.warn({ err }, `recordings: ${err.message}`),
+          onError: (err) => {
+            // The first try often comes before the engine has finished the capture (it does when the
+            // call is deleted): expected, retried, not worth a warning until it gives up.
+            const unfinished =
+              isRecordingsError(err.cause) &&
+              err.cause.code === 'RECORDING_CAPTURE_INCOMPLETE' &&
+              !err.message.endsWith('giving up');
+            if (unfinished) logger.debug({ err }, `recordings: ${err.message}`);
+            else logger.warn({ err }, `recordings: ${err.message}`);
+          },
         });
   recordingWorker?.start();
 

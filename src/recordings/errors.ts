@@ -17,6 +17,21 @@ export const RECORDINGS_ERRORS = {
   RECORDINGS_TOKEN_KEY_FAILED: { message: 'The recording token key is not available' },
   /** A stored row could not be decoded. */
   RECORDINGS_CORRUPT_ROW: { message: 'A stored recording row could not be decoded' },
+  // ---- rendering a capture (./render.ts) ----
+  /** No pcap of the call under the recording directory. */
+  RECORDING_CAPTURE_NOT_FOUND: { message: 'the media engine has no capture of this call' },
+  /**
+   * A pcap without its finished metadata file: the engine still records the call (try again after
+   * the call is deleted) or stopped before the call ended (it crashed; the streams cannot be told
+   * apart).
+   */
+  RECORDING_CAPTURE_INCOMPLETE: { message: 'the capture of this call is not finished' },
+  /** The metadata does not name the A or B leg's ports (not started by RtpEngine.startRecording). */
+  RECORDING_STREAMS_UNKNOWN: { message: "the capture does not say which stream is which party's" },
+  /** The pcap cannot be read at all. */
+  RECORDING_CAPTURE_UNREADABLE: { message: 'the capture cannot be read' },
+  /** Neither party's audio is in the capture. */
+  RECORDING_NO_MEDIA: { message: "the capture holds neither party's audio" },
 } as const satisfies Record<string, { message: string }>;
 
 export type RecordingsErrorCode = keyof typeof RECORDINGS_ERRORS;
@@ -29,4 +44,8 @@ export class RecordingsError extends SwitchboardError<RecordingsErrorCode> {
   ) {
     super(code, message, options);
   }
+}
+
+export function isRecordingsError(value: unknown): value is RecordingsError {
+  return value instanceof RecordingsError;
 }

@@ -22,12 +22,12 @@ import {
 } from '../media/rtpengine-process.js';
 import { dominantTone, encodeG711, sineTone } from '../testing/audio.js';
 import { buildRtpPacket, RtpPeer } from '../testing/rtp-peer.js';
+import { isRecordingsError } from './errors.js';
 import { buildIpUdpPacket, readPcap, writePcap } from './pcap.js';
 import {
   buildTimeline,
   escapeCallId,
   findCaptures,
-  isRecordingError,
   parseRtp,
   parseStreamMetadata,
   type RtpArrival,
@@ -316,7 +316,7 @@ describe('RtpEnginePcapRenderer on files', () => {
     const codeOf = (p: Promise<unknown>) =>
       p.then(
         () => 'resolved',
-        (e: unknown) => (isRecordingError(e) ? e.code : e),
+        (e: unknown) => (isRecordingsError(e) ? e.code : e),
       );
     expect(await codeOf(renderer.render(job('nobody')))).toBe('RECORDING_CAPTURE_NOT_FOUND');
     expect(
@@ -598,7 +598,7 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
         endedMs: Date.now(),
       })
       .catch((e: unknown) => e);
-    expect(isRecordingError(err) && err.code).toBe('RECORDING_CAPTURE_NOT_FOUND');
+    expect(isRecordingsError(err) && err.code).toBe('RECORDING_CAPTURE_NOT_FOUND');
     expect((err as Error).message).toContain('never-recorded');
 
     const callId = `live ${process.pid}`;
@@ -618,7 +618,7 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
           endedMs: 0,
         })
         .catch((e: unknown) => e);
-      expect(isRecordingError(live) && live.code).toBe('RECORDING_CAPTURE_INCOMPLETE');
+      expect(isRecordingsError(live) && live.code).toBe('RECORDING_CAPTURE_INCOMPLETE');
       expect(readdirSync(join(proc.recordingDir, 'tmp')).some((f) => f.includes(escapeCallId(callId)))).toBe(
         true,
       );

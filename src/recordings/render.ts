@@ -27,9 +27,9 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SwitchboardError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { RECORDING_METADATA_PREFIX, type RecordingStream } from '../media/rtpengine.js';
+import { RecordingsError, type RecordingsErrorCode } from './errors.js';
 import { decodeG711Into, type G711Law } from './g711.js';
 import { encodeMp3 } from './mp3.js';
 import { type PcapUdpPacket, readPcap } from './pcap.js';
@@ -37,33 +37,9 @@ import type { RecordingJob, RecordingRenderer } from './types.js';
 
 // ---- errors --------------------------------------------------------------------------------------
 
-export const RECORDING_ERRORS = {
-  /** No pcap of the call under the recording directory. */
-  RECORDING_CAPTURE_NOT_FOUND: { message: 'the media engine has no capture of this call' },
-  /**
-   * A pcap without its finished metadata file: the engine still records the call (try again after
-   * the call is deleted) or stopped before the call ended (it crashed; the streams cannot be told
-   * apart).
-   */
-  RECORDING_CAPTURE_INCOMPLETE: { message: 'the capture of this call is not finished' },
-  /** The metadata does not name the A or B leg's ports (not started by RtpEngine.startRecording). */
-  RECORDING_STREAMS_UNKNOWN: { message: "the capture does not say which stream is which party's" },
-  /** The pcap cannot be read at all. */
-  RECORDING_CAPTURE_UNREADABLE: { message: 'the capture cannot be read' },
-  /** Neither party's audio is in the capture. */
-  RECORDING_NO_MEDIA: { message: "the capture holds neither party's audio" },
-} as const satisfies Record<string, { message: string }>;
-
-export type RecordingErrorCode = keyof typeof RECORDING_ERRORS;
-
-export class RecordingError extends SwitchboardError<RecordingErrorCode> {
-  constructor(code: RecordingErrorCode, message: string = RECORDING_ERRORS[code].message, cause?: unknown) {
-    super(code, message, cause === undefined ? undefined : { cause });
-  }
-}
-
-export function isRecordingError(value: unknown): value is RecordingError {
-  return value instanceof RecordingError;
+/** A RecordingsError (./errors.ts) with a cause given plainly, as the renderer's call sites do. */
+function recordingError(code: RecordingsErrorCode, message: string, cause?: unknown): RecordingsError {
+  return new RecordingsError(code, message, cause === undefined ? undefined : { cause });
 }
 
 // ---- capture files -------------------------------------------------------------------------------
@@ -446,12 +422,12 @@ export class RtpEnginePcapRenderer implements RecordingRenderer {
     return { mp3, durationMs: audio.durationMs };
   }
 
-  /** The job's two channels as 16-bit PCM (what `render` encodes). Rejects with a RecordingError. */
+  /** The job's two channels as 16-bit PCM (what `render` encodes). Rejects with a RecordingsError (RECORDING_* codes). */
   async renderAudio(job: RecordingJob): Promise<RenderedAudio> {
     const log = { recordingId: job.recordingId, callId: job.callId };
     const captures = await findCaptures(this.recordingDir, job.callId);
     if (captures.length === 0)
-      throw new RecordingError(
+      throw recordingError(
         'RECORDING_CAPTURE_NOT_FOUND',
         `no capture of call ${job.callId} under ${join(this.recordingDir, 'pcaps')}`,
       );
@@ -461,7 +437,7 @@ export class RtpEnginePcapRenderer implements RecordingRenderer {
     let otherPackets = 0;
     let truncated = false;
     const used: string[] = [];
-    const problems: RecordingError[] = [];
+    const problems: RecordingsError[] = [];
     // The ports journaled with the recording split the capture on their own: a crash's capture
     // (no metadata written) renders too. Without them, the capture's metadata must name them.
     const journaled =
@@ -478,7 +454,7 @@ export class RtpEnginePcapRenderer implements RecordingRenderer {
       const settled = Date.now() - job.endedMs > INCOMPLETE_GRACE_MS;
       if (!capture.metadataPath && (!journaled || !settled)) {
         problems.push(
-          new RecordingError(
+          recordingError(
             'RECORDING_CAPTURE_INCOMPLETE',
             `capture ${capture.name} has no finished metadata file: the engine still records call ${job.callId}, or stopped before it was deleted`,
           ),
@@ -492,7 +468,7 @@ export class RtpEnginePcapRenderer implements RecordingRenderer {
       const bStreams = journaled?.b ?? streams?.get(job.bLegId);
       if (!aStreams || !bStreams) {
         problems.push(
-          new RecordingError(
+          recordingError(
             'RECORDING_STREAMS_UNKNOWN',
             streams
               ? `capture ${capture.name} names the streams of ${[...streams.keys()].join(', ') || 'no tag'}, not of both ${job.aLegId} (A) and ${job.bLegId} (B)`
@@ -505,15 +481,13 @@ export class RtpEnginePcapRenderer implements RecordingRenderer {
       try {
         file = await readFile(capture.pcapPath);
       } catch (err) {
-        problems.push(
-          new RecordingError('RECORDING_CAPTURE_UNREADABLE', `cannot read ${capture.pcapPath}`, err),
-        );
+        problems.push(recordingError('RECORDING_CAPTURE_UNREADABLE', `cannot read ${capture.pcapPath}`, err));
         continue;
       }
       const pcap = readPcap(file);
       if (pcap.linkType === undefined || (pcap.problem && pcap.packets.length === 0 && !pcap.truncated)) {
         problems.push(
-          new RecordingError(
+          recordingError(
             'RECORDING_CAPTURE_UNREADABLE',
             `${capture.pcapPath}: ${pcap.problem ?? 'unreadable'}`,
           ),
@@ -546,7 +520,7 @@ export class RtpEnginePcapRenderer implements RecordingRenderer {
     warnings.push(...timeline.warnings);
     const [stA, stB] = timeline.stats as [ChannelStats, ChannelStats];
     if (stA.packets === 0 && stB.packets === 0) {
-      throw new RecordingError(
+      throw recordingError(
         'RECORDING_NO_MEDIA',
         `capture ${used.join(', ')} holds no PCMU/PCMA audio of ${job.aLegId} or ${job.bLegId}` +
           (timeline.warnings.length > 0 ? ` (${timeline.warnings.join('; ')})` : ''),
