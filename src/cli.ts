@@ -31,6 +31,10 @@ const USAGE = `usage: switchboard start [--config FILE] [--data DIR] [--http-por
   Location: calls reach a phone at its registered Contact; over the connection or address the
   REGISTER came from when NAT is evident, with RFC 5626 outbound, and over WebSocket.
 
+  Media: with rtpengine on PATH (apt-get install rtpengine-daemon) the platform runs its own and
+  anchors every call (WebRTC bridged to RTP, recordings); tenant media: { rtpengine: HOST:PORT }
+  names another, media: { rtpengine: off } forces signalling-only.
+
   DATABASE_URL=postgres://...   keep call records in PostgreSQL instead of SQLite`;
 
 function fail(message: string): never {
