@@ -51,6 +51,7 @@ describe('demoTenant', () => {
         allocationTimeoutSeconds: 15,
         maxWaitSeconds: 120,
         wrapUpSeconds: 0,
+        recordInbound: false,
         recordOutbound: false,
         callbackListId: deriveCallbackListId('Support callbacks'),
       },

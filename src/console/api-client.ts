@@ -42,6 +42,20 @@ export interface ServiceCallWire {
   QueueName: string;
 }
 
+/**
+ * `GET /calls/recordings/{RecordingId}`. `URL` is relative to apiEndpoint (this origin) and carries a
+ * signed, expiring token: the file downloads from it without credentials (an <audio> element can
+ * play it). `Duration` is whole seconds.
+ */
+export interface RecordingWire {
+  Id: string;
+  CallId: string;
+  URL: string;
+  Duration: number;
+  TimeStamp: string;
+  ContentType: string;
+}
+
 /** A non-2xx answer; the explorer tells a 404 ("nothing you may see") from other failures. */
 export class HttpError extends Error {
   constructor(
@@ -70,8 +84,16 @@ export class RestClient {
     return new RestClient(email, `Basic ${btoa(`${email}:${body.SecretKey}`)}`);
   }
 
+  /**
+   * An absolute URL for a path relative to apiEndpoint — the console's own origin: the page, the
+   * REST API and the diagnostics endpoints are served by the same server.
+   */
+  url(path: string): URL {
+    return new URL(path.replace(/^\/+/, ''), `${location.origin}/`);
+  }
+
   async get<T>(path: string, query: Record<string, string> = {}): Promise<T> {
-    const url = new URL(path, location.origin);
+    const url = this.url(path);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
     const response = await fetch(url, {
       headers: { Authorization: this.authorization, 'X-Json-Serializer': '2' },

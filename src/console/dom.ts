@@ -36,6 +36,26 @@ export function s<K extends keyof SVGElementTagNameMap>(
   return element;
 }
 
+/** An identifier as the explorer shows it: whole, selectable, highlighted when it is what was searched for. */
+export function idCell(value: string | null, query: string, testId?: string): HTMLElement {
+  if (!value) return h('span', { class: 'muted' }, '—');
+  return h(
+    'code',
+    { class: `id-value ${value === query ? 'hit' : ''}`, title: value, 'data-testid': testId },
+    value,
+  );
+}
+
+/** A labelled identifier (`CallLegId  3f2a…`), one per line in the explorer's identifier cells. */
+export function idLine(label: string, value: string | null, query: string, testId?: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'id-line' },
+    h('span', { class: 'id-label' }, label),
+    idCell(value, query, testId),
+  );
+}
+
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (!element) throw new Error(`console: #${id} is missing from the page`);

@@ -1,14 +1,16 @@
 /**
  * The call explorer panel: look an identifier up (`GET /diagnostics/lookup`), show each matching
  * call's identifier map (`GET /diagnostics/calls/{CallId}`) — legs and allocations, records with
- * the endpoint and permission that show them, and the sequence diagram — and the list of recent
- * calls the user may see. Here `callId` is always the server's CallId; the webphone's per-device
- * handle appears only as data (`ClientCallId`), never as a name.
+ * the endpoint and permission that show them, the call's recordings (recordings.ts) and the
+ * sequence diagram — and the list of recent calls the user may see. Here `callId` is always the
+ * server's CallId; the webphone's per-device handle appears only as data (`ClientCallId`), never
+ * as a name.
  */
 import type { WireCallMap, WireLeg, WireLookupResult, WireRecord } from '../diagnostics/types.js';
 import { HttpError, type RestClient, type ServiceCallWire, type UserCallEventWire } from './api-client.js';
 import { renderSequence } from './diagram.js';
-import { byId, clock, errorText, h, shortId, showError } from './dom.js';
+import { byId, clock, errorText, h, idLine, shortId, showError } from './dom.js';
+import { legAnchor, renderRecordings } from './recordings.js';
 
 // The page has one explorer: its state lives with the module.
 let rest: RestClient | null = null;
@@ -113,7 +115,7 @@ export async function runExplore(identifier: string, fresh: boolean): Promise<vo
       callIds.map((callId) => client.get<WireCallMap>(`/diagnostics/calls/${callId}`)),
     );
     if (lastQuery !== identifier) return;
-    renderResult(identifier, lookup, maps);
+    renderResult(client, identifier, lookup, maps);
     // Records are written as post-processing catches up: follow a call until it has ended and settled.
     const settling = maps.some((map) => map.EndTime === null || Date.now() - Date.parse(map.EndTime) < 4000);
     if (settling) refreshTimer = setTimeout(() => void runExplore(identifier, false), 1500);
@@ -134,19 +136,30 @@ const KIND_TEXT: Record<string, string> = {
   EventId: 'record Id',
   SipCallId: 'SIP Call-ID',
   ClientCallId: 'client callId (webphone)',
+  RecordingId: 'RecordingId',
 };
 
-function renderResult(query: string, lookup: WireLookupResult, maps: WireCallMap[]): void {
+function renderResult(
+  client: RestClient,
+  query: string,
+  lookup: WireLookupResult,
+  maps: WireCallMap[],
+): void {
   const result = byId('result');
   result.hidden = false;
   result.replaceChildren();
   for (const map of maps) {
     const matches = lookup.Matches.filter((match) => match.CallId === map.CallId);
-    result.append(renderCallMap(query, map, matches));
+    result.append(renderCallMap(client, query, map, matches));
   }
 }
 
-function renderCallMap(query: string, map: WireCallMap, matches: WireLookupResult['Matches']): HTMLElement {
+function renderCallMap(
+  client: RestClient,
+  query: string,
+  map: WireCallMap,
+  matches: WireLookupResult['Matches'],
+): HTMLElement {
   const matchText = matches.map((match) => KIND_TEXT[match.Kind] ?? match.Kind).join(', ');
   const duration = map.EndTime
     ? `${((Date.parse(map.EndTime) - Date.parse(map.StartTime)) / 1000).toFixed(1)} s`
@@ -194,7 +207,8 @@ function renderCallMap(query: string, map: WireCallMap, matches: WireLookupResul
     'article',
     { class: 'call-map', 'data-call-id': map.CallId },
     header,
-    h('div', { class: 'card' }, h('h3', {}, 'Legs and allocations'), renderLegs(query, map.Legs)),
+    h('div', { class: 'card' }, h('h3', {}, 'Legs and allocations'), renderLegs(query, map)),
+    renderRecordings(client, query, map),
     h('div', { class: 'card' }, h('h3', {}, 'Who was offered the call when'), renderSequence(map)),
     h(
       'div',
@@ -202,15 +216,6 @@ function renderCallMap(query: string, map: WireCallMap, matches: WireLookupResul
       h('h3', {}, `Records (${map.Records.length})`),
       renderRecords(query, map.Records),
     ),
-  );
-}
-
-function idCell(value: string | null, query: string, testId?: string): HTMLElement {
-  if (!value) return h('span', { class: 'muted' }, '—');
-  return h(
-    'code',
-    { class: `id-value ${value === query ? 'hit' : ''}`, title: value, 'data-testid': testId },
-    value,
   );
 }
 
@@ -238,16 +243,29 @@ function legOutcome(leg: WireLeg): HTMLElement {
   return h('span', { class: 'badge outcome pending' }, 'Ringing');
 }
 
-function idLine(label: string, value: string | null, query: string, testId?: string): HTMLElement {
-  return h(
-    'div',
-    { class: 'id-line' },
-    h('span', { class: 'id-label' }, label),
-    idCell(value, query, testId),
-  );
+/** "recorded · channel 0 (A)" on a leg that is a channel of one of the call's recordings. */
+function recordedBadges(map: WireCallMap, leg: WireLeg): HTMLElement[] {
+  const badges: HTMLElement[] = [];
+  for (const recording of map.Recordings) {
+    const channel = recording.ALegId === leg.CallLegId ? 0 : recording.BLegId === leg.CallLegId ? 1 : null;
+    if (channel === null) continue;
+    badges.push(
+      h(
+        'div',
+        { class: 'outcome-line' },
+        h(
+          'span',
+          { class: 'badge recorded', title: `RecordingId ${recording.RecordingId}` },
+          `recorded · channel ${channel} (${channel === 0 ? 'A' : 'B'})`,
+        ),
+      ),
+    );
+  }
+  return badges;
 }
 
-function renderLegs(query: string, legs: WireLeg[]): HTMLElement {
+function renderLegs(query: string, map: WireCallMap): HTMLElement {
+  const legs = map.Legs;
   if (legs.length === 0) return h('p', { class: 'muted' }, 'No legs you may see.');
   const table = h(
     'table',
@@ -263,13 +281,14 @@ function renderLegs(query: string, legs: WireLeg[]): HTMLElement {
     body.append(
       h(
         'tr',
-        { 'data-leg-id': leg.CallLegId, 'data-role': leg.Role },
+        { id: legAnchor(leg.CallLegId), 'data-leg-id': leg.CallLegId, 'data-role': leg.Role },
         h(
           'td',
           {},
           h('span', { class: `badge role ${leg.Role.toLowerCase()}` }, legRoleText(leg)),
           leg.QueueName ? h('div', { class: 'muted small' }, leg.QueueName) : null,
           h('div', { class: 'outcome-line' }, legOutcome(leg)),
+          ...recordedBadges(map, leg),
         ),
         h(
           'td',
@@ -327,6 +346,12 @@ function recordSummary(record: WireRecord): string {
   }
 }
 
+/** The RecordingIds a record lists (UserCallEvent, ServiceCall): the recordings of its call it shows. */
+function recordingIdsOf(record: WireRecord): string[] {
+  const ids = record.Record.RecordingIds;
+  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
+}
+
 function renderRecords(query: string, records: WireRecord[]): HTMLElement {
   if (records.length === 0)
     return h(
@@ -360,6 +385,7 @@ function renderRecords(query: string, records: WireRecord[]): HTMLElement {
           { class: 'ids-cell' },
           idLine('Id', record.Id, query),
           record.CallLegId ? idLine('CallLegId', record.CallLegId, query) : null,
+          ...recordingIdsOf(record).map((recordingId) => idLine('RecordingId', recordingId, query)),
         ),
         h(
           'td',
