@@ -231,6 +231,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
           records: store,
           credentials,
           rateLimits: opts.apiRateLimits,
+          recordings,
         });
       },
     ],

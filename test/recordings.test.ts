@@ -181,6 +181,14 @@ describe('a recorded queue call', () => {
       const other = await env.rest(email, password);
       expect((await other.get(`/calls/recordings/${recordingId}`)).status, email).toBe(404);
     }
+    // The identifier map finds the call by the RecordingId, for C; B sees nothing by it.
+    const lookup = await c.get('/diagnostics/lookup', { id: recordingId });
+    expect(lookup.status).toBe(200);
+    expect((lookup.body as { Matches: { Kind: string; CallId: string }[] }).Matches).toEqual([
+      expect.objectContaining({ Kind: 'RecordingId', CallId: scenario.callId }),
+    ]);
+    const b = await env.rest('b@example.com', 'secret-b');
+    expect((await b.get('/diagnostics/lookup', { id: recordingId })).status).toBe(404);
     const url = (asC.body as { URL: string }).URL;
     const altered = url.replace(/token=(.)/, (_, first: string) => `token=${first === 'A' ? 'B' : 'A'}`);
     expect((await fetch(new URL(altered, platform.httpUrl))).status).toBe(403);

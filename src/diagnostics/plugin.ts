@@ -49,7 +49,7 @@ const lookupResultSchema = z.looseObject({
   Query: z.string(),
   Matches: z.array(
     z.looseObject({
-      Kind: z.enum(['CallId', 'CallLegId', 'EventId', 'SipCallId', 'ClientCallId']),
+      Kind: z.enum(['CallId', 'CallLegId', 'EventId', 'SipCallId', 'ClientCallId', 'RecordingId']),
       CallId: z.string(),
       Href: z.string(),
     }),
@@ -70,6 +70,7 @@ export const diagnosticsPlugin: FastifyPluginAsync<DiagnosticsDeps> = async (pla
     directory: deps.directory,
     journal: deps.journal,
     records: deps.records,
+    recordings: deps.recordings,
   });
 
   app.get(

@@ -21,6 +21,8 @@ export interface DiagnosticsServiceDeps {
   directory: Directory;
   journal: JournalLookup;
   records: RecordReader & RecordLookup;
+  /** Finds a rendered recording's call (src/recordings), so that a RecordingId can be looked up. */
+  recordings?: { getRecording(recordingId: string): Promise<{ callId: string } | undefined> };
 }
 
 /** A caller-supplied identifier: trimmed, printable, at most 256 characters. */
@@ -93,11 +95,21 @@ export class DiagnosticsService {
     const candidates: IdentifierMatch[] = [];
     if (UUID.test(identifier)) {
       const uuid = identifier.toLowerCase();
-      const [entries, legs, record] = await Promise.all([
+      const [entries, legs, record, recording] = await Promise.all([
         journal.readCall(uuid),
         journal.findLegs({ callLegIds: [uuid] }),
         records.locateRecord(uuid),
+        this.deps.recordings?.getRecording(uuid),
       ]);
+      if (recording) {
+        candidates.push({
+          kind: 'RecordingId',
+          callId: recording.callId,
+          callLegId: null,
+          eventId: null,
+          recordKind: null,
+        });
+      }
       if (entries.length > 0)
         candidates.push({ kind: 'CallId', callId: uuid, callLegId: null, eventId: null, recordKind: null });
       for (const leg of legs) {
@@ -168,7 +180,9 @@ export class DiagnosticsService {
         (candidate.eventId !== null &&
           visible.map.records.some((entry) => entry.eventId === candidate.eventId)) ||
         (candidate.callLegId !== null &&
-          visible.map.legs.some((leg) => leg.callLegId === candidate.callLegId));
+          visible.map.legs.some((leg) => leg.callLegId === candidate.callLegId)) ||
+        (candidate.kind === 'RecordingId' &&
+          visible.map.recordings.some((recording) => recording.recordingId === identifier.toLowerCase()));
       if (!shown) continue;
       matches.push({
         Kind: candidate.kind,

@@ -17,6 +17,8 @@ export interface DiagnosticsDeps {
   credentials: CredentialStore;
   rateLimits?: Partial<RateLimits>;
   now?: () => number;
+  /** Rendered recordings (src/recordings): a RecordingId is looked up through them. */
+  recordings?: { getRecording(recordingId: string): Promise<{ callId: string } | undefined> };
 }
 
 // ---- the identifier map (internal) ---------------------------------------------------------------
@@ -123,7 +125,13 @@ export interface CallMap {
 
 // ---- lookup ----------------------------------------------------------------------------------------
 
-export type IdentifierKind = 'CallId' | 'CallLegId' | 'EventId' | 'SipCallId' | 'ClientCallId';
+export type IdentifierKind =
+  | 'CallId'
+  | 'CallLegId'
+  | 'EventId'
+  | 'SipCallId'
+  | 'ClientCallId'
+  | 'RecordingId';
 
 export interface IdentifierMatch {
   kind: IdentifierKind;
