@@ -27,6 +27,7 @@ import {
 } from './media/rtpengine-process.js';
 import type { MediaEngine } from './media/types.js';
 import { isRecordingsError } from './recordings/errors.js';
+import { localRecordingFiles } from './recordings/files.js';
 import { RtpEnginePcapRenderer } from './recordings/render.js';
 import type { RecordingStore } from './recordings/store.js';
 import { openRecordingStore } from './recordings/store.js';
@@ -146,6 +147,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const recordings = await openRecordingStore(database);
   // Rendered MP3s; the media engine's own capture spool is <dataDir>/rtpengine/recordings.
   const recordingsDir = join(opts.dataDir, 'recordings');
+  const recordingFiles = localRecordingFiles(recordingsDir);
   const recordingTokens = createRecordingTokens({ key: { file: join(opts.dataDir, 'recording-token.key') } });
 
   const postProcessor = createPostProcessor({
@@ -173,6 +175,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
           journal,
           store: recordings,
           recordingsDir,
+          files: recordingFiles,
           renderer: new RtpEnginePcapRenderer({
             recordingDir: captureDir,
             logger: logger.child({ component: 'recordings' }),
@@ -220,7 +223,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     records: store,
     credentials,
     callbacks: store,
-    recordings: { store: recordings, recordingsDir, tokens: recordingTokens },
+    recordings: { store: recordings, files: recordingFiles, tokens: recordingTokens },
     logger,
     rateLimits: opts.apiRateLimits,
     extensions: [

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localRecordingFiles } from '../recordings/files.js';
 import { recordingRow } from '../recordings/store.case.js';
 import { openRecordingStore, type RecordingStore } from '../recordings/store.js';
 import { tinyMp3 } from '../recordings/testing.js';
@@ -40,7 +41,10 @@ beforeAll(async () => {
   store = await openRecordingStore(database);
   tokens = createRecordingTokens({ key: { file: join(dir, 'recording-token.key') } });
   const recordingsDir = join(dir, 'recordings');
-  api = await startTestApi({ recordings: { store, recordingsDir, tokens }, now: () => clock });
+  api = await startTestApi({
+    recordings: { store, files: localRecordingFiles(recordingsDir), tokens },
+    now: () => clock,
+  });
   const support = api.directory.queueByReference('Support')!.queueId;
   mkdirSync(recordingsDir);
   const put = async (recordingId: string, overrides: Parameters<typeof recordingRow>[0], file = true) => {
@@ -374,7 +378,7 @@ describe('recordings and the rest of the API', () => {
 
   it('token downloads spend the per-address budget; Basic downloads the caller’s', async () => {
     const limited = await startTestApi({
-      recordings: { store, recordingsDir: join(dir, 'recordings'), tokens },
+      recordings: { store, files: localRecordingFiles(join(dir, 'recordings')), tokens },
       rateLimits: {
         anonymous: { capacity: 2, refillPerSecond: 0.001 },
         requests: { capacity: 3, refillPerSecond: 0.001 },

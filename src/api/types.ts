@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Directory } from '../config/types.js';
+import type { RecordingFiles } from '../recordings/files.js';
 import type { RecordingStore } from '../recordings/store.js';
 import type { RecordingTokens } from '../recordings/token.js';
 import type { CallbackRequestStore, RecordReader } from '../records/types.js';
@@ -73,8 +74,8 @@ export interface ApiDeps {
 /** What the recording routes need (./routes/recordings.ts). */
 export interface RecordingApiDeps {
   store: Pick<RecordingStore, 'getRecording'>;
-  /** Where the worker writes `<recordingId>.mp3` (a row's `fileName` is relative to it). */
-  recordingsDir: string;
+  /** Where the worker writes `<recordingId>.mp3` (a row's `fileName` names it there). */
+  files: RecordingFiles;
   /** Signs and checks download tokens (src/recordings/token.ts `createRecordingTokens`). */
   tokens: RecordingTokens;
 }

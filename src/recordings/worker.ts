@@ -15,12 +15,10 @@
  * - Retention (`retentionDays`): recordings that started longer ago are deleted, file then row, on
  *   a timer and by `applyRetention()`; a replay does not bring them back.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type FoldedCall, foldCall } from '../journal/fold.js';
 import type { Journal, JournalEntry, JournalLookup } from '../journal/types.js';
 import { RecordingsError } from './errors.js';
+import { localRecordingFiles, type RecordingFiles } from './files.js';
 import type { RecordingStore } from './store.js';
 import type { RecordingJob, RecordingRenderer, RecordingRow } from './types.js';
 
@@ -28,8 +26,10 @@ export interface RecordingWorkerOptions {
   journal: Journal & JournalLookup;
   store: RecordingStore;
   renderer: RecordingRenderer;
-  /** Where the MP3 files go (created when missing). */
+  /** Where the MP3 files go (created when missing), unless `files` says otherwise. */
   recordingsDir: string;
+  /** The file store (default: `localRecordingFiles(recordingsDir)`). */
+  files?: RecordingFiles;
   /** Checkpoint name (default 'recordings'). */
   consumerName?: string;
   /** Wall clock, epoch ms (default Date.now): rows' times, retry schedule, retention. */
@@ -106,7 +106,8 @@ export function recordingJobsOf(call: FoldedCall): RecordingJob[] {
 }
 
 export function createRecordingWorker(opts: RecordingWorkerOptions): RecordingWorker {
-  const { journal, store, renderer, recordingsDir } = opts;
+  const { journal, store, renderer } = opts;
+  const files = opts.files ?? localRecordingFiles(opts.recordingsDir);
   const consumer = opts.consumerName ?? DEFAULT_CONSUMER;
   const now = opts.now ?? Date.now;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -150,26 +151,6 @@ export function createRecordingWorker(opts: RecordingWorkerOptions): RecordingWo
     return cursor;
   }
 
-  /** Write the file under a temporary name, flush it, then rename it into place. */
-  async function writeFileAtomically(fileName: string, data: Buffer): Promise<void> {
-    await mkdir(recordingsDir, { recursive: true });
-    const finalPath = join(recordingsDir, fileName);
-    const tempPath = join(recordingsDir, `.${fileName}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      const handle = await open(tempPath, 'w', 0o640);
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tempPath, finalPath);
-    } catch (cause) {
-      await rm(tempPath, { force: true }).catch(() => {});
-      throw cause;
-    }
-  }
-
   /** One render attempt; its outcome is the recording's row. Never throws for a render failure. */
   async function attempt(job: RecordingJob, previous: RecordingRow | undefined): Promise<void> {
     const attempts = (previous?.attempts ?? 0) + 1;
@@ -192,7 +173,7 @@ export function createRecordingWorker(opts: RecordingWorkerOptions): RecordingWo
     let row: RecordingRow;
     try {
       const { mp3, durationMs } = await renderer.render(job);
-      await writeFileAtomically(fileName, mp3);
+      await files.put(fileName, mp3);
       row = { ...base, durationMs, sizeBytes: mp3.length, state: 'ready', error: null };
     } catch (cause) {
       const message = cause instanceof Error ? cause.message : String(cause);
@@ -289,7 +270,7 @@ export function createRecordingWorker(opts: RecordingWorkerOptions): RecordingWo
       for (const row of rows) {
         // The file first: a row without a file is a 404 anyway, a file without a row is litter.
         try {
-          await rm(join(recordingsDir, row.fileName), { force: true });
+          await files.remove(row.fileName);
         } catch (cause) {
           throw new RecordingsError(
             'RECORDINGS_RETENTION_FAILED',

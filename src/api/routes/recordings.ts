@@ -12,9 +12,6 @@
  * unknown id. A token is bound to one recording and expires; a wrong, altered, foreign or expired
  * token is a 403 (the token was given, so the request is authenticated — badly — not anonymous).
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -86,6 +83,7 @@ const errorResponse = (description: string) => ({
 
 export const recordingRoutes: FastifyPluginAsyncZod<RecordingRouteOptions> = async (app, options) => {
   const { recordings, auth } = options;
+  const { files } = recordings;
   const now = options.now ?? Date.now;
 
   /** A recording the caller may fetch, with its file's size; 404s say why not, when they may. */
@@ -97,12 +95,9 @@ export const recordingRoutes: FastifyPluginAsyncZod<RecordingRouteOptions> = asy
     if (row.state === 'failed') {
       throw notFound(`Recording ${recordingId} is not available: its audio could not be rendered`);
     }
-    try {
-      const file = await stat(join(recordings.recordingsDir, row.fileName));
-      if (file.isFile()) return { row, size: file.size };
-    } catch {
-      // Missing (deleted by hand, or a data directory restored without its recordings): below.
-    }
+    // Missing: deleted by hand, or a data directory restored without its recordings.
+    const size = await files.size(row.fileName);
+    if (size !== undefined) return { row, size };
     throw notFound(`Recording ${recordingId} is not available: its audio file is missing`);
   }
 
@@ -216,15 +211,14 @@ export const recordingRoutes: FastifyPluginAsyncZod<RecordingRouteOptions> = asy
         .header('Content-Type', row.contentType)
         .header('Content-Disposition', `attachment; filename="${row.recordingId}.mp3"`)
         .header('Accept-Ranges', 'bytes');
-      const path = join(recordings.recordingsDir, row.fileName);
       if (range === undefined) {
         reply.header('Content-Length', String(size));
-        return reply.status(200).send(createReadStream(path));
+        return reply.status(200).send(files.read(row.fileName));
       }
       reply
         .header('Content-Range', `bytes ${range.start}-${range.end}/${size}`)
         .header('Content-Length', String(range.end - range.start + 1));
-      return reply.status(206).send(createReadStream(path, range));
+      return reply.status(206).send(files.read(row.fileName, range));
     },
   );
 };
