@@ -73,7 +73,11 @@ describe('the media engine failing', () => {
     process.kill(oldPid, 'SIGKILL');
     await call.waitForBye(10_000);
     await waitUntil(() => platform.callControl.activeCalls.length === 0, 5000, 'the call ended');
-    await waitUntil(() => c.receivedRequests.some((request) => request.method === 'BYE'), 5000, 'the BYE at C');
+    await waitUntil(
+      () => c.receivedRequests.some((request) => request.method === 'BYE'),
+      5000,
+      'the BYE at C',
+    );
     await platform.journal.flush();
     const facts = (await platform.journal.read(0, 100_000))
       .map((entry) => entry.fact)

@@ -587,7 +587,14 @@ export async function startTestApi(options: Partial<Omit<ApiDeps, 'directory'>> 
           ...headers,
         },
       }),
-    close: () => app.close(),
+    close: async () => {
+      // fetch (undici) keeps connections alive between tests; under load one can still count as
+      // busy when the test ends, and app.close() would wait for it forever. Tests are done with
+      // every response by then: cut them all.
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
+    },
   };
 }
 
