@@ -5,6 +5,8 @@
  * serves), duration within 0.5 s of the connected time, listed in RecordingIds of A's and C's
  * events and of the service call header but not of B's. The file downloads with the token and no
  * Authorization, and with Basic auth; B and a user without grants get 404; an altered token 403.
+ * Then who owns a recording: a direct call to a user with `recordDirectCalls` (the user), and an
+ * outbound service call for a queue with `recordOutbound` (the queue, on the outbound record).
  */
 import { MPEGDecoder } from 'mpg123-decoder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ import { RtpPeer } from '../src/testing/rtp-peer.js';
 import { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
+import { freeUdpPort } from './support/sipp.js';
 
 const DOMAIN = 'switchboard.local';
 const TONES = [500, 1000, 1500];
@@ -30,7 +33,10 @@ interface Scenario {
 }
 let scenario: Scenario;
 
+let trunkPort: number;
+
 beforeAll(async () => {
+  trunkPort = await freeUdpPort();
   const tenant = parseTenantYaml(
     `
 domain: ${DOMAIN}
@@ -40,8 +46,11 @@ users:
   - { username: c@example.com, extension: "1003", password: secret-c }
   - { username: admin@example.com, extension: "1000", password: secret-admin, role: admin }
   - { username: d@example.com, extension: "1004", password: secret-d }
+  - { username: e@example.com, extension: "1005", password: secret-e, recordDirectCalls: true }
 queues:
-  - { name: Support, extension: "100", members: [b@example.com, c@example.com], recordInbound: true }
+  - { name: Support, extension: "100", members: [b@example.com, c@example.com], recordInbound: true, recordOutbound: true }
+trunks:
+  - { name: pstn, host: 127.0.0.1, port: ${trunkPort} }
 `,
     'recordings.yaml',
   );
@@ -193,5 +202,93 @@ describe('a recorded queue call', () => {
     const altered = url.replace(/token=(.)/, (_, first: string) => `token=${first === 'A' ? 'B' : 'A'}`);
     expect((await fetch(new URL(altered, platform.httpUrl))).status).toBe(403);
     expect((await fetch(new URL(`calls/recordings/${recordingId}/file`, platform.httpUrl))).status).toBe(401);
+  });
+});
+
+/** A UDP phone with an RTP peer (a registered user, or — with `local` — a device at the trunk's address). */
+async function device(extension: string, local?: { port: number }): Promise<TestUa> {
+  const media = await RtpPeer.open({ host: '127.0.0.1' });
+  const password = platform.directory.userByExtension(extension)?.password ?? 'none';
+  const ua = await TestUa.overUdp(
+    { host: '127.0.0.1', port: platform.sipPort },
+    { extension, password, domain: DOMAIN, media },
+    local,
+  );
+  opened.push(media, ua);
+  if (!local) expect((await ua.register()).status).toBe(200);
+  return ua;
+}
+
+/** Talk for a second with tones both ways, hang up; the recording listed on the call, once ready. */
+async function recordedCall(
+  caller: TestUa,
+  callee: TestUa,
+  target: string,
+  headers: [string, string][] = [],
+): Promise<{ callId: string; recordingId: string }> {
+  callee.answerAfterRinging(20);
+  const call = caller.call(target, headers);
+  const answer = await call.waitForFinal(10_000);
+  expect(answer.status).toBe(200);
+  const callId = answer.headers.get('X-Server-Call-Id') ?? platform.callControl.activeCalls[0]!.callId;
+  caller.media!.startTone(1000);
+  callee.media!.startTone(500);
+  await callee.media!.waitForTone(1000, TONES, { timeoutMs: 5000 });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect((await call.hangup()).status).toBe(200);
+  const recordingId = await waitFor(
+    async () => {
+      const [row] = await platform.recordings.recordingsOfCall(callId);
+      return row?.state === 'ready' ? row.recordingId : undefined;
+    },
+    30_000,
+    'the rendered recording',
+  );
+  return { callId, recordingId };
+}
+
+describe('who a recording belongs to', () => {
+  it("a direct call to a user with recordDirectCalls is that user's: the parties see it, others do not", async () => {
+    const a = await device('1001');
+    const e = await device('1005');
+    const { recordingId } = await recordedCall(a, e, '1005');
+    const row = await platform.recordings.getRecording(recordingId);
+    expect(row).toMatchObject({
+      ownerKind: 'user',
+      ownerId: platform.directory.userByExtension('1005')!.userId,
+    });
+    for (const [email, password, status] of [
+      ['e@example.com', 'secret-e', 200],
+      ['a@example.com', 'secret-a', 200],
+      ['d@example.com', 'secret-d', 404],
+    ] as const) {
+      const client = await env.rest(email, password);
+      expect((await client.get(`/calls/recordings/${recordingId}`)).status, email).toBe(status);
+    }
+  });
+
+  it("an outbound service call for a queue with recordOutbound is the queue's, listed on the outbound record", async () => {
+    const c = await device('1003');
+    const carrier = await device('carrier', { port: trunkPort });
+    const { callId, recordingId } = await recordedCall(c, carrier, '+3589555002', [
+      ['X-On-Behalf-Of-Queue', 'Support'],
+    ]);
+    const row = await platform.recordings.getRecording(recordingId);
+    expect(row).toMatchObject({
+      ownerKind: 'queue',
+      ownerId: platform.directory.queueByReference('Support')!.queueId,
+    });
+    const admin = await env.rest('admin@example.com', 'secret-admin');
+    const records = await waitFor(
+      async () => {
+        const rows = await admin.list<{ RecordingIds: string[] }>('/outbound-servicecall', {
+          CallId: callId,
+        });
+        return rows[0]?.RecordingIds.length ? rows : undefined;
+      },
+      10_000,
+      'the outbound record with its recording',
+    );
+    expect(records[0]!.RecordingIds).toEqual([recordingId]);
   });
 });
