@@ -93,7 +93,7 @@ function sippTransport(transport: Transport): {
 }
 
 /** A port free for both UDP and TCP right now (SIP servers listen on both; sipp peers on either). */
-async function freeSipPort(): Promise<number> {
+export async function freeSipPort(): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     const port = await freeUdpPort();
     try {
@@ -109,7 +109,7 @@ async function freeSipPort(): Promise<number> {
   }
 }
 
-interface Server {
+export interface Server {
   sipPort: number;
   httpPort?: number;
   process: ChildProcess;
@@ -206,7 +206,7 @@ async function startKamailio(dir: string): Promise<Server> {
   return server;
 }
 
-function waitForServer(
+export function waitForServer(
   child: ChildProcess,
   sipPort: number,
   httpPort: number | undefined,

@@ -3,7 +3,7 @@
  * bench/results/<timestamp>.json and bench/results/latest.json (with the machine it ran on), and
  * refreshes the table in README.md between the bench markers.
  *
- *   npm run bench                      everything (≈15 min: 1,000,000 records per store, call ramps)
+ *   npm run bench                      everything (≈27 min: 1,000,000 records per store, call ramps, media ≈12 min)
  *   npm run bench -- --quick           small sizes, to check the benchmarks themselves
  *   npm run bench -- --only parser,records,calls
  *   npm run bench -- --only kamailio,direct,kamailio-tcp,direct-tcp
@@ -11,29 +11,44 @@
  *                                      kamailio-tcp, direct-tcp, freshness, queue, memory)
  *   npm run bench -- --only direct-tcp --rates 100,500
  *                                      the call ramps try these rates (calls/s) only
+ *   npm run bench -- --only media      anchored calls with RTP both ways (Switchboard + its own
+ *                                      rtpengine, Kamailio + rtpengine as the reference) and
+ *                                      recording post-processing (see bench/media.bench.ts)
+ *   npm run bench -- --only kamailio-media,anchored,wide,recording
+ *                                      media phases only
+ *   npm run bench -- --only media --steps 10,50,100
+ *                                      the anchored-call ramps try these concurrent call counts only
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchCalls, isPhase, type Phase, parseRates } from './calls.bench.js';
+import { benchMedia, isMediaPhase, type MediaPhase, parseSteps } from './media.bench.js';
 import { benchParser } from './parser.bench.js';
 import { type BenchResult, benchRecords } from './records.bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
-const SUITES = ['parser', 'records', 'calls'];
+const SUITES = ['parser', 'records', 'calls', 'media'];
 const selected = onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : SUITES;
 // A calls phase named on its own runs the calls suite with the phases named (the others skipped).
 const phases = selected.filter(isPhase);
-const unknown = selected.filter((name) => !SUITES.includes(name) && !isPhase(name));
-if (unknown.length > 0) throw new Error(`--only: unknown suite or calls phase ${unknown.join(', ')}`);
+// Likewise a media phase (kamailio-media, anchored, wide, recording) runs the media suite with those only.
+const mediaPhaseNames = selected.filter(isMediaPhase);
+const unknown = selected.filter((name) => !SUITES.includes(name) && !isPhase(name) && !isMediaPhase(name));
+if (unknown.length > 0) throw new Error(`--only: unknown suite or phase ${unknown.join(', ')}`);
 const only = new Set(selected.filter((name) => SUITES.includes(name)));
 if (phases.length > 0) only.add('calls');
+if (mediaPhaseNames.length > 0) only.add('media');
 const callPhases: ReadonlySet<Phase> | undefined =
   phases.length > 0 && !selected.includes('calls') ? new Set(phases) : undefined;
+const mediaPhases: ReadonlySet<MediaPhase> | undefined =
+  mediaPhaseNames.length > 0 && !selected.includes('media') ? new Set(mediaPhaseNames) : undefined;
 const ratesIndex = process.argv.indexOf('--rates');
 const rates = ratesIndex >= 0 ? parseRates(process.argv[ratesIndex + 1]) : undefined;
+const stepsIndex = process.argv.indexOf('--steps');
+const steps = stepsIndex >= 0 ? parseSteps(process.argv[stepsIndex + 1]) : undefined;
 const log = (line: string) => console.error(`  ${line}`);
 
 interface Row extends BenchResult {
@@ -43,7 +58,7 @@ interface Row extends BenchResult {
 
 /** What the issue asks each figure to reach; shown next to it. */
 function targetOf(row: BenchResult): string | undefined {
-  if (row.name.includes('Switchboard / Kamailio')) return '≥ 50 %';
+  if (row.name.startsWith('direct calls') && row.name.includes('Switchboard / Kamailio')) return '≥ 50 %';
   if (row.name.startsWith('queue calls (')) return '≥ 500 calls/s';
   if (row.name.includes('freshness') && row.name.endsWith('p99')) return '≤ 1000 ms';
   if (row.name.startsWith('REST GET /calls one user one day p99')) return '≤ 20 ms';
@@ -74,6 +89,20 @@ if (only.has('calls')) {
   for (const r of await benchCalls({ ...options, phases: callPhases, ...(rates ? { rates } : {}) }))
     rows.push({ suite: 'calls', ...r });
 }
+if (only.has('media')) {
+  console.error(
+    'media (anchored calls with RTP both ways through Kamailio + rtpengine and Switchboard; recordings)…',
+  );
+  const options = quick
+    ? { steps: [10, 25], wideSteps: [50], holdSeconds: 5, recordCalls: 2, recordSeconds: 10, log }
+    : { log };
+  for (const r of await benchMedia({
+    ...options,
+    phases: mediaPhases,
+    ...(steps ? { steps, wideSteps: steps } : {}),
+  }))
+    rows.push({ suite: 'media', ...r });
+}
 for (const row of rows) row.target = targetOf(row);
 
 const machine = {
@@ -90,6 +119,7 @@ const report = {
   // Strings, not arrays: JSON.stringify spreads an array over lines, which biome (bench/**) refuses.
   ...(onlyIndex >= 0 ? { only: selected.join(',') } : {}),
   ...(rates ? { rates: rates.join(',') } : {}),
+  ...(steps ? { steps: steps.join(',') } : {}),
   machine,
   results: rows,
 };
@@ -111,7 +141,7 @@ console.table(
 
 // The README shows the latest full run (not --quick, every suite and phase, the default rates) and
 // the machine it ran on.
-if (!quick && !rates && !callPhases && SUITES.every((suite) => only.has(suite))) {
+if (!quick && !rates && !steps && !callPhases && !mediaPhases && SUITES.every((suite) => only.has(suite))) {
   const readmePath = join(ROOT, 'README.md');
   const readme = readFileSync(readmePath, 'utf8');
   const table = [

@@ -110,6 +110,8 @@ async function main(argv: string[]): Promise<void> {
     sipPort,
     sipTlsPort,
     tls,
+    // As Asterisk's rtp.conf: room for 2,500 anchored calls, below Linux's ephemeral port range.
+    mediaPorts: { min: 10_000, max: 20_000 },
     logger,
   });
   const store = process.env.DATABASE_URL ? 'postgresql' : `sqlite ${dataDir}`;

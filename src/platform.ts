@@ -83,6 +83,11 @@ export interface PlatformOptions {
    * not look at media use this to spare a process per platform).
    */
   mediaDefault?: 'auto' | 'off';
+  /**
+   * RTP ports of the platform's own rtpengine (4 per anchored call). Default: a 1,000-port window
+   * chosen per process (what tests need); `switchboard start` gives 10000–20000 (2,500 calls).
+   */
+  mediaPorts?: { min: number; max: number };
 }
 
 export interface Platform {
@@ -454,6 +459,7 @@ async function startMedia(
       binary,
       dataDir: join(opts.dataDir, 'rtpengine'),
       host: '127.0.0.1',
+      ...(opts.mediaPorts ? { portMin: opts.mediaPorts.min, portMax: opts.mediaPorts.max } : {}),
       logger: log,
       onRestart: () => {
         log.error('media: rtpengine restarted; the calls it anchored have lost their media');

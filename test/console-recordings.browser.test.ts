@@ -14,10 +14,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
-import { RtpPeer } from '../src/testing/rtp-peer.js';
-import { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
 import { launchChromium, openRecordingPage, type RecordingPage } from './support/browser.js';
+import { mediaPhone } from './support/media-phones.js';
 import { startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 
 const DOMAIN = 'switchboard.local';
@@ -64,21 +63,7 @@ queues:
   // The seed's call between UDP test phones that send real RTP (the browsers only look at the result).
   const opened: { close(): Promise<void> }[] = [];
   try {
-    const phone = async (extension: string) => {
-      const media = await RtpPeer.open({ host: '127.0.0.1' });
-      const ua = await TestUa.overUdp(
-        { host: '127.0.0.1', port: platform.sipPort },
-        {
-          extension,
-          password: platform.directory.userByExtension(extension)!.password,
-          domain: DOMAIN,
-          media,
-        },
-      );
-      opened.push(media, ua);
-      expect((await ua.register()).status).toBe(200);
-      return ua;
-    };
+    const phone = (extension: string) => mediaPhone(platform, extension, { domain: DOMAIN, opened });
     const [a, b, c] = [await phone('1001'), await phone('1002'), await phone('1003')];
     b.rejectAfterRinging(603, 50);
     c.answerAfterRinging(50);

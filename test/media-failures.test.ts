@@ -6,9 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
-import { parseRemoteSdp, RtpPeer } from '../src/testing/rtp-peer.js';
-import { TestUa } from '../src/testing/test-ua.js';
+import { parseRemoteSdp } from '../src/testing/rtp-peer.js';
+import type { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
+import { mediaPhone } from './support/media-phones.js';
 import { startSipTestPlatform, type TestPlatform } from './support/platform.js';
 import { freeUdpPort } from './support/sipp.js';
 
@@ -25,16 +26,8 @@ afterEach(async () => {
   for (const item of opened.splice(0).reverse()) await item.close();
 });
 
-async function phone(env: TestPlatform, extension: string): Promise<TestUa> {
-  const media = await RtpPeer.open({ host: '127.0.0.1' });
-  const ua = await TestUa.overUdp(
-    { host: '127.0.0.1', port: env.platform.sipPort },
-    { extension, password: `secret-${extension === '1001' ? 'a' : 'c'}`, domain: DOMAIN, media },
-  );
-  opened.push(media, ua);
-  expect((await ua.register()).status).toBe(200);
-  return ua;
-}
+const phone = (env: TestPlatform, extension: string): Promise<TestUa> =>
+  mediaPhone(env.platform, extension, { domain: DOMAIN, opened });
 
 describe('the media engine failing', () => {
   it('unreachable from the start: calls connect signalling-only, with the parties’ own SDP', async () => {

@@ -7,8 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
-import { parseRemoteSdp, RtpPeer } from '../src/testing/rtp-peer.js';
-import { TestUa } from '../src/testing/test-ua.js';
+import { parseRemoteSdp } from '../src/testing/rtp-peer.js';
+import type { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
 import {
   launchChromiumWithTone,
@@ -16,6 +16,7 @@ import {
   waitForTone,
   webphonePeerConnection,
 } from './support/browser-audio.js';
+import { mediaPhone } from './support/media-phones.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
 import { openPhonePage, type PhonePage } from './support/webphone-pages.js';
 
@@ -54,16 +55,8 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function udpPhone(extension: string): Promise<TestUa> {
-  const media = await RtpPeer.open({ host: '127.0.0.1' });
-  const ua = await TestUa.overUdp(
-    { host: '127.0.0.1', port: platform.sipPort },
-    { extension, password: platform.directory.userByExtension(extension)!.password, domain: DOMAIN, media },
-  );
-  opened.push(media, ua);
-  expect((await ua.register()).status).toBe(200);
-  return ua;
-}
+const udpPhone = (extension: string): Promise<TestUa> =>
+  mediaPhone(platform, extension, { domain: DOMAIN, opened });
 
 async function browserPhone(extension: string): Promise<PhonePage> {
   const page = await openPhonePage(browser.browser, platform.httpUrl, {

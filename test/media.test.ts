@@ -11,6 +11,7 @@ import type { Platform } from '../src/platform.js';
 import { parseRemoteSdp, RtpPeer } from '../src/testing/rtp-peer.js';
 import { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
+import { mediaPhone } from './support/media-phones.js';
 import { startSipTestPlatform, type TestPlatform } from './support/platform.js';
 import { freeUdpPort, sippUas } from './support/sipp.js';
 import { expectSippPassed } from './support/sipp-expect.js';
@@ -52,21 +53,8 @@ afterEach(async () => {
 afterAll(() => env?.close());
 
 /** A UDP phone with its own RTP peer, registered as `extension`. */
-async function phone(extension: string, register = true): Promise<TestUa> {
-  const media = await RtpPeer.open({ host: '127.0.0.1' });
-  const ua = await TestUa.overUdp(
-    { host: '127.0.0.1', port: platform.sipPort },
-    {
-      extension,
-      password: platform.directory.userByExtension(extension)?.password ?? 'none',
-      domain: DOMAIN,
-      media,
-    },
-  );
-  opened.push(media, ua);
-  if (register) expect((await ua.register()).status).toBe(200);
-  return ua;
-}
+const phone = (extension: string): Promise<TestUa> =>
+  mediaPhone(platform, extension, { domain: DOMAIN, opened });
 
 /** The engine's port range: SDP from the engine names a port in it, never a phone's own. */
 function enginePortRange(): [number, number] {

@@ -8,14 +8,15 @@
  * Then who owns a recording: a direct call to a user with `recordDirectCalls` (the user), and an
  * outbound service call for a queue with `recordOutbound` (the queue, on the outbound record).
  */
-import { MPEGDecoder } from 'mpg123-decoder';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
+import { decodeMp3 } from '../src/recordings/testing.js';
 import { dominantTone } from '../src/testing/audio.js';
-import { RtpPeer } from '../src/testing/rtp-peer.js';
-import { TestUa } from '../src/testing/test-ua.js';
+import type { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
+import { mediaPhone } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import { freeUdpPort } from './support/sipp.js';
 
@@ -58,16 +59,7 @@ trunks:
   ({ platform } = env);
   expect(platform.media).toBeDefined();
 
-  const phone = async (extension: string) => {
-    const media = await RtpPeer.open({ host: '127.0.0.1' });
-    const ua = await TestUa.overUdp(
-      { host: '127.0.0.1', port: platform.sipPort },
-      { extension, password: platform.directory.userByExtension(extension)!.password, domain: DOMAIN, media },
-    );
-    opened.push(media, ua);
-    expect((await ua.register()).status).toBe(200);
-    return ua;
-  };
+  const phone = (extension: string) => mediaPhone(platform, extension, { domain: DOMAIN, opened });
   const [a, b, c] = [await phone('1001'), await phone('1002'), await phone('1003')];
   b.rejectAfterRinging(603, 50);
   c.answerAfterRinging(50);
@@ -108,17 +100,6 @@ async function readyRecordingId(admin: RestClient): Promise<string> {
     'the rendered recording',
   );
   return recordingId!;
-}
-
-async function decodeMp3(mp3: Uint8Array) {
-  const decoder = new MPEGDecoder();
-  await decoder.ready;
-  try {
-    const out = decoder.decode(mp3);
-    return { sampleRate: out.sampleRate, channels: out.channelData };
-  } finally {
-    decoder.free();
-  }
 }
 
 describe('a recorded queue call', () => {
@@ -206,18 +187,8 @@ describe('a recorded queue call', () => {
 });
 
 /** A UDP phone with an RTP peer (a registered user, or — with `local` — a device at the trunk's address). */
-async function device(extension: string, local?: { port: number }): Promise<TestUa> {
-  const media = await RtpPeer.open({ host: '127.0.0.1' });
-  const password = platform.directory.userByExtension(extension)?.password ?? 'none';
-  const ua = await TestUa.overUdp(
-    { host: '127.0.0.1', port: platform.sipPort },
-    { extension, password, domain: DOMAIN, media },
-    local,
-  );
-  opened.push(media, ua);
-  if (!local) expect((await ua.register()).status).toBe(200);
-  return ua;
-}
+const device = (extension: string, local?: { port: number }): Promise<TestUa> =>
+  mediaPhone(platform, extension, { domain: DOMAIN, opened, local });
 
 /** Talk for a second with tones both ways, hang up; the recording listed on the call, once ready. */
 async function recordedCall(

@@ -199,7 +199,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     );
     if (this.state === 'ended') return;
     if (this.state === 'connected') this.hangup(undefined, 'MediaError', 500);
-    else this.fail(500, 'Failed', 'Server Internal Error (media engine)');
+    else this.fail(503, 'Failed', 'Service Unavailable (media engine)');
   }
 
   private append(fact: JournalFact): void {
@@ -358,7 +358,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       if (leg.role === 'allocation' && this.queueSession?.pendingLegs.includes(leg))
         this.queueSession.allocationFailed(leg);
       else if (this.state === 'routing' && ![...this.legs.values()].some((l) => l.isActive))
-        this.fail(500, 'Failed');
+        this.fail(503, 'Failed', 'Service Unavailable (media engine)');
       return;
     }
     // The call may have moved on while the engine answered (caller gone, allocation cancelled).
@@ -776,7 +776,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             respond,
           ),
         (err: unknown) => {
-          tx.respond(stack.createResponse(request, 500, 'Server Internal Error (media engine)'));
+          tx.respond(stack.createResponse(request, 503, 'Service Unavailable (media engine)'));
           this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-offer failed');
         },
       );
@@ -814,7 +814,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         }).then(
           (answer) => respond(response, answer),
           (err: unknown) => {
-            tx.respond(stack.createResponse(request, 500, 'Server Internal Error (media engine)'));
+            tx.respond(stack.createResponse(request, 503, 'Service Unavailable (media engine)'));
             this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-answer failed');
           },
         );

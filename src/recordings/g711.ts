@@ -1,7 +1,6 @@
 /**
  * G.711 decoding (ITU-T G.711 μ-law = RTP payload type 0 PCMU, A-law = 8 PCMA) to 16-bit linear
- * PCM, for rendering recordings. The same tables as src/testing/audio.ts (which also encodes);
- * production code keeps its own copy so that it never imports src/testing.
+ * PCM, for rendering recordings. src/testing/audio.ts re-exports it and adds the encoder tests need.
  */
 
 /** Decode one G.711 μ-law byte to a 16-bit linear sample (range ±32124). */
@@ -37,8 +36,9 @@ export function decodeG711Into(bytes: Uint8Array, law: G711Law, out: Int16Array,
 }
 
 /** Decode G.711 bytes to 16-bit linear samples. */
-export function decodeG711(bytes: Uint8Array, law: G711Law): Int16Array {
+export function decodeG711(bytes: ArrayLike<number>, law: G711Law): Int16Array {
+  const table = law === 'mulaw' ? MULAW : ALAW;
   const out = new Int16Array(bytes.length);
-  decodeG711Into(bytes, law, out, 0);
+  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i]! & 0xff]!;
   return out;
 }

@@ -1,19 +1,7 @@
-import { MPEGDecoder } from 'mpg123-decoder';
 import { describe, expect, it } from 'vitest';
 import { dominantTone, sineTone } from '../testing/audio.js';
 import { encodeMp3, encodeMp3Sync } from './mp3.js';
-
-/** Decode an MP3 file to float channels (mpg123 in WebAssembly). */
-async function decodeMp3(mp3: Uint8Array): Promise<{ sampleRate: number; channels: Float32Array[] }> {
-  const decoder = new MPEGDecoder();
-  await decoder.ready;
-  try {
-    const out = decoder.decode(mp3);
-    return { sampleRate: out.sampleRate, channels: out.channelData };
-  } finally {
-    decoder.free();
-  }
-}
+import { decodeMp3 } from './testing.js';
 
 describe('MP3 encoding', () => {
   it('8 kHz stereo at 32 kbps is MPEG-2.5 Layer III, left and right kept apart', async () => {

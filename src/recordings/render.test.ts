@@ -12,7 +12,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MPEGDecoder } from 'mpg123-decoder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RtpEngine } from '../media/rtpengine.js';
 import {
@@ -33,18 +32,8 @@ import {
   type RtpArrival,
   RtpEnginePcapRenderer,
 } from './render.js';
+import { decodeMp3 } from './testing.js';
 import type { RecordingJob } from './types.js';
-
-async function decodeMp3(mp3: Uint8Array): Promise<{ sampleRate: number; channels: Float32Array[] }> {
-  const decoder = new MPEGDecoder();
-  await decoder.ready;
-  try {
-    const out = decoder.decode(mp3);
-    return { sampleRate: out.sampleRate, channels: out.channelData };
-  } finally {
-    decoder.free();
-  }
-}
 
 // ---- synthetic packets ---------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 /**
  * Test support for the recordings package: a renderer that stands in for the real one (which has
- * its own tests over real rtpengine captures) and a tiny but valid MP3.
+ * its own tests over real rtpengine captures), a tiny but valid MP3, and an MP3 decoder (mpg123 in
+ * WebAssembly, a dev dependency) to check what the renderer made.
  */
+import { MPEGDecoder } from 'mpg123-decoder';
 import type { RecordingJob, RecordingRenderer } from './types.js';
 
 /**
@@ -31,5 +33,17 @@ export class FakeRenderer implements RecordingRenderer {
       throw new Error(`no capture for ${job.recordingId}`);
     }
     return { mp3: tinyMp3(), durationMs: job.endedMs - job.startedMs };
+  }
+}
+
+/** Decode an MP3 file into float channels (−1…1) at its sample rate. */
+export async function decodeMp3(mp3: Uint8Array): Promise<{ sampleRate: number; channels: Float32Array[] }> {
+  const decoder = new MPEGDecoder();
+  await decoder.ready;
+  try {
+    const out = decoder.decode(mp3);
+    return { sampleRate: out.sampleRate, channels: out.channelData };
+  } finally {
+    decoder.free();
   }
 }

@@ -6,6 +6,10 @@
  * Samples are 16-bit linear PCM (`Int16Array`, full scale 32768) unless a `Float32Array` is
  * given to the detectors, which then take full scale as 1.0.
  */
+import { alawToLinear, decodeG711, type G711Law, mulawToLinear } from '../recordings/g711.js';
+
+// Decoding is the production codec's (src/recordings/g711.ts); tests and the RTP peer use it from here.
+export { alawToLinear, decodeG711, type G711Law, mulawToLinear };
 
 // ---- G.711 ---------------------------------------------------------------------------------------
 
@@ -25,15 +29,6 @@ export function linearToMulaw(sample: number): number {
   for (let mask = 0x4000; (magnitude & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
   const mantissa = (magnitude >> (exponent + 3)) & 0x0f;
   return ~(sign | (exponent << 4) | mantissa) & 0xff;
-}
-
-/** Decode one G.711 μ-law byte to a 16-bit linear sample (range ±32124). */
-export function mulawToLinear(byte: number): number {
-  const code = ~byte & 0xff;
-  const exponent = (code >> 4) & 0x07;
-  const mantissa = code & 0x0f;
-  const magnitude = (((mantissa << 3) + MULAW_BIAS) << exponent) - MULAW_BIAS;
-  return code & 0x80 ? 0 - magnitude : magnitude; // 0 − 0 is +0: the two zero codes decode alike
 }
 
 /** Upper ends of the A-law segments, on the 13-bit magnitude scale. */
@@ -56,34 +51,11 @@ export function linearToAlaw(sample: number): number {
   return ((segment << 4) | mantissa) ^ signAndInversion;
 }
 
-/** Decode one G.711 A-law byte to a 16-bit linear sample (range ±32256). */
-export function alawToLinear(byte: number): number {
-  const code = (byte ^ 0x55) & 0xff;
-  const segment = (code >> 4) & 0x07;
-  let magnitude = (code & 0x0f) << 4;
-  if (segment === 0) magnitude += 8;
-  else magnitude = (magnitude + 0x108) << (segment - 1);
-  return code & 0x80 ? magnitude : -magnitude;
-}
-
-const MULAW_DECODE_TABLE = Int16Array.from({ length: 256 }, (_, byte) => mulawToLinear(byte));
-const ALAW_DECODE_TABLE = Int16Array.from({ length: 256 }, (_, byte) => alawToLinear(byte));
-
-export type G711Law = 'mulaw' | 'alaw';
-
 /** Encode 16-bit linear samples as G.711 bytes (one byte per sample). */
 export function encodeG711(samples: ArrayLike<number>, law: G711Law): Uint8Array {
   const encode = law === 'mulaw' ? linearToMulaw : linearToAlaw;
   const out = new Uint8Array(samples.length);
   for (let i = 0; i < samples.length; i++) out[i] = encode(samples[i]!);
-  return out;
-}
-
-/** Decode G.711 bytes to 16-bit linear samples. */
-export function decodeG711(bytes: ArrayLike<number>, law: G711Law): Int16Array {
-  const table = law === 'mulaw' ? MULAW_DECODE_TABLE : ALAW_DECODE_TABLE;
-  const out = new Int16Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[i] = table[bytes[i]! & 0xff]!;
   return out;
 }
 
