@@ -14,13 +14,11 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
-import { waitUntil } from '../src/testing/wait.js';
 import { launchChromium, openRecordingPage, type RecordingPage } from './support/browser.js';
-import { mediaPhone } from './support/media-phones.js';
+import { seedCallWithTones } from './support/media-phones.js';
 import { startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 
 const DOMAIN = 'switchboard.local';
-const TONES = [500, 1000, 1500];
 const TALK_MS = 2000;
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
 
@@ -63,24 +61,11 @@ queues:
   // The seed's call between UDP test phones that send real RTP (the browsers only look at the result).
   const opened: { close(): Promise<void> }[] = [];
   try {
-    const phone = (extension: string) => mediaPhone(platform, extension, { domain: DOMAIN, opened });
-    const [a, b, c] = [await phone('1001'), await phone('1002'), await phone('1003')];
-    b.rejectAfterRinging(603, 50);
-    c.answerAfterRinging(50);
-    const call = a.call('100');
-    const answer = await call.waitForFinal(10_000);
-    expect(answer.status).toBe(200);
-    const connectedMs = Date.now();
-    a.media!.startTone(1000);
-    c.media!.startTone(500);
-    await c.media!.waitForTone(1000, TONES, { timeoutMs: 5000 });
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, TALK_MS - (Date.now() - connectedMs))));
-    const callId = answer.headers.get('X-Server-Call-Id')!;
-    const live = platform.callControl.call(callId)!;
-    const legA = live.callerLeg.callLegId;
-    const legC = live.connectedLeg!.callLegId;
-    expect((await call.hangup()).status).toBe(200);
-    await waitUntil(() => platform.callControl.activeCalls.length === 0, 5000, 'the call ended');
+    const { callId, legA, legC } = await seedCallWithTones(platform, {
+      domain: DOMAIN,
+      opened,
+      talkMs: TALK_MS,
+    });
 
     const admin = await env.rest('admin@example.com', 'secret-admin');
     const map = await waitFor(

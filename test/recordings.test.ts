@@ -15,8 +15,7 @@ import type { Platform } from '../src/platform.js';
 import { decodeMp3 } from '../src/recordings/testing.js';
 import { dominantTone } from '../src/testing/audio.js';
 import type { TestUa } from '../src/testing/test-ua.js';
-import { waitUntil } from '../src/testing/wait.js';
-import { mediaPhone } from './support/media-phones.js';
+import { mediaPhone, seedCallWithTones } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import { freeUdpPort } from './support/sipp.js';
 
@@ -59,23 +58,7 @@ trunks:
   ({ platform } = env);
   expect(platform.media).toBeDefined();
 
-  const phone = (extension: string) => mediaPhone(platform, extension, { domain: DOMAIN, opened });
-  const [a, b, c] = [await phone('1001'), await phone('1002'), await phone('1003')];
-  b.rejectAfterRinging(603, 50);
-  c.answerAfterRinging(50);
-  const call = a.call('100');
-  const answer = await call.waitForFinal(10_000);
-  expect(answer.status).toBe(200);
-  const connectedMs = Date.now();
-  a.media!.startTone(1000);
-  c.media!.startTone(500);
-  await c.media!.waitForTone(1000, TONES, { timeoutMs: 5000 });
-  await new Promise((resolve) => setTimeout(resolve, TALK_MS - (Date.now() - connectedMs)));
-  const callId = answer.headers.get('X-Server-Call-Id')!;
-  const legC = platform.callControl.call(callId)!.connectedLeg!.callLegId;
-  expect((await call.hangup()).status).toBe(200);
-  scenario = { callId, legC, connectedMs: Date.now() - connectedMs };
-  await waitUntil(() => platform.callControl.activeCalls.length === 0, 5000, 'the call ended');
+  scenario = await seedCallWithTones(platform, { domain: DOMAIN, opened, talkMs: TALK_MS });
 }, 60_000);
 
 afterAll(async () => {

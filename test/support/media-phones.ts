@@ -3,11 +3,13 @@
  * loopback (src/testing/rtp-peer.ts sends a tone and decodes what arrives), registered with the
  * tenant's password for its extension — or, with `local`, a device at a fixed port that does not
  * register (the trunk's carrier). Both are handed to `opened`, which the suite closes after each test.
+ * And the seed's recorded queue call with tones, which the recording suites share.
  */
 import { expect } from 'vitest';
 import type { Platform } from '../../src/platform.js';
 import { RtpPeer } from '../../src/testing/rtp-peer.js';
 import { TestUa } from '../../src/testing/test-ua.js';
+import { waitUntil } from '../../src/testing/wait.js';
 
 export interface Closable {
   close(): Promise<void>;
@@ -28,4 +30,39 @@ export async function mediaPhone(
   options.opened.push(media, ua);
   if (!options.local) expect((await ua.register()).status).toBe(200);
   return ua;
+}
+
+/** The tones of the seed's recorded call: A (the caller) and C (the agent who answers). */
+export const SEED_TONES = { a: 1000, c: 500 } as const;
+
+/**
+ * The seed's queue call with real RTP, on a tenant whose queue (extension 100) has B (1002) then C
+ * (1003): B declines, C answers, A (1001) and C send their tones for `talkMs` after the answer,
+ * then A hangs up. Resolves once the call has ended, with its ids and how long it was connected.
+ */
+export async function seedCallWithTones(
+  platform: Platform,
+  options: { domain: string; opened: Closable[]; talkMs: number },
+): Promise<{ callId: string; legA: string; legC: string; connectedMs: number }> {
+  const phone = (extension: string) => mediaPhone(platform, extension, options);
+  const [a, b, c] = [await phone('1001'), await phone('1002'), await phone('1003')];
+  b.rejectAfterRinging(603, 50);
+  c.answerAfterRinging(50);
+  const call = a.call('100');
+  const answer = await call.waitForFinal(10_000);
+  expect(answer.status).toBe(200);
+  const answeredAt = Date.now();
+  a.media!.startTone(SEED_TONES.a);
+  c.media!.startTone(SEED_TONES.c);
+  await c.media!.waitForTone(SEED_TONES.a, [SEED_TONES.c, SEED_TONES.a, 1500], { timeoutMs: 5000 });
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.max(0, options.talkMs - (Date.now() - answeredAt))),
+  );
+  const callId = answer.headers.get('X-Server-Call-Id')!;
+  const live = platform.callControl.call(callId)!;
+  const legs = { legA: live.callerLeg.callLegId, legC: live.connectedLeg!.callLegId };
+  expect((await call.hangup()).status).toBe(200);
+  const connectedMs = Date.now() - answeredAt;
+  await waitUntil(() => platform.callControl.activeCalls.length === 0, 5000, 'the call ended');
+  return { callId, ...legs, connectedMs };
 }
