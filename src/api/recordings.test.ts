@@ -140,6 +140,9 @@ describe('GET /calls/recordings/{RecordingId}', () => {
     [REC.queue, 'service@example.com', 200], // ServiceCalls of Support
     [REC.queue, 'everything@example.com', 200],
     [REC.queue, 'b@example.com', 404], // only declined: not a party, no grant of the queue
+    [REC.queue, 'agent-c@example.com', 200], // AgentCalls of C, whose event lists it
+    [REC.queue, 'direct-a@example.com', 200], // DirectCalls of A, whose event lists it
+    [REC.queue, 'agent-b@example.com', 404], // AgentCalls of B, whose event does not list it
     [REC.queue, 'nobody@example.com', 404],
     [REC.queue, 'callback@example.com', 404],
     // A user's recording of a direct call.
@@ -148,6 +151,7 @@ describe('GET /calls/recordings/{RecordingId}', () => {
     [REC.user, 'b@example.com', 200], // the other party
     [REC.user, 'direct-a@example.com', 200], // DirectCalls of the owner
     [REC.user, 'service@example.com', 404],
+    [REC.user, 'agent-b@example.com', 404], // a direct call's events show with DirectCalls, not AgentCalls
     [REC.user, 'c@example.com', 404],
   ];
   it.each(matrix)('%s as %s → %i', async (recordingId, username, status) => {

@@ -454,14 +454,20 @@ export function restrictCallMap(map: CallMap, viewer: User): { map: CallMap; com
       participant.kind === 'caller' && !callerVisible ? { ...participant, userId: null } : participant,
     );
   const visibleQueueIds = map.queueIds.filter((queueId) => referenced.has(queueKey(queueId)));
-  // A recording is shown to whoever may fetch it (src/recordings): its owner's grant, or a party.
+  // A recording is shown to whoever may fetch it (src/api/routes/recordings.ts maySeeRecording):
+  // its owner's grant, a party, or the grant that shows a party's own event.
   const partyOf = (callLegId: string) => map.legs.find((leg) => leg.callLegId === callLegId)?.userId;
-  const recordings = map.recordings.filter(
-    (recording) =>
-      canSee(viewer, recording.ownerKind === 'queue' ? 'ServiceCalls' : 'DirectCalls', recording.ownerId) ||
-      partyOf(recording.aLegId) === viewer.userId ||
-      partyOf(recording.bLegId) === viewer.userId,
-  );
+  const recordings = map.recordings.filter((recording) => {
+    if (canSee(viewer, recording.ownerKind === 'queue' ? 'ServiceCalls' : 'DirectCalls', recording.ownerId))
+      return true;
+    return [partyOf(recording.aLegId), partyOf(recording.bLegId)].some(
+      (userId) =>
+        userId != null &&
+        (userId === viewer.userId ||
+          canSee(viewer, 'DirectCalls', userId) ||
+          (recording.ownerKind === 'queue' && canSee(viewer, 'AgentCalls', userId))),
+    );
+  });
   const restricted: CallMap = {
     ...map,
     callerUserId: callerVisible ? map.callerUserId : null,

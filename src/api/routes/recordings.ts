@@ -38,9 +38,19 @@ const TAG = 'Call information';
 export function maySeeRecording(caller: User, row: RecordingRow): boolean {
   const callerId = caller.userId.toLowerCase();
   if (row.partyUserIds.some((userId) => userId.toLowerCase() === callerId)) return true;
-  return row.ownerKind === 'queue'
-    ? inScope(scopeOf(caller, 'ServiceCalls'), row.ownerId)
-    : inScope(scopeOf(caller, 'DirectCalls'), row.ownerId);
+  // DESIGN.md §9: whoever may see a record that lists it. The call-level records show with the
+  // owner's grant; the parties' own events with DirectCalls (a user's direct calls) or AgentCalls
+  // (an agent's service calls) of that party.
+  const ownerVisible =
+    row.ownerKind === 'queue'
+      ? inScope(scopeOf(caller, 'ServiceCalls'), row.ownerId)
+      : inScope(scopeOf(caller, 'DirectCalls'), row.ownerId);
+  if (ownerVisible) return true;
+  const directCalls = scopeOf(caller, 'DirectCalls');
+  const agentCalls = scopeOf(caller, 'AgentCalls');
+  return row.partyUserIds.some(
+    (userId) => inScope(directCalls, userId) || (row.ownerKind === 'queue' && inScope(agentCalls, userId)),
+  );
 }
 
 /** The path a token-bearing URL points at, relative to apiEndpoint. */
