@@ -1,16 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RtpPeer } from '../testing/rtp-peer.js';
 import { isMediaError } from './errors.js';
-import {
-  RECORDING_METADATA_PREFIX,
-  type RtpEngine,
-  recordingMetadata,
-  recordingStreamsOf,
-} from './rtpengine.js';
-import { findRtpEngineBinary, type RtpEngineProcess, startRtpEngineProcess } from './rtpengine-process.js';
+import { RECORDING_METADATA_PREFIX, recordingMetadata, recordingStreamsOf } from './rtpengine.js';
+import { useRtpEngine } from './testing.js';
 
 describe('recording metadata', () => {
   it('takes each tagged party’s audio ports from a query reply', () => {
@@ -51,27 +45,11 @@ describe('recording metadata', () => {
   });
 });
 
-const binary = findRtpEngineBinary();
-
-describe.skipIf(!binary)('RtpEngine.startRecording against rtpengine', () => {
-  let dataDir: string;
-  let proc: RtpEngineProcess;
-  let media: RtpEngine;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'sb-rtpe-rec-'));
-    proc = await startRtpEngineProcess({ dataDir });
-    media = proc.createEngine();
-  });
-
-  afterAll(async () => {
-    await media?.close();
-    await proc?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+describe('RtpEngine.startRecording against rtpengine', () => {
+  const engine = useRtpEngine('sb-rtpe-rec-');
 
   it('an unknown call: MEDIA_ENGINE_ERROR', async () => {
-    const err = await media.startRecording('no-such-call').catch((e: unknown) => e);
+    const err = await engine.media.startRecording('no-such-call').catch((e: unknown) => e);
     expect(isMediaError(err) && err.code).toBe('MEDIA_ENGINE_ERROR');
   });
 
@@ -80,14 +58,14 @@ describe.skipIf(!binary)('RtpEngine.startRecording against rtpengine', () => {
     const caller = await RtpPeer.open();
     const callee = await RtpPeer.open();
     try {
-      const offer = await media.offer({
+      const offer = await engine.media.offer({
         callId,
         fromTag: 'A',
         sdp: Buffer.from(caller.sdp()),
         toward: 'rtp',
       });
       const toCallee = callee.setRemote(offer);
-      const answer = await media.answer({
+      const answer = await engine.media.answer({
         callId,
         fromTag: 'A',
         toTag: 'B',
@@ -95,21 +73,23 @@ describe.skipIf(!binary)('RtpEngine.startRecording against rtpengine', () => {
         toward: 'rtp',
       });
       const toCaller = caller.setRemote(answer);
-      await media.startRecording(callId);
-      await media.startRecording(callId); // again: harmless
+      await engine.media.startRecording(callId);
+      await engine.media.startRecording(callId); // again: harmless
       const name = `rec%2F${process.pid}`;
-      const pcaps = readdirSync(join(proc.recordingDir, 'pcaps')).filter((f) => f.startsWith(`${name}-`));
+      const pcaps = readdirSync(join(engine.proc.recordingDir, 'pcaps')).filter((f) =>
+        f.startsWith(`${name}-`),
+      );
       expect(pcaps).toHaveLength(1);
       expect(pcaps[0]).toMatch(/^rec%2F\d+-[0-9a-f]{16}\.pcap$/);
       const base = pcaps[0]!.slice(0, -'.pcap'.length);
-      expect(readdirSync(join(proc.recordingDir, 'tmp'))).toContain(`rtpengine-meta-${base}.tmp`);
-      await media.delete(callId);
-      expect(readdirSync(join(proc.recordingDir, 'tmp'))).not.toContain(`rtpengine-meta-${base}.tmp`);
+      expect(readdirSync(join(engine.proc.recordingDir, 'tmp'))).toContain(`rtpengine-meta-${base}.tmp`);
+      await engine.media.delete(callId);
+      expect(readdirSync(join(engine.proc.recordingDir, 'tmp'))).not.toContain(`rtpengine-meta-${base}.tmp`);
       const metadata = readFileSync(
-        join(proc.recordingDir, 'metadata', `rtpengine-meta-${base}.txt`),
+        join(engine.proc.recordingDir, 'metadata', `rtpengine-meta-${base}.txt`),
         'utf8',
       );
-      expect(metadata.split('\n')[0]).toBe(join(proc.recordingDir, 'pcaps', pcaps[0]!));
+      expect(metadata.split('\n')[0]).toBe(join(engine.proc.recordingDir, 'pcaps', pcaps[0]!));
       const line = metadata.split('\n').find((l) => l.startsWith(RECORDING_METADATA_PREFIX));
       const map = JSON.parse(line!.slice(RECORDING_METADATA_PREFIX.length));
       // The caller sends to the port in the answer it got, the callee to the port in the offer.
@@ -117,7 +97,7 @@ describe.skipIf(!binary)('RtpEngine.startRecording against rtpengine', () => {
       expect(map.tags.B).toContainEqual({ address: '127.0.0.1', port: toCallee.port, rtcp: false });
       expect(map.tags.A).toContainEqual({ address: '127.0.0.1', port: toCaller.port + 1, rtcp: true });
     } finally {
-      await media.delete(callId);
+      await engine.media.delete(callId);
       await caller.close();
       await callee.close();
     }

@@ -1,11 +1,9 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isMediaError } from './errors.js';
 import { parseNgAddress, RtpEngine, sideFlags } from './rtpengine.js';
-import { pickFreeUdpPort, type RtpEngineProcess, startRtpEngineProcess } from './rtpengine-process.js';
+import { pickFreeUdpPort } from './rtpengine-process.js';
+import { useRtpEngine } from './testing.js';
 
 const sdp = (lines: string[]) => Buffer.from(`${lines.join('\r\n')}\r\n`);
 
@@ -169,34 +167,20 @@ describe('RtpEngine helpers', () => {
 
 // A missing rtpengine fails these suites (startRtpEngineProcess says so): CI installs rtpengine-daemon.
 describe('RtpEngine against rtpengine', () => {
-  let dataDir: string;
-  let proc: RtpEngineProcess;
-  let media: RtpEngine;
+  const engine = useRtpEngine('sb-rtpe-');
   let callN = 0;
   const callId = () => `call-${process.pid}-${++callN}`;
-  const inRange = (port: number) => port >= proc.portMin && port <= proc.portMax;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'sb-rtpe-'));
-    proc = await startRtpEngineProcess({ dataDir });
-    media = proc.createEngine();
-  });
-
-  afterAll(async () => {
-    await media?.close();
-    await proc?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const inRange = (port: number) => port >= engine.proc.portMin && port <= engine.proc.portMax;
 
   it('ping', async () => {
-    await expect(media.ping()).resolves.toBe(true);
-    expect(media.description).toBe(`rtpengine ${proc.address}`);
+    await expect(engine.media.ping()).resolves.toBe(true);
+    expect(engine.media.description).toBe(`rtpengine ${engine.proc.address}`);
   });
 
   it('RTP ↔ RTP: both SDPs name the engine address and ports in its range, not the parties', async () => {
     const id = callId();
     const out = parseSdp(
-      await media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(40_000), toward: 'rtp' }),
+      await engine.media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(40_000), toward: 'rtp' }),
     );
     expect(out.proto).toBe('RTP/AVP');
     expect(out.connection).toBe('127.0.0.1');
@@ -204,7 +188,13 @@ describe('RtpEngine against rtpengine', () => {
     expect(out.port).not.toBe(40_000);
     expect(out.pts.slice(0, 2)).toEqual([0, 8]);
     const back = parseSdp(
-      await media.answer({ callId: id, fromTag: 'A', toTag: 'B', sdp: phoneSdp(40_002, [0]), toward: 'rtp' }),
+      await engine.media.answer({
+        callId: id,
+        fromTag: 'A',
+        toTag: 'B',
+        sdp: phoneSdp(40_002, [0]),
+        toward: 'rtp',
+      }),
     );
     expect(back.proto).toBe('RTP/AVP');
     expect(back.connection).toBe('127.0.0.1');
@@ -213,13 +203,13 @@ describe('RtpEngine against rtpengine', () => {
     expect(back.port).not.toBe(out.port);
     expect(back.pts[0]).toBe(0);
     expect(back.has('a=sendrecv')).toBe(true);
-    await media.delete(id);
+    await engine.media.delete(id);
   });
 
   it('WebRTC offer toward an RTP phone: RTP/AVP with G.711, no ICE / DTLS; a PCMU answer reaches the browser as PCMU over SAVPF', async () => {
     const id = callId();
     const out = parseSdp(
-      await media.offer({ callId: id, fromTag: 'B1', sdp: webrtcOffer(50_000), toward: 'rtp' }),
+      await engine.media.offer({ callId: id, fromTag: 'B1', sdp: webrtcOffer(50_000), toward: 'rtp' }),
     );
     expect(out.proto).toBe('RTP/AVP');
     expect(out.connection).toBe('127.0.0.1');
@@ -238,7 +228,7 @@ describe('RtpEngine against rtpengine', () => {
       expect(out.has(prefix), prefix).toBe(false);
     }
     const back = parseSdp(
-      await media.answer({
+      await engine.media.answer({
         callId: id,
         fromTag: 'B1',
         toTag: 'P1',
@@ -254,7 +244,7 @@ describe('RtpEngine against rtpengine', () => {
     expect(back.has('a=rtcp-mux')).toBe(true);
     expect(back.has('a=setup:active') || back.has('a=setup:passive')).toBe(true);
     expect(back.text).toMatch(/^a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ host/m);
-    await media.delete(id);
+    await engine.media.delete(id);
   });
 
   it('a WebRTC offer with Opus only still gives a phone PCMU / PCMA (transcoding)', async () => {
@@ -266,12 +256,14 @@ describe('RtpEngine against rtpengine', () => {
         .replace(/^a=(rtpmap|fmtp|rtcp-fb):(63|9|0|8|13|110|126) .*\r\n/gm, ''),
     );
     expect(opusOnly.toString()).not.toContain('PCMU');
-    const out = parseSdp(await media.offer({ callId: id, fromTag: 'B1', sdp: opusOnly, toward: 'rtp' }));
+    const out = parseSdp(
+      await engine.media.offer({ callId: id, fromTag: 'B1', sdp: opusOnly, toward: 'rtp' }),
+    );
     expect(out.pts).toContain(0);
     expect(out.codec(0)).toBe('PCMU');
     expect(out.pts).toContain(8);
     const back = parseSdp(
-      await media.answer({
+      await engine.media.answer({
         callId: id,
         fromTag: 'B1',
         toTag: 'P1',
@@ -281,27 +273,29 @@ describe('RtpEngine against rtpengine', () => {
     );
     expect(back.proto).toBe('UDP/TLS/RTP/SAVPF');
     expect(back.codec(back.pts[0]!)).toBe('opus');
-    await media.delete(id);
+    await engine.media.delete(id);
   });
 
   it('a browser is offered G.711 only (so every leg records as G.711), even by another browser', async () => {
     const id = callId();
     const offer = webrtcOffer(50_020);
     expect(offer.toString()).toMatch(/opus/i);
-    const out = parseSdp(await media.offer({ callId: id, fromTag: 'B1', sdp: offer, toward: 'webrtc' }));
+    const out = parseSdp(
+      await engine.media.offer({ callId: id, fromTag: 'B1', sdp: offer, toward: 'webrtc' }),
+    );
     expect(out.proto).toBe('UDP/TLS/RTP/SAVPF');
     const codecs = out.pts.map((pt) => out.codec(pt)?.toLowerCase());
     expect(codecs).toContain('pcmu');
     expect(codecs.every((codec) => codec === 'pcmu' || codec === 'pcma' || codec === 'telephone-event')).toBe(
       true,
     );
-    await media.delete(id);
+    await engine.media.delete(id);
   });
 
   it('RTP offer toward WebRTC: UDP/TLS/RTP/SAVPF with ICE, fingerprint, rtcp-mux, mid', async () => {
     const id = callId();
     const out = parseSdp(
-      await media.offer({ callId: id, fromTag: 'P1', sdp: phoneSdp(40_030), toward: 'webrtc' }),
+      await engine.media.offer({ callId: id, fromTag: 'P1', sdp: phoneSdp(40_030), toward: 'webrtc' }),
     );
     expect(out.proto).toBe('UDP/TLS/RTP/SAVPF');
     expect(inRange(out.port)).toBe(true);
@@ -313,13 +307,13 @@ describe('RtpEngine against rtpengine', () => {
     expect(out.has('a=mid:')).toBe(true);
     expect(out.has('a=crypto:')).toBe(false);
     expect(out.pts.slice(0, 2)).toEqual([0, 8]);
-    await media.delete(id);
+    await engine.media.delete(id);
   });
 
   it('forking: each branch gets its own ports, the answer picks its branch', async () => {
     const id = callId();
     const b1 = parseSdp(
-      await media.offer({
+      await engine.media.offer({
         callId: id,
         fromTag: 'A',
         branch: 'dev1',
@@ -328,13 +322,19 @@ describe('RtpEngine against rtpengine', () => {
       }),
     );
     const b2 = parseSdp(
-      await media.offer({ callId: id, fromTag: 'A', branch: 'dev2', sdp: phoneSdp(40_040), toward: 'rtp' }),
+      await engine.media.offer({
+        callId: id,
+        fromTag: 'A',
+        branch: 'dev2',
+        sdp: phoneSdp(40_040),
+        toward: 'rtp',
+      }),
     );
     expect(b1.proto).toBe('UDP/TLS/RTP/SAVPF');
     expect(b2.proto).toBe('RTP/AVP');
     expect(b1.port).not.toBe(b2.port);
     const back = parseSdp(
-      await media.answer({
+      await engine.media.answer({
         callId: id,
         fromTag: 'A',
         toTag: 'dev2-leg',
@@ -345,7 +345,7 @@ describe('RtpEngine against rtpengine', () => {
     );
     expect(back.proto).toBe('RTP/AVP');
     expect(back.pts[0]).toBe(8);
-    await media.delete(id);
+    await engine.media.delete(id);
   });
 
   it('real RTP flows both ways through the engine after offer/answer', async () => {
@@ -354,10 +354,10 @@ describe('RtpEngine against rtpengine', () => {
     const id = callId();
     try {
       const toB = parseSdp(
-        await media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(a.port, [0]), toward: 'rtp' }),
+        await engine.media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(a.port, [0]), toward: 'rtp' }),
       );
       const toA = parseSdp(
-        await media.answer({
+        await engine.media.answer({
           callId: id,
           fromTag: 'A',
           toTag: 'B',
@@ -376,7 +376,7 @@ describe('RtpEngine against rtpengine', () => {
       expect(payloads(b.packets).sort()).toEqual(fromA.map((p) => p.toString('hex')).sort());
       expect(payloads(a.packets).sort()).toEqual(fromB.map((p) => p.toString('hex')).sort());
     } finally {
-      await media.delete(id);
+      await engine.media.delete(id);
       a.socket.close();
       b.socket.close();
     }
@@ -388,11 +388,11 @@ describe('RtpEngine against rtpengine', () => {
     const id = callId();
     try {
       const toB = parseSdp(
-        await media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(a.port, [8]), toward: 'rtp' }),
+        await engine.media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(a.port, [8]), toward: 'rtp' }),
       );
       expect(toB.pts).toContain(0);
       const toA = parseSdp(
-        await media.answer({
+        await engine.media.answer({
           callId: id,
           fromTag: 'A',
           toTag: 'B',
@@ -407,7 +407,7 @@ describe('RtpEngine against rtpengine', () => {
       expect(b.packets.length).toBeGreaterThanOrEqual(10);
       expect(b.packets.every((p) => (p[1]! & 0x7f) === 0)).toBe(true);
     } finally {
-      await media.delete(id);
+      await engine.media.delete(id);
       a.socket.close();
       b.socket.close();
     }
@@ -415,15 +415,15 @@ describe('RtpEngine against rtpengine', () => {
 
   it('delete releases the call; deleting again and unknown calls succeed', async () => {
     const id = callId();
-    await media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(40_050), toward: 'rtp' });
-    await expect(media.query(id)).resolves.toMatchObject({ result: 'ok' });
-    await media.delete(id);
-    await media.delete(id);
-    await media.delete('never-seen-call');
+    await engine.media.offer({ callId: id, fromTag: 'A', sdp: phoneSdp(40_050), toward: 'rtp' });
+    await expect(engine.media.query(id)).resolves.toMatchObject({ result: 'ok' });
+    await engine.media.delete(id);
+    await engine.media.delete(id);
+    await engine.media.delete('never-seen-call');
   });
 
   it('an engine error (unparseable SDP) is a MEDIA_ENGINE_ERROR with the reason', async () => {
-    const err = await media
+    const err = await engine.media
       .offer({ callId: callId(), fromTag: 'A', sdp: Buffer.from('this is not sdp'), toward: 'rtp' })
       .catch((e: unknown) => e);
     expect(isMediaError(err) && err.code).toBe('MEDIA_ENGINE_ERROR');

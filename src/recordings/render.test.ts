@@ -13,12 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RtpEngine } from '../media/rtpengine.js';
-import {
-  findRtpEngineBinary,
-  type RtpEngineProcess,
-  startRtpEngineProcess,
-} from '../media/rtpengine-process.js';
+import { useRtpEngine } from '../media/testing.js';
 import { dominantTone, encodeG711, sineTone } from '../testing/audio.js';
 import { buildRtpPacket, RtpPeer } from '../testing/rtp-peer.js';
 import { isRecordingsError } from './errors.js';
@@ -328,26 +323,13 @@ describe('RtpEnginePcapRenderer on files', () => {
 
 // ---- against rtpengine -------------------------------------------------------------------------
 
-const binary = findRtpEngineBinary();
-
-describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
-  let dataDir: string;
-  let proc: RtpEngineProcess;
-  let media: RtpEngine;
+describe('RtpEnginePcapRenderer against rtpengine', () => {
+  const engine = useRtpEngine('sb-rec-rtpe-');
   let renderer: RtpEnginePcapRenderer;
   let n = 0;
 
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'sb-rec-rtpe-'));
-    proc = await startRtpEngineProcess({ dataDir });
-    media = proc.createEngine();
-    renderer = new RtpEnginePcapRenderer({ recordingDir: proc.recordingDir });
-  });
-
-  afterAll(async () => {
-    await media?.close();
-    await proc?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+  beforeAll(() => {
+    renderer = new RtpEnginePcapRenderer({ recordingDir: engine.proc.recordingDir });
   });
 
   /**
@@ -361,14 +343,14 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
     const caller = await RtpPeer.open();
     const callee = await RtpPeer.open();
     try {
-      const offer = await media.offer({
+      const offer = await engine.media.offer({
         callId,
         fromTag: aLegId,
         sdp: Buffer.from(caller.sdp('caller', { payloadTypes: options.payloadTypes })),
         toward: 'rtp',
       });
       callee.setRemote(offer);
-      const answer = await media.answer({
+      const answer = await engine.media.answer({
         callId,
         fromTag: aLegId,
         toTag: bLegId,
@@ -381,9 +363,9 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
       await caller.waitForTone(500, [500, 1000], { timeoutMs: 3000, windowMs: 200 });
       await callee.waitForTone(1000, [500, 1000], { timeoutMs: 3000, windowMs: 200 });
       const startedMs = Date.now();
-      await media.startRecording(callId);
+      await engine.media.startRecording(callId);
       await new Promise((r) => setTimeout(r, (options.seconds ?? 2) * 1000));
-      await media.delete(callId);
+      await engine.media.delete(callId);
       const endedMs = Date.now();
       const job: RecordingJob = {
         recordingId: `rec-${n}`,
@@ -422,7 +404,7 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
   it('PCMU: channel 0 is the caller (1000 Hz), channel 1 the callee (500 Hz), as long as the recording ran', async () => {
     const { job, codec } = await recordCall();
     expect(codec).toBe('PCMU');
-    const captures = await findCaptures(proc.recordingDir, job.callId);
+    const captures = await findCaptures(engine.proc.recordingDir, job.callId);
     expect(captures).toHaveLength(1);
     expect(captures[0]!.metadataPath).toBeDefined();
     const { mp3, durationMs } = await renderer.render(job);
@@ -455,11 +437,11 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
 
   it('a pcap cut in half renders what it holds and says it was truncated', async () => {
     const { job } = await recordCall();
-    const [capture] = await findCaptures(proc.recordingDir, job.callId);
+    const [capture] = await findCaptures(engine.proc.recordingDir, job.callId);
     // A copy of the recording directory with the pcap cut in half (mid-record).
     const copy = mkdtempSync(join(tmpdir(), 'sb-rec-cut-'));
     try {
-      cpSync(proc.recordingDir, copy, { recursive: true });
+      cpSync(engine.proc.recordingDir, copy, { recursive: true });
       const pcap = join(copy, 'pcaps', `${capture!.name}.pcap`);
       const size = readFileSync(pcap).length;
       truncateSync(pcap, Math.floor(size / 2) + 3);
@@ -500,7 +482,7 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
         'a=sendrecv',
         '',
       ].join('\r\n');
-      const offer = await media.client.offer({
+      const offer = await engine.media.client.offer({
         callId,
         fromTag: 'srtp-A',
         sdp: offerSdp,
@@ -510,7 +492,7 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
       });
       expect(offer.sdp.toString()).toMatch(/RTP\/AVP/);
       callee.setRemote(offer.sdp);
-      const answer = await media.client.answer({
+      const answer = await engine.media.client.answer({
         callId,
         fromTag: 'srtp-A',
         toTag: 'srtp-B',
@@ -540,9 +522,9 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
       try {
         await callee.waitForTone(1000, [500, 1000], { timeoutMs: 3000, windowMs: 200 });
         const startedMs = Date.now();
-        await media.startRecording(callId);
+        await engine.media.startRecording(callId);
         await new Promise((r) => setTimeout(r, 1500));
-        await media.delete(callId);
+        await engine.media.delete(callId);
         const job: RecordingJob = {
           recordingId: 'srtp',
           callId,
@@ -554,7 +536,7 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
           endedMs: Date.now(),
         };
         // The caller's packets are in the pcap as plain RTP: 12 + 160 bytes, no SRTP auth tag.
-        const [capture] = await findCaptures(proc.recordingDir, callId);
+        const [capture] = await findCaptures(engine.proc.recordingDir, callId);
         const fromCaller = readPcap(readFileSync(capture!.pcapPath)).packets.filter(
           (p) => p.dstPort === enginePort,
         );
@@ -568,7 +550,7 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
         clearInterval(timer);
       }
     } finally {
-      await media.delete(callId);
+      await engine.media.delete(callId);
       caller.close();
       await callee.close();
     }
@@ -593,8 +575,8 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
     const callId = `live ${process.pid}`;
     const peer = await RtpPeer.open();
     try {
-      await media.offer({ callId, fromTag: 'A', sdp: Buffer.from(peer.sdp()), toward: 'rtp' });
-      await media.startRecording(callId);
+      await engine.media.offer({ callId, fromTag: 'A', sdp: Buffer.from(peer.sdp()), toward: 'rtp' });
+      await engine.media.startRecording(callId);
       const live = await renderer
         .render({
           recordingId: 'r',
@@ -608,11 +590,11 @@ describe.skipIf(!binary)('RtpEnginePcapRenderer against rtpengine', () => {
         })
         .catch((e: unknown) => e);
       expect(isRecordingsError(live) && live.code).toBe('RECORDING_CAPTURE_INCOMPLETE');
-      expect(readdirSync(join(proc.recordingDir, 'tmp')).some((f) => f.includes(escapeCallId(callId)))).toBe(
-        true,
-      );
+      expect(
+        readdirSync(join(engine.proc.recordingDir, 'tmp')).some((f) => f.includes(escapeCallId(callId))),
+      ).toBe(true);
     } finally {
-      await media.delete(callId);
+      await engine.media.delete(callId);
       await peer.close();
     }
   }, 15_000);
