@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestUa } from '../src/testing/test-ua.js';
 import { selfSignedCertificate } from '../src/testing/tls-cert.js';
-import { startCli, waitForReady } from './support/cli-process.js';
+import { startArgs, startCli, waitForReady } from './support/cli-process.js';
 import { freeTcpPort as freePort, RestClient } from './support/platform.js';
 
 const CONFIG = `
@@ -45,17 +45,7 @@ describe('a switchboard process', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const args = () => [
-    'start',
-    '--config',
-    configPath,
-    '--data',
-    dataDir,
-    '--http-port',
-    String(httpPort),
-    '--sip-port',
-    String(sipPort),
-  ];
+  const args = () => startArgs({ configPath, dataDir, httpPort, sipPort });
   const ua = async (extension: string, password: string) => {
     const agent = await TestUa.overWebSocket(`ws://127.0.0.1:${httpPort}/sip`, {
       extension,

@@ -13,7 +13,7 @@ import { decodeMp3 } from '../src/recordings/testing.js';
 import { dominantTone } from '../src/testing/audio.js';
 import { RtpPeer } from '../src/testing/rtp-peer.js';
 import { TestUa } from '../src/testing/test-ua.js';
-import { type CliChild, startCli, waitForReady } from './support/cli-process.js';
+import { type CliChild, startArgs, startCli, waitForReady } from './support/cli-process.js';
 import { freeTcpPort, RestClient, waitFor } from './support/platform.js';
 
 const DOMAIN = 'switchboard.local';
@@ -46,17 +46,7 @@ describe('a recorded call cut by SIGKILL', () => {
     const configPath = join(dataDir, 'tenant.yaml');
     writeFileSync(configPath, CONFIG);
     const [httpPort, sipPort] = [await freeTcpPort(), await freeTcpPort()];
-    const args = [
-      'start',
-      '--config',
-      configPath,
-      '--data',
-      dataDir,
-      '--http-port',
-      String(httpPort),
-      '--sip-port',
-      String(sipPort),
-    ];
+    const args = startArgs({ configPath, dataDir, httpPort, sipPort });
     const first = startCli(args);
     children.push(first);
     await waitForReady(first);

@@ -14,6 +14,26 @@ export interface CliChild {
   exited: Promise<number | null>;
 }
 
+/** `start` with a tenant file, a data directory and both ports: how the suites run the platform. */
+export function startArgs(opts: {
+  configPath: string;
+  dataDir: string;
+  httpPort: number;
+  sipPort: number;
+}): string[] {
+  return [
+    'start',
+    '--config',
+    opts.configPath,
+    '--data',
+    opts.dataDir,
+    '--http-port',
+    String(opts.httpPort),
+    '--sip-port',
+    String(opts.sipPort),
+  ];
+}
+
 export function startCli(args: string[]): CliChild {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
     cwd: ROOT,
