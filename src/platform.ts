@@ -12,6 +12,7 @@ import { apiPlugin } from './api/server.js';
 import type { RateLimits } from './api/types.js';
 import { CallControl } from './calls/call-control.js';
 import { createDirectory } from './config/directory.js';
+import { defaultQueueAudio } from './config/schema.js';
 import type { TlsMaterial } from './config/tls-files.js';
 import type { Directory, Tenant } from './config/types.js';
 import { diagnosticsPlugin } from './diagnostics/plugin.js';
@@ -19,6 +20,7 @@ import { legacyRoutingOf } from './journal/facts.js';
 import { recoverInterruptedCalls } from './journal/recovery.js';
 import { openSqliteJournal, type SqliteJournal } from './journal/sqlite-journal.js';
 import { createLogger, type Logger } from './logger.js';
+import { builtinAudio, PromptComposer } from './media/prompts.js';
 import { RtpEngine } from './media/rtpengine.js';
 import {
   findRtpEngineBinary,
@@ -319,6 +321,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     probeIntervalMs: opts.probeIntervalMs,
     callbackRequests: store,
     media,
+    audio: {
+      defaultQueueAudio: defaultQueueAudio(),
+      // Composed announcements go under the data directory: the engine must read them too.
+      prompts: new PromptComposer(join(opts.dataDir, 'prompts')),
+      holdMusic: opts.tenant.audio?.musicOnHold ?? builtinAudio.music,
+      goodbyePrompt: builtinAudio.goodbye,
+    },
   });
   mediaEvents.restarted = () => callControl.mediaEngineRestarted();
   // The UA hands each out-of-dialog request to the part of the platform that owns its method.

@@ -4,7 +4,7 @@
  * owns the live calls. The UA delegates new INVITEs and closed flows to it (wired in platform.ts);
  * requests inside a call's dialogs reach the call's legs through the UA's dialog table.
  */
-import type { Directory, Trunk, User } from '../config/types.js';
+import type { Directory, QueueAudio, Trunk, User } from '../config/types.js';
 import type { Journal } from '../journal/types.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -48,7 +48,24 @@ export interface CallControlOptions {
   callbackRequests?: CallbackRequestSource;
   /** The media engine that anchors every call (absent: signalling only). */
   media?: MediaEngine;
+  /** What the engine plays: queue audio defaults, prompts, hold music (DESIGN.md §9). */
+  audio?: CallAudioSettings;
 }
+
+/** The audio call control has the media engine play, besides each queue's own configuration. */
+export interface CallAudioSettings {
+  /** For queues whose configuration says nothing (tenants built by hand). */
+  defaultQueueAudio?: QueueAudio;
+  /** Position announcements. */
+  prompts?: { positionAnnouncement(position: number, expectedWaitMinutes?: number): string };
+  /** What a party hears while the other holds a call that is not a queue's. */
+  holdMusic?: string;
+  /** Before a waiting call is hung up after its queue's maxWaitSeconds. */
+  goodbyePrompt?: string;
+}
+
+/** Weight of the newest answered call's wait in a queue's expected wait (an exponential average). */
+const WAIT_AVERAGE_WEIGHT = 0.2;
 
 export class CallControl {
   readonly agents: AgentStates;
@@ -78,9 +95,47 @@ export class CallControl {
       dialogs: opts.userAgent.dialogs,
       callEnded: (call) => this.calls.delete(call.callId),
       media: opts.media,
+      defaultQueueAudio: opts.audio?.defaultQueueAudio,
+      prompts: opts.audio?.prompts,
+      holdMusic: opts.audio?.holdMusic,
+      goodbyePrompt: opts.audio?.goodbyePrompt,
+      queuePosition: (call) => this.queuePosition(call),
+      expectedWaitMinutes: (queueId) => {
+        const averageMs = this.averageWaitMs.get(queueId);
+        return averageMs === undefined ? undefined : Math.round(averageMs / 60_000);
+      },
+      waitObserved: (queueId, waitMs) => {
+        const previous = this.averageWaitMs.get(queueId);
+        this.averageWaitMs.set(
+          queueId,
+          previous === undefined ? waitMs : previous + WAIT_AVERAGE_WEIGHT * (waitMs - previous),
+        );
+      },
     };
     // Waiting queue calls get another chance whenever a member may have become available.
     this.unsubscribe = this.agents.onMaybeAvailable((userId) => this.offerWaitingCalls(userId));
+  }
+
+  /** Each queue's average wait of its answered calls (ms), for expected-wait announcements. */
+  private readonly averageWaitMs = new Map<string, number>();
+
+  /** 1 + the calls waiting in the same queue that entered it earlier. */
+  private queuePosition(call: Call): number {
+    const session = call.queueSession;
+    if (!session) return 1;
+    let ahead = 0;
+    for (const other of this.calls.values()) {
+      const otherSession = other.queueSession;
+      if (
+        other !== call &&
+        other.state === 'queued' &&
+        otherSession?.active &&
+        otherSession.queue.queueId === session.queue.queueId &&
+        otherSession.enteredAtMs <= session.enteredAtMs
+      )
+        ahead++;
+    }
+    return ahead + 1;
   }
 
   /** Live calls (for diagnostics and tests). */

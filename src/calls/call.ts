@@ -4,7 +4,7 @@
  * `callId` for its whole life, whatever legs, queues and allocations it goes through.
  */
 import { randomUUID } from 'node:crypto';
-import type { Directory, Queue, User } from '../config/types.js';
+import type { Directory, Queue, QueueAudio, User } from '../config/types.js';
 import type {
   AllocationRejectReason,
   CallEndReason,
@@ -34,6 +34,8 @@ import {
 import type { AgentStates } from './agents.js';
 import { CALL_HEADERS } from './headers.js';
 import { branchOf, endpointKind, isSdp, type MediaEngine } from './media.js';
+import { Playlist, type PlaylistItem, type PlaylistServices } from './playlist.js';
+import { audioDirection, isHoldOffer, SdpOrigin, setAudioDirection, silentPartyAnswer } from './sdp.js';
 
 /** Engine failures that mean "not there" rather than "refused this SDP". */
 const UNREACHABLE: ReadonlySet<MediaErrorCode> = new Set([
@@ -64,6 +66,20 @@ export interface CallServices {
   probeIntervalMs?: number;
   /** The media engine that anchors every call's media; absent: signalling only. */
   media?: MediaEngine;
+  /** What callers hear in a queue whose configuration says nothing (tenants built by hand). */
+  defaultQueueAudio?: QueueAudio;
+  /** The 1-based position of a waiting call in its queue. */
+  queuePosition?(call: Call): number;
+  /** Expected wait in whole minutes for a caller of a queue, when the queue's history tells. */
+  expectedWaitMinutes?(queueId: string): number | undefined;
+  /** Position announcements (src/media/prompts.ts). */
+  prompts?: { positionAnnouncement(position: number, expectedWaitMinutes?: number): string };
+  /** Music a party hears while the other holds a call that is not a queue's. */
+  holdMusic?: string;
+  /** Played before the platform hangs up a call that waited longer than its queue's maxWaitSeconds. */
+  goodbyePrompt?: string;
+  /** A queue call was answered by an agent after waiting `waitMs`. */
+  waitObserved?(queueId: string, waitMs: number): void;
 }
 
 export interface CallSetup {
@@ -177,10 +193,54 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       setup.callerUser?.userId,
       this,
     );
+    this.callerOffer = { body: setup.invite.body, contentType: setup.invite.headers.get('Content-Type') };
     // A call without an offer in its INVITE (late offer) is relayed as without an engine.
     this.media = isSdp(setup.invite.body, setup.invite.headers.get('Content-Type'))
       ? services.media
       : undefined;
+  }
+
+  /** The caller's offer (the INVITE itself is released once the caller's dialog is confirmed). */
+  private readonly callerOffer: { body: Buffer; contentType: string | undefined };
+  /** Whether the platform answered the caller itself to play a queue's audio (DESIGN.md §9). */
+  answeredByQueue = false;
+  /** What plays to the caller while the call waits in a queue. */
+  private waitingAudio?: Playlist;
+  /** Music to a party whose peer holds the call, by the listener's CallLegId. */
+  private readonly holdMusic = new Map<string, Playlist>();
+  /** CallLegIds of the parties holding the call. */
+  private readonly holding = new Set<string>();
+  /** Every SDP the caller is sent carries one origin (the engine's change with its pairings). */
+  private readonly callerSdp = new SdpOrigin();
+  /** The last SDP sent to the caller (a session refresh without an offer is answered with it). */
+  private lastCallerSdp?: Buffer;
+  /** A re-INVITE of ours to the caller is in progress (the caller's own gets 491). */
+  private reinvitingCaller = false;
+  /** The caller exceeded the queue's max wait and hears the goodbye before the platform hangs up. */
+  private leavingAfterMaxWait = false;
+
+  /** The tag and via-branch of the queue's silent party in the media engine. */
+  private get queueTag(): string {
+    return `${this.callerLeg.callLegId}.queue`;
+  }
+
+  private sdpToCaller(sdp: Buffer): Buffer {
+    const body = this.callerSdp.rewrite(sdp);
+    this.lastCallerSdp = body;
+    return body;
+  }
+
+  private playlistServices(): PlaylistServices {
+    return {
+      media: this.media!,
+      callId: this.callId,
+      logger: this.services.logger,
+      append: (fact) => this.append(fact),
+    };
+  }
+
+  private audioOf(queue: Queue): QueueAudio | undefined {
+    return queue.audio ?? this.services.defaultQueueAudio;
   }
 
   /**
@@ -276,7 +336,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     targets: InviteTarget[];
     to: string;
   }): OutboundLeg {
-    const invite = this.callerLeg.invite;
+    const invite = this.callerOffer;
     const extraHeaders: [string, string][] = [[CALL_HEADERS.serverCallId, this.callId]];
     const leg = new OutboundLeg(
       this.services.stack,
@@ -285,7 +345,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         from: this.fromHeader(),
         to: opts.to,
         body: invite.body,
-        contentType: invite.headers.get('Content-Type'),
+        contentType: invite.contentType,
         extraHeaders,
         now: this.services.now(),
       },
@@ -321,7 +381,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** One engine offer per target, made for that device's kind, then the INVITEs. */
   private async startAnchored(leg: OutboundLeg, media: MediaEngine): Promise<void> {
-    const offer = this.callerLeg.invite.body;
+    const offer = this.callerOffer.body;
     try {
       const bodies = await Promise.all(
         leg.targets.map((target, index) =>
@@ -395,15 +455,121 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.enterQueue(queue);
   }
 
+  /**
+   * The call waits in `queue`. With a media engine the platform answers the caller and plays the
+   * queue's greeting, then its music (DESIGN.md §9); members are offered the call once the caller
+   * hears it. Without one (or with `ringWhileWaiting`) the caller hears ringing (180) until an
+   * agent answers.
+   */
   private enterQueue(queue: Queue): void {
     this.state = 'queued';
     this.append({ type: 'QueueEntered', callId: this.callId, queueId: queue.queueId });
-    this.callerLeg.provisional(180);
     const session = new QueueSession(queue, this.queueHost(), this.services.agents, {
       retryDelayMs: this.services.queueRetryDelayMs,
     });
     this.queueSession = session;
-    session.start();
+    const startAllocating = (): void => {
+      if (session.active && this.state === 'queued') session.start();
+    };
+    if (this.answeredByQueue) {
+      // Overflow from another queue: the caller hears this queue's greeting and music.
+      this.playWaitingAudio(queue);
+      startAllocating();
+      return;
+    }
+    const audio = this.audioOf(queue);
+    if (this.media && audio && !audio.ringWhileWaiting && this.callerLeg.pending) {
+      this.answerForQueue(queue, audio).then(startAllocating, (err: unknown) =>
+        this.mediaFailed(err, this.callerLeg, 'queue answer'),
+      );
+      return;
+    }
+    this.callerLeg.provisional(180);
+    startAllocating();
+  }
+
+  /**
+   * Answer the caller for the queue: the engine pairs the caller with a silent party of the
+   * queue's (its answer takes the audio on a discard port, and the caller's media is blocked
+   * while it waits), and the caller gets the engine's SDP in a 200 OK — with the call's
+   * identifiers, as every answer. Then the queue's audio plays to the caller.
+   */
+  private async answerForQueue(queue: Queue, audio: QueueAudio): Promise<void> {
+    const media = this.media!;
+    const { callId } = this;
+    const callerLegId = this.callerLeg.callLegId;
+    let offer: Buffer;
+    try {
+      offer = await media.offer({
+        callId,
+        fromTag: callerLegId,
+        branch: this.queueTag,
+        sdp: this.callerOffer.body,
+        toward: 'rtp',
+      });
+    } catch (err) {
+      if (!this.anchored && isMediaError(err) && UNREACHABLE.has(err.code)) {
+        this.services.logger.error(
+          { err, callId },
+          'call: media engine unreachable; this queue call waits with ringing, signalling-only',
+        );
+        this.media = undefined;
+        this.callerLeg.provisional(180);
+        return;
+      }
+      throw err;
+    }
+    this.anchored = true;
+    const answer = await media.answer({
+      callId,
+      fromTag: callerLegId,
+      toTag: this.queueTag,
+      branch: this.queueTag,
+      sdp: silentPartyAnswer(offer),
+      toward: endpointKind(this.callerLeg.flow),
+    });
+    await media.blockMedia(callId, callerLegId, true);
+    // The caller may have gone while the engine answered.
+    if (this.state !== 'queued' || !this.callerLeg.pending) return;
+    this.callerLeg.answer(this.sdpToCaller(answer), 'application/sdp', this.services.now());
+    this.answeredByQueue = true;
+    this.append({ type: 'LegAnswered', callId, callLegId: callerLegId, sip: this.callerLeg.identifiers });
+    this.append({ type: 'QueueAnswered', callId, callLegId: callerLegId, queueId: queue.queueId });
+    this.services.dialogs.bind(this.callerLeg);
+    this.startLivenessProbe();
+    this.playWaitingAudio(queue, audio);
+  }
+
+  /** The queue's greeting once, a position announcement if configured, then its music in a loop. */
+  private playWaitingAudio(queue: Queue, audio = this.audioOf(queue)): void {
+    if (!audio || !this.media) return;
+    const { queueId } = queue;
+    this.waitingAudio ??= new Playlist(this.playlistServices(), this.callerLeg.callLegId);
+    const position = (): PlaylistItem | undefined => this.positionAnnouncement(queueId);
+    const first = audio.announcePosition ? position() : undefined;
+    this.waitingAudio.start({
+      once: [
+        ...(audio.greeting ? [{ file: audio.greeting, audio: 'greeting' as const, queueId }] : []),
+        ...(first ? [first] : []),
+      ],
+      loop: { file: audio.musicOnHold, audio: 'music', queueId },
+      interject: audio.announcePosition
+        ? { everyMs: audio.announceEverySeconds * 1000, item: position }
+        : undefined,
+    });
+  }
+
+  private positionAnnouncement(queueId: string): PlaylistItem | undefined {
+    const { prompts, queuePosition, expectedWaitMinutes } = this.services;
+    if (!prompts || this.state !== 'queued' || !this.queueSession?.active) return undefined;
+    try {
+      const position = queuePosition?.(this) ?? 1;
+      const file = prompts.positionAnnouncement(position, expectedWaitMinutes?.(queueId));
+      return { file, audio: 'position', queueId };
+    } catch (err) {
+      this.services.logger.warn({ err, callId: this.callId }, 'call: no position announcement');
+      return undefined;
+    }
   }
 
   private queueHost() {
@@ -475,6 +641,16 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       queueId: queue.queueId,
       reason: 'MaxWaitExceeded',
     });
+    const goodbye = this.services.goodbyePrompt;
+    if (this.answeredByQueue && this.waitingAudio && goodbye) {
+      // The caller hears why the call ends, then the platform hangs up.
+      this.leavingAfterMaxWait = true;
+      this.waitingAudio.start({
+        once: [{ file: goodbye, audio: 'goodbye', queueId: queue.queueId }],
+        onFinished: () => this.fail(480, 'Unavailable', 'Temporarily Unavailable'),
+      });
+      return;
+    }
     this.fail(480, 'Unavailable', 'Temporarily Unavailable');
   }
 
@@ -522,7 +698,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   onAnswered(leg: OutboundLeg, response: SipResponse): void {
     void response;
-    if (this.state === 'ended' || this.state === 'connected' || !this.callerLeg.pending) {
+    if (
+      this.state === 'ended' ||
+      this.state === 'connected' ||
+      (!this.callerLeg.pending && !this.answeredByQueue)
+    ) {
       leg.sendBye('SIP;cause=487;text="Call already ended"');
       this.endLeg(leg, 487, 'AnsweredTooLate');
       return;
@@ -585,6 +765,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         userId: leg.userId!,
       });
       this.append({ type: 'QueueLeft', callId: this.callId, queueId: leg.queueId!, reason: 'Answered' });
+      this.services.waitObserved?.(leg.queueId!, this.services.now() - this.queueSession.enteredAtMs);
       const held = this.heldUsers.get(leg.callLegId);
       const queue = this.services.directory.queueById(leg.queueId!);
       if (held && queue) held.wrapUpSeconds = queue.wrapUpSeconds;
@@ -597,6 +778,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     }
     const { body, contentType } = leg.answerBody;
     this.services.dialogs.bind(leg);
+    if (this.answeredByQueue) {
+      void this.bridgeFromQueue(leg, body);
+      return;
+    }
     if (this.media && body.length > 0) {
       this.answerThroughEngine(leg, body).then(
         (anchored) => this.answerCaller(anchored, 'application/sdp'),
@@ -607,11 +792,112 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.answerCaller(body, contentType);
   }
 
+  /**
+   * An agent answered a call the queue had answered: the engine pairs caller and agent (the
+   * agent's answer), the agent hears the queue's whisper if there is one (the agent's own media
+   * blocked meanwhile), the caller's music stops and the caller's media flows again, and the
+   * caller is re-INVITEd with the engine's SDP for the agent's side (new ports, and for a browser
+   * new ICE and DTLS). Only then is the call recorded: from the moment both hear each other.
+   */
+  private async bridgeFromQueue(leg: OutboundLeg, agentSdp: Buffer): Promise<void> {
+    const media = this.media;
+    const { callId } = this;
+    const callerLegId = this.callerLeg.callLegId;
+    const live = (): boolean => this.state === 'connected' && this.connectedLeg === leg;
+    if (!media || agentSdp.length === 0) {
+      this.services.logger.error({ callId }, 'call: the agent answered without SDP; cannot bridge');
+      this.hangup(undefined, 'MediaError', 488);
+      return;
+    }
+    try {
+      this.services.logger.debug({ callId }, 'call: bridging from the queue');
+      await this.answerThroughEngine(leg, agentSdp);
+      this.services.logger.debug({ callId }, 'call: bridging: engine answered');
+      const queue = leg.queueId ? this.services.directory.queueById(leg.queueId) : undefined;
+      const whisper = queue ? this.audioOf(queue)?.whisper : undefined;
+      if (whisper && live()) {
+        await media.blockMedia(callId, leg.callLegId, true);
+        const toAgent = new Playlist(this.playlistServices(), leg.callLegId);
+        await new Promise<void>((resolve) =>
+          toAgent.start({
+            once: [{ file: whisper, audio: 'whisper', queueId: queue?.queueId }],
+            onFinished: resolve,
+          }),
+        );
+        if (!live()) return;
+        await media.blockMedia(callId, leg.callLegId, false);
+      }
+      if (!live()) return;
+      await this.waitingAudio?.stop();
+      await media.blockMedia(callId, callerLegId, false);
+      const offer = await media.offer({
+        callId,
+        fromTag: leg.callLegId,
+        toTag: callerLegId,
+        sdp: agentSdp,
+        toward: endpointKind(this.callerLeg.flow),
+      });
+      this.services.logger.debug({ callId }, 'call: bridging: re-INVITE to the caller');
+      if (!live()) return;
+      const response = await this.reinviteCaller(this.sdpToCaller(offer));
+      if (!live()) return;
+      if (!response || response.status >= 300) {
+        this.services.logger.warn(
+          { callId, status: response?.status },
+          'call: the caller did not take the agent media (re-INVITE failed); hanging up',
+        );
+        this.hangup(undefined, response ? 'MediaError' : 'PeerUnreachable', response?.status ?? 408);
+        return;
+      }
+      if (isSdp(response.body, response.headers.get('Content-Type'))) {
+        await media.answer({
+          callId,
+          fromTag: leg.callLegId,
+          toTag: callerLegId,
+          sdp: response.body,
+          toward: endpointKind(leg.flow),
+        });
+      }
+      if (!live()) return;
+      this.append({ type: 'MediaBridged', callId, callLegId: callerLegId, peerLegId: leg.callLegId });
+      this.startRecordingIfConfigured();
+    } catch (err) {
+      this.mediaFailed(err, leg, 'bridge from the queue');
+    }
+  }
+
+  /**
+   * A re-INVITE to the caller with our offer; resolves with the final response, or undefined when
+   * none came. A 491 (the caller's own re-INVITE crossed ours) is retried after a pause (RFC 3261
+   * §14.1: the owner of the Call-ID waits 2.1–4 s, we are not its owner: 0–2 s).
+   */
+  private async reinviteCaller(body: Buffer, attempt = 0): Promise<SipResponse | undefined> {
+    this.reinvitingCaller = true;
+    const response = await new Promise<SipResponse | undefined>((resolve) => {
+      this.callerLeg.sendInDialog(
+        'INVITE',
+        { body, contentType: 'application/sdp' },
+        { onFinal: resolve, onFailure: () => resolve(undefined) },
+      );
+      if (!this.callerLeg.dialog) resolve(undefined);
+    });
+    this.reinvitingCaller = false;
+    if (response?.status === 491 && attempt < 2 && this.state !== 'ended') {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2000));
+      return this.reinviteCaller(body, attempt + 1);
+    }
+    return response;
+  }
+
   /** The 200 to the caller: the call is up on both sides. */
   private answerCaller(body: Buffer, contentType: string | undefined): void {
     // The caller may have gone while the media engine answered (CANCEL raced the answer).
     if (this.state !== 'connected' || !this.callerLeg.pending) return;
-    this.callerLeg.answer(body, contentType, this.services.now());
+    this.callerLeg.answer(
+      this.media && body.length > 0 ? this.sdpToCaller(body) : body,
+      contentType,
+      this.services.now(),
+    );
     this.append({
       type: 'LegAnswered',
       callId: this.callId,
@@ -690,8 +976,9 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const interval = this.services.probeIntervalMs ?? 60_000;
     if (interval <= 0) return;
     const probe = (): void => {
-      if (this.state !== 'connected') return;
-      for (const leg of [this.callerLeg, this.connectedLeg]) {
+      if (this.state !== 'connected' && this.state !== 'queued') return;
+      // A caller the queue answered is probed while it waits, too.
+      for (const leg of [this.callerLeg, this.state === 'connected' ? this.connectedLeg : undefined]) {
         if (!leg?.dialog) continue;
         leg.sendInDialog(
           'OPTIONS',
@@ -715,17 +1002,90 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** A BYE in one of the call's dialogs (the UA answered it): the call ends on both sides. */
   onBye(leg: InboundLeg | OutboundLeg): void {
+    if (this.state === 'queued' && leg === this.callerLeg) {
+      // A caller the queue answered hangs up while waiting: they gave up, as a CANCEL would say.
+      this.abandonSetup('CallerHungUp', 'SIP;cause=487;text="Caller hung up"', 'CallerCancelled');
+      this.finish(200, this.leavingAfterMaxWait ? 'Unavailable' : 'CallerCancelled', 'CallerHangup');
+      return;
+    }
     this.hangup(leg, leg === this.callerLeg ? 'CallerHangup' : 'CalleeHangup', 200);
   }
 
   /** re-INVITE, UPDATE, INFO… inside a confirmed dialog of this call: relayed to the other party. */
   onRequest(leg: InboundLeg | OutboundLeg, request: SipRequest, tx: ServerTransaction): void {
+    if (leg === this.callerLeg && (this.state === 'queued' || this.reinvitingCaller)) {
+      this.onCallerRequestWhileWaiting(request, tx);
+      return;
+    }
     const peer = leg === this.callerLeg ? this.connectedLeg : this.callerLeg;
     if (!peer?.dialog || this.state !== 'connected') {
       tx.respond(this.services.stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
     this.relay(request, tx, leg, peer);
+  }
+
+  /**
+   * A request in the dialog of a caller the queue answered (or while we re-INVITE the caller): a
+   * crossing re-INVITE gets 491; a re-offer is answered through the engine by the queue's silent
+   * party; a session refresh without an offer gets the last SDP; anything else 200.
+   */
+  private onCallerRequestWhileWaiting(request: SipRequest, tx: ServerTransaction): void {
+    const { stack } = this.services;
+    const isOffer = request.method === 'INVITE' || request.method === 'UPDATE';
+    if (!isOffer) {
+      tx.respond(stack.createResponse(request, 200));
+      return;
+    }
+    if (this.reinvitingCaller) {
+      tx.respond(stack.createResponse(request, 491, 'Request Pending'));
+      return;
+    }
+    const contact: [string, string] = ['Contact', `<${stack.contactUri(this.callerLeg.flow)}>`];
+    const media = this.media;
+    if (!media || !isSdp(request.body, request.headers.get('Content-Type'))) {
+      const body = this.lastCallerSdp;
+      tx.respond(
+        stack.createResponse(request, 200, 'OK', {
+          headers: [contact],
+          body: request.method === 'INVITE' ? body : undefined,
+          contentType: request.method === 'INVITE' && body ? 'application/sdp' : undefined,
+        }),
+      );
+      return;
+    }
+    const callerLegId = this.callerLeg.callLegId;
+    media
+      .offer({
+        callId: this.callId,
+        fromTag: callerLegId,
+        toTag: this.queueTag,
+        sdp: request.body,
+        toward: 'rtp',
+      })
+      .then((offer) =>
+        media.answer({
+          callId: this.callId,
+          fromTag: callerLegId,
+          toTag: this.queueTag,
+          sdp: silentPartyAnswer(offer),
+          toward: endpointKind(this.callerLeg.flow),
+        }),
+      )
+      .then(
+        (answer) =>
+          tx.respond(
+            stack.createResponse(request, 200, 'OK', {
+              headers: [contact],
+              body: this.sdpToCaller(answer),
+              contentType: 'application/sdp',
+            }),
+          ),
+        (err: unknown) => {
+          this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-offer failed');
+          tx.respond(stack.createResponse(request, 503, 'Service Unavailable (media engine)'));
+        },
+      );
   }
 
   private relay(
@@ -743,7 +1103,14 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.media !== undefined &&
       (request.method === 'INVITE' || request.method === 'UPDATE') &&
       isSdp(request.body, contentType);
-    const respond = (response: SipResponse, body: Buffer) => {
+    // A hold (sendonly / inactive offer) or a resume: the held party hears music meanwhile.
+    const holds = anchored ? isHoldOffer(request.body) : undefined;
+    const inactive = anchored && audioDirection(request.body) === 'inactive';
+    const respond = (response: SipResponse, answer: Buffer) => {
+      let body = answer;
+      if (anchored && inactive && response.status < 300 && body.length > 0)
+        body = setAudioDirection(body, 'inactive');
+      if (from === this.callerLeg && this.media && body.length > 0) body = this.sdpToCaller(body);
       const relayed: [string, string][] = [];
       if (request.method === 'INVITE' || request.method === 'UPDATE')
         relayed.push(['Contact', `<${stack.contactUri(from.flow)}>`]);
@@ -757,6 +1124,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             body.length > 0 ? (response.headers.get('Content-Type') ?? 'application/sdp') : undefined,
         }),
       );
+      if (holds !== undefined && response.status >= 200 && response.status < 300)
+        this.holdChanged(from, to, holds);
     };
     if (anchored) {
       // A re-offer (hold, codec change) from either party goes through the engine both ways.
@@ -766,7 +1135,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         sdp: request.body,
         toward: endpointKind(to.flow),
       }).then(
-        (offer) =>
+        (engineOffer) => {
+          // An inactive hold is offered to the held party as sendonly: the engine sends it music.
+          let offer = inactive ? setAudioDirection(engineOffer, 'sendonly') : engineOffer;
+          if (to === this.callerLeg) offer = this.sdpToCaller(offer);
           this.sendRelayed(
             request,
             tx,
@@ -774,7 +1146,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             to,
             { body: offer, contentType: 'application/sdp', headers },
             respond,
-          ),
+          );
+        },
         (err: unknown) => {
           tx.respond(stack.createResponse(request, 503, 'Service Unavailable (media engine)'));
           this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-offer failed');
@@ -826,6 +1199,44 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     });
   }
 
+  /**
+   * `from` put the call on hold (or resumed it): while it holds, what it sends is dropped and
+   * `to` hears music on hold — its queue's music for a queue call, else the tenant's.
+   */
+  private holdChanged(from: InboundLeg | OutboundLeg, to: InboundLeg | OutboundLeg, holds: boolean): void {
+    if (this.holding.has(from.callLegId) === holds || this.state !== 'connected') return;
+    if (holds) this.holding.add(from.callLegId);
+    else this.holding.delete(from.callLegId);
+    this.append({ type: 'HoldChanged', callId: this.callId, callLegId: from.callLegId, onHold: holds });
+    const media = this.media;
+    if (!media) return;
+    const warn = (err: unknown) =>
+      this.services.logger.warn({ err, callId: this.callId }, 'call: media engine hold change failed');
+    if (holds) {
+      media.blockMedia(this.callId, from.callLegId, true).catch(warn);
+      const music = this.holdMusicFile();
+      if (!music) return;
+      const player = new Playlist(this.playlistServices(), to.callLegId);
+      this.holdMusic.set(to.callLegId, player);
+      player.start({
+        once: [],
+        loop: { file: music, audio: 'holdMusic', queueId: this.connectedLeg?.queueId },
+      });
+    } else {
+      const player = this.holdMusic.get(to.callLegId);
+      this.holdMusic.delete(to.callLegId);
+      void (player?.stop() ?? Promise.resolve()).then(() =>
+        media.blockMedia(this.callId, from.callLegId, false).catch(warn),
+      );
+    }
+  }
+
+  private holdMusicFile(): string | undefined {
+    const queueId = this.connectedLeg?.queueId ?? this.onBehalfOf?.queueId;
+    const queue = queueId ? this.services.directory.queueById(queueId) : undefined;
+    return (queue ? this.audioOf(queue)?.musicOnHold : undefined) ?? this.services.holdMusic;
+  }
+
   // ---- ending ----------------------------------------------------------------------------------
 
   /** The caller CANCELled before the call was answered. */
@@ -840,7 +1251,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   fail(status: number, reason: CallEndReason, phrase?: string): void {
     if (this.state === 'ended') return;
     this.abandonSetup('Failed', 'SIP;cause=487;text="Call failed"', 'CallFailed');
-    this.callerLeg.reject(status, phrase);
+    if (this.callerLeg.pending) this.callerLeg.reject(status, phrase);
+    else if (this.callerLeg.dialog)
+      // Answered by its queue: the caller is told why in the BYE.
+      this.callerLeg.sendBye(`SIP;cause=${status};text="${(phrase ?? reason).replace(/"/g, '')}"`);
     this.finish(status, reason, reason);
   }
 
@@ -873,6 +1287,18 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   /** End a connected call from one side (or from neither: `from` undefined). */
   hangup(from: InboundLeg | OutboundLeg | undefined, cause: LegEndCause, status: number): void {
     if (this.state === 'ended') return;
+    if (this.state === 'queued' && this.answeredByQueue) {
+      // A call the queue answered ends while it waits (shutdown, the caller vanished…).
+      const callerGone = from === this.callerLeg;
+      this.abandonSetup(
+        callerGone ? 'CallerHungUp' : 'Failed',
+        'SIP;cause=487;text="Call ended"',
+        'CallFailed',
+      );
+      if (!callerGone) this.callerLeg.sendBye();
+      this.finish(status, callerGone ? 'CallerCancelled' : 'Failed', cause);
+      return;
+    }
     const parties: (InboundLeg | OutboundLeg)[] = [this.callerLeg, ...this.legs.values()];
     for (const leg of parties) {
       if (!leg.isActive) continue;
@@ -923,6 +1349,9 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.release(this.callerLeg.callLegId);
     for (const callLegId of [...this.heldUsers.keys()]) this.release(callLegId);
     this.queueSession?.stop();
+    this.waitingAudio?.dispose();
+    for (const player of this.holdMusic.values()) player.dispose();
+    this.holdMusic.clear();
     if (this.media) {
       this.media
         .delete(this.callId)

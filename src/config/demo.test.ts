@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEMO_TENANT_YAML, demoTenant } from './demo.js';
 import { deriveCallbackListId, deriveQueueId, deriveUserId, loadTenantFile } from './load.js';
 import { canSee } from './permissions.js';
+import { defaultQueueAudio } from './schema.js';
 
 const examplePath = fileURLToPath(new URL('../../examples/tenant.yaml', import.meta.url));
 
@@ -54,6 +55,7 @@ describe('demoTenant', () => {
         recordInbound: false,
         recordOutbound: false,
         callbackListId: deriveCallbackListId('Support callbacks'),
+        audio: defaultQueueAudio(),
       },
     ]);
   });

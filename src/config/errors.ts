@@ -30,6 +30,8 @@ export const CONFIG_PROBLEMS = {
   DUPLICATE: {},
   /** A reference (member, queue, callback list, permission target, overflow) names nothing. */
   UNKNOWN_REFERENCE: {},
+  /** An audio file (greeting, music on hold, whisper) is missing, unreadable or not playable audio. */
+  AUDIO_FILE: {},
 } as const;
 
 export type ConfigProblemCode = keyof typeof CONFIG_PROBLEMS;

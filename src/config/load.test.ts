@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { builtinAudio } from '../media/prompts.js';
+import { encodeWav, sineTone } from '../testing/audio.js';
 import { demoTenant } from './demo.js';
 import { ConfigError } from './errors.js';
 import {
@@ -13,7 +15,7 @@ import {
   publicUrlForPort,
   SWITCHBOARD_ID_NAMESPACE,
 } from './load.js';
-import { defaultSipSettings } from './schema.js';
+import { defaultQueueAudio, defaultSipSettings } from './schema.js';
 
 /** Lines joined with '\n' so that each case's line numbers can be read off the array index + 1. */
 const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
@@ -768,6 +770,235 @@ describe('loadTenantFile', () => {
       new RegExp(
         `^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot read the configuration file: ENOENT`,
       ),
+    );
+  });
+});
+
+describe('queue and tenant audio', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-audio-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const tone = encodeWav(sineTone({ frequency: 440, sampleRate: 8000, durationMs: 500 }), 8000);
+  const audioDir = join(dir, 'audio');
+  mkdirSync(audioDir);
+  const hello = join(audioDir, 'hello.wav');
+  const hold = join(audioDir, 'hold.wav');
+  const whisper = join(audioDir, 'whisper.wav');
+  const stereo = join(audioDir, 'stereo.wav');
+  const text = join(audioDir, 'notes.wav');
+  for (const path of [hello, hold, whisper]) writeFileSync(path, tone);
+  // Stereo: the same file with 2 channels and a block align of 4.
+  const stereoWav = Buffer.from(tone);
+  stereoWav.writeUInt16LE(2, 22);
+  stereoWav.writeUInt32LE(8000 * 4, 28);
+  stereoWav.writeUInt16LE(4, 32);
+  writeFileSync(stereo, stereoWav);
+  writeFileSync(text, 'just some notes\n');
+  mkdirSync(join(audioDir, 'folder.wav'));
+
+  const QUEUE = [
+    'queues:', //                                  8
+    '  - name: Support', //                        9
+  ];
+
+  function errorAt(yamlText: string, opts: { baseDir?: string } = {}): ConfigError {
+    try {
+      parseTenantYaml(yamlText, 'tenant.yaml', opts);
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error('expected a ConfigError, but the configuration loaded');
+  }
+
+  it('fills the defaults for every queue, and the tenant-wide music on hold', () => {
+    const tenant = parseTenantYaml(yaml(...USERS, ...QUEUE), 'x.yaml');
+    expect(tenant.queues[0]?.audio).toEqual(defaultQueueAudio());
+    expect(defaultQueueAudio()).toEqual({
+      greeting: builtinAudio.greeting,
+      musicOnHold: builtinAudio.music,
+      announcePosition: false,
+      announceEverySeconds: 30,
+      ringWhileWaiting: false,
+    });
+    expect('whisper' in defaultQueueAudio()).toBe(false);
+    expect(defaultQueueAudio()).not.toBe(defaultQueueAudio());
+    expect(tenant.audio).toEqual({ musicOnHold: builtinAudio.music });
+  });
+
+  it('reads every key, resolving relative paths against baseDir', () => {
+    const tenant = parseTenantYaml(
+      yaml(
+        'audio:',
+        '  musicOnHold: audio/hold.wav',
+        ...USERS,
+        ...QUEUE,
+        '    greeting: audio/hello.wav',
+        `    musicOnHold: ${hold}`,
+        '    announcePosition: true',
+        '    announceEverySeconds: 45',
+        '    whisper: ./audio/../audio/whisper.wav',
+        '    ringWhileWaiting: true',
+        '  - name: Sales',
+        '    greeting: None',
+      ),
+      'x.yaml',
+      { baseDir: dir },
+    );
+    expect(tenant.audio).toEqual({ musicOnHold: hold });
+    expect(tenant.queues[0]?.audio).toEqual({
+      greeting: hello,
+      musicOnHold: hold,
+      announcePosition: true,
+      announceEverySeconds: 45,
+      whisper,
+      ringWhileWaiting: true,
+    });
+    expect(tenant.queues[1]?.audio).toEqual({ ...defaultQueueAudio(), greeting: null });
+  });
+
+  it('treats empty audio fields as absent (the defaults)', () => {
+    const tenant = parseTenantYaml(
+      yaml(
+        'audio: {}',
+        ...USERS,
+        ...QUEUE.slice(0, 1),
+        '  - name: Support',
+        '    greeting:',
+        '    whisper: ~',
+      ),
+      'x.yaml',
+    );
+    expect(tenant.queues[0]?.audio).toEqual(defaultQueueAudio());
+    expect(tenant.audio).toEqual({ musicOnHold: builtinAudio.music });
+  });
+
+  it("resolves against the working directory without baseDir, and the file's directory in loadTenantFile", () => {
+    const fromCwd = parseTenantYaml(
+      yaml(...USERS, ...QUEUE, `    greeting: ${relative(process.cwd(), hello)}`),
+      'x.yaml',
+    );
+    expect(fromCwd.queues[0]?.audio?.greeting).toBe(hello);
+    const configPath = join(dir, 'tenant.yaml');
+    writeFileSync(
+      configPath,
+      yaml(...USERS, ...QUEUE, '    greeting: audio/hello.wav', '    whisper: audio/whisper.wav'),
+    );
+    const loaded = loadTenantFile(configPath);
+    expect(loaded.queues[0]?.audio?.greeting).toBe(hello);
+    expect(loaded.queues[0]?.audio?.whisper).toBe(whisper);
+    // An explicit baseDir wins.
+    expect(() => loadTenantFile(configPath, { baseDir: audioDir })).toThrow(
+      `queue "Support": cannot read ${join(audioDir, 'audio', 'hello.wav')}: no such file`,
+    );
+  });
+
+  it('reports a file that is missing, a directory, stereo or not audio: line, field, queue, path and reason', () => {
+    const missing = join(dir, 'nowhere', 'x.wav');
+    const error = errorAt(
+      yaml(
+        'audio: { musicOnHold: audio/missing.wav }', //   1
+        ...USERS, //                                      2-8
+        ...QUEUE, //                                      9-10
+        `    greeting: ${missing}`, //                    11
+        '    musicOnHold: audio/folder.wav', //           12
+        '    whisper: audio/stereo.wav', //               13
+        '  - name: Sales', //                             14
+        '    musicOnHold: audio/notes.wav', //            15
+      ),
+      { baseDir: dir },
+    );
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message.split('\n')).toEqual([
+      `tenant.yaml:1:23: audio.musicOnHold: cannot read ${join(audioDir, 'missing.wav')}: no such file`,
+      `tenant.yaml:11:15: queues[0].greeting: queue "Support": cannot read ${missing}: no such file`,
+      `tenant.yaml:12:18: queues[0].musicOnHold: queue "Support": cannot read ${join(audioDir, 'folder.wav')}: is a directory, not a file`,
+      `tenant.yaml:13:14: queues[0].whisper: queue "Support": ${stereo} is not a usable audio file: must be mono (it has 2 channels); convert it, e.g. sox in.wav -c 1 out.wav`,
+      `tenant.yaml:15:18: queues[1].musicOnHold: queue "Sales": ${text} is not a usable audio file: neither a WAV (RIFF/WAVE) nor an MP3 file (it starts with "just som")`,
+    ]);
+    expect(error.problems.every((problem) => problem.code === 'AUDIO_FILE')).toBe(true);
+  });
+
+  it('reports a file shared by several queues at each of them', () => {
+    const error = errorAt(
+      yaml(
+        ...USERS,
+        ...QUEUE,
+        '    musicOnHold: audio/gone.wav',
+        '  - name: Sales',
+        '    musicOnHold: audio/gone.wav',
+      ),
+      { baseDir: dir },
+    );
+    expect(error.problems.map((problem) => [problem.line, problem.path])).toEqual([
+      [10, 'queues[0].musicOnHold'],
+      [12, 'queues[1].musicOnHold'],
+    ]);
+  });
+
+  it.each([
+    {
+      name: 'an announcement interval below 10 s',
+      line: '    announceEverySeconds: 5',
+      message: 'tenant.yaml:10:27: queues[0].announceEverySeconds: must be at least 10',
+    },
+    {
+      name: 'an announcement interval above an hour',
+      line: '    announceEverySeconds: 3601',
+      message: 'tenant.yaml:10:27: queues[0].announceEverySeconds: must be at most 3600 (one hour)',
+    },
+    {
+      name: 'an announcement interval that is not whole',
+      line: '    announceEverySeconds: 12.5',
+      message: 'tenant.yaml:10:27: queues[0].announceEverySeconds: expected a whole number of seconds',
+    },
+    {
+      name: 'announcePosition that is not a boolean',
+      line: '    announcePosition: sometimes',
+      message: 'tenant.yaml:10:23: queues[0].announcePosition: expected true or false',
+    },
+    {
+      name: 'ringWhileWaiting that is not a boolean',
+      line: '    ringWhileWaiting: 1',
+      message: 'tenant.yaml:10:23: queues[0].ringWhileWaiting: expected true or false',
+    },
+    {
+      name: 'a greeting that is not a path',
+      line: '    greeting: 42',
+      message:
+        'tenant.yaml:10:15: queues[0].greeting: expected the path of a greeting (a WAV or MP3 file) or none',
+    },
+    {
+      name: 'a whisper that is a list',
+      line: '    whisper: [a.wav]',
+      message:
+        'tenant.yaml:10:14: queues[0].whisper: expected the path of a whisper prompt (a WAV or MP3 file)',
+    },
+    {
+      name: 'a misspelt queue audio key',
+      line: '    anounceEverySeconds: 30',
+      message:
+        "tenant.yaml:10:5: queues[0].anounceEverySeconds: unknown field; did you mean 'announceEverySeconds'?",
+    },
+    {
+      name: 'music on hold misspelt',
+      line: '    musicOnHld: a.wav',
+      message: "tenant.yaml:10:5: queues[0].musicOnHld: unknown field; did you mean 'musicOnHold'?",
+    },
+  ])('rejects $name', ({ line, message }) => {
+    const error = errorAt(yaml(...USERS, ...QUEUE, line));
+    expect(error.message).toBe(message);
+    expect(error.problems).toHaveLength(1);
+  });
+
+  it('rejects a misspelt or malformed tenant audio mapping', () => {
+    expect(errorAt(yaml('audio: { musicOnHld: a.wav }', ...USERS)).message).toBe(
+      "tenant.yaml:1:10: audio.musicOnHld: unknown field; did you mean 'musicOnHold'?",
+    );
+    expect(errorAt(yaml('audio: hold.wav', ...USERS)).message).toBe(
+      'tenant.yaml:1:8: audio: expected a mapping such as { musicOnHold: audio/hold.wav }',
+    );
+    expect(errorAt(yaml('audoi: {}', ...USERS)).message).toBe(
+      "tenant.yaml:1:1: audoi: unknown field; did you mean 'audio'?",
     );
   });
 });

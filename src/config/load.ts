@@ -1,6 +1,7 @@
 /**
  * Loads the tenant configuration (DESIGN.md §5): YAML → shape check (./schema.ts) → cross-reference
- * and uniqueness checks → a resolved, immutable Tenant with ids and grants.
+ * and uniqueness checks, audio files probed (src/media/audio-file.ts) → a resolved, immutable Tenant
+ * with ids, grants and absolute audio paths.
  *
  * Every problem is reported with file:line:column and field path, and all problems of a file are
  * reported together, so that an operator fixes a file in one round rather than one error per start.
@@ -8,22 +9,27 @@
  * well-typed data to reason about.
  */
 import { readFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { v5 as uuidv5 } from 'uuid';
 import { type Document, isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { AudioFileError, probeAudioFile } from '../media/audio-file.js';
+import { builtinAudio } from '../media/prompts.js';
 import { ConfigError, type ConfigProblem, type ConfigProblemCode } from './errors.js';
 import { GRANT_FIELD } from './permissions.js';
 import {
   DEFAULT_HTTP_PORT,
+  defaultQueueAudio,
   FIELD_NAMES,
   isDigits,
   isPhoneNumberLike,
+  NO_GREETING,
   type PermissionEntry,
+  type QueueEntry,
   type TenantFile,
   tenantFileSchema,
 } from './schema.js';
-import type { CallbackList, GrantKind, Grants, Queue, Tenant, Trunk, User } from './types.js';
+import type { CallbackList, GrantKind, Grants, Queue, QueueAudio, Tenant, Trunk, User } from './types.js';
 
 /**
  * Namespace of Switchboard's deterministic entity ids (UUID v5). Fixed forever: changing it would
@@ -49,6 +55,12 @@ export interface LoadOptions {
    * `publicUrlForPort(httpPort, host)`. Without it: `http://127.0.0.1:8080/`.
    */
   defaultPublicUrl?: string;
+  /**
+   * The directory that relative audio file paths (queue `greeting`, `musicOnHold`, `whisper`,
+   * `audio.musicOnHold`) are resolved against. `loadTenantFile`: the configuration file's directory
+   * unless given; `parseTenantYaml`: `process.cwd()` unless given.
+   */
+  baseDir?: string;
 }
 
 /** The public base URL of a server listening on `port`; wildcard hosts become the loopback address. */
@@ -73,7 +85,8 @@ export function loadTenantFile(path: string, opts: LoadOptions = {}): Tenant {
   } catch (cause) {
     throw ConfigError.unreadable(path, cause);
   }
-  return { ...parseTenantYaml(text, path, opts), sourcePath: resolvePath(path) };
+  const baseDir = opts.baseDir ?? dirname(resolvePath(path));
+  return { ...parseTenantYaml(text, path, { ...opts, baseDir }), sourcePath: resolvePath(path) };
 }
 
 /**
@@ -236,6 +249,7 @@ function fieldNamesAt(path: readonly PathSegment[]): readonly string[] {
   if (path.length === 1 && path[0] === 'sip') return FIELD_NAMES.sip;
   if (path.length === 1 && path[0] === 'media') return FIELD_NAMES.media;
   if (path.length === 1 && path[0] === 'recordings') return FIELD_NAMES.recordings;
+  if (path.length === 1 && path[0] === 'audio') return FIELD_NAMES.audio;
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'authThrottle')
     return FIELD_NAMES.sipAuthThrottle;
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'tcp') return FIELD_NAMES.sipTcp;
@@ -472,6 +486,47 @@ function resolveTenant(
     return memberUserIds;
   };
 
+  // Audio files: resolved against the configuration's directory and probed once each.
+  const baseDir = opts.baseDir ?? process.cwd();
+  const probed = new Map<string, AudioFileError | null>();
+  /** The absolute path of a playable file, or undefined after reporting why it is not. */
+  const audioFile = (value: string, path: PathSegment[], owner: string): string | undefined => {
+    const absolute = resolvePath(baseDir, value);
+    if (!probed.has(absolute)) {
+      try {
+        probeAudioFile(absolute);
+        probed.set(absolute, null);
+      } catch (error) {
+        if (!(error instanceof AudioFileError)) throw error;
+        probed.set(absolute, error);
+      }
+    }
+    const error = probed.get(absolute);
+    if (error == null) return absolute;
+    report('AUDIO_FILE', path, `${owner}${error.message}`);
+    return undefined;
+  };
+  const queueAudio = (entry: QueueEntry, base: PathSegment[]): QueueAudio => {
+    const owner = `queue "${entry.name}": `;
+    const audio = defaultQueueAudio();
+    if (entry.greeting != null) {
+      audio.greeting =
+        entry.greeting.trim().toLowerCase() === NO_GREETING
+          ? null
+          : (audioFile(entry.greeting, [...base, 'greeting'], owner) ?? audio.greeting);
+    }
+    if (entry.musicOnHold != null)
+      audio.musicOnHold = audioFile(entry.musicOnHold, [...base, 'musicOnHold'], owner) ?? audio.musicOnHold;
+    if (entry.whisper != null) {
+      const whisper = audioFile(entry.whisper, [...base, 'whisper'], owner);
+      if (whisper !== undefined) audio.whisper = whisper;
+    }
+    audio.announcePosition = entry.announcePosition;
+    audio.announceEverySeconds = entry.announceEverySeconds;
+    audio.ringWhileWaiting = entry.ringWhileWaiting;
+    return audio;
+  };
+
   // Queues (callback list and overflow references are resolved once every list and queue is known)
   const queueNames = new Map<string, Seen>();
   const queues: Queue[] = [];
@@ -491,6 +546,7 @@ function resolveTenant(
       wrapUpSeconds: entry.wrapUpSeconds,
       recordInbound: entry.recordInbound,
       recordOutbound: entry.recordOutbound,
+      audio: queueAudio(entry, base),
     };
     queues.push(queue);
     remember(queueByReference, entry.name, queueId, queue);
@@ -599,6 +655,11 @@ function resolveTenant(
     return { name: entry.name, host: entry.host, port: entry.port, transport: entry.transport };
   });
 
+  const musicOnHold =
+    file.audio?.musicOnHold != null
+      ? audioFile(file.audio.musicOnHold, ['audio', 'musicOnHold'], '')
+      : undefined;
+
   const publicUrl = normalizePublicUrl(
     file.publicUrl ?? opts.defaultPublicUrl ?? publicUrlForPort(DEFAULT_HTTP_PORT),
   );
@@ -613,6 +674,7 @@ function resolveTenant(
       largeRequestsOverTcp: file.sip.largeRequestsOverTcp,
     },
     recordings: { retentionDays: file.recordings.retentionDays },
+    audio: { musicOnHold: musicOnHold ?? builtinAudio.music },
     ...(file.media
       ? {
           media: {

@@ -6,7 +6,8 @@
  * ignored `allocationTimeoutSecond` would run a contact center with the wrong timeout.
  */
 import { z } from 'zod';
-import type { GrantKind, SipSettings } from './types.js';
+import { builtinAudio } from '../media/prompts.js';
+import type { GrantKind, QueueAudio, SipSettings } from './types.js';
 
 export const DEFAULT_DOMAIN = 'switchboard.local';
 export const DEFAULT_HTTP_PORT = 8080;
@@ -26,6 +27,27 @@ export const DEFAULT_SIP_TCP = {
 };
 /** RFC 3261 §18.1.1's switch of large requests from UDP to TCP: off by default, as in Asterisk. */
 export const DEFAULT_SIP_LARGE_REQUESTS_OVER_TCP = false;
+
+/** Queue audio (DESIGN.md §9 "Queue audio"): announcements of the position every this many seconds. */
+export const DEFAULT_ANNOUNCE_EVERY_SECONDS = 30;
+export const MIN_ANNOUNCE_EVERY_SECONDS = 10;
+export const MAX_ANNOUNCE_EVERY_SECONDS = 3600;
+/** The value of a queue's `greeting` that means "no greeting" (any case). */
+export const NO_GREETING = 'none';
+
+/**
+ * The audio of a queue that configures none (a fresh object each time): the built-in greeting and
+ * music, no announcements, no whisper, the caller answered (not kept ringing) while waiting.
+ */
+export function defaultQueueAudio(): QueueAudio {
+  return {
+    greeting: builtinAudio.greeting,
+    musicOnHold: builtinAudio.music,
+    announcePosition: false,
+    announceEverySeconds: DEFAULT_ANNOUNCE_EVERY_SECONDS,
+    ringWhileWaiting: false,
+  };
+}
 
 /** The `sip` settings of a tenant that gives none (a fresh object each time). */
 export function defaultSipSettings(): SipSettings {
@@ -95,6 +117,12 @@ const seconds = (min: number) =>
     .int({ error: 'expected a whole number of seconds' })
     .min(min, { error: `must be at least ${min}` })
     .max(MAX_SECONDS, { error: `must be at most ${MAX_SECONDS} (one day)` });
+
+/** The path of a WAV or MP3 file; relative to the configuration file's directory. Checked by the loader. */
+const audioPath = (what: string) =>
+  z
+    .string({ error: whenPresent(`expected the path of ${what} (a WAV or MP3 file)`) })
+    .min(1, { error: `expected the path of ${what} (a WAV or MP3 file)` });
 
 const memberList = () =>
   z.array(nonEmpty('a username'), { error: whenPresent('expected a list of usernames') });
@@ -192,6 +220,21 @@ export const queueSchema = z.strictObject(
       .string({ error: whenPresent(`expected a user, queue or phone number as a string, ${QUOTE_HINT}`) })
       .min(1, { error: 'overflow must not be empty' })
       .nullish(),
+    /** A file, or `none`; absent: the built-in greeting. */
+    greeting: z
+      .string({ error: whenPresent(`expected the path of a greeting (a WAV or MP3 file) or ${NO_GREETING}`) })
+      .min(1, { error: `expected the path of a greeting (a WAV or MP3 file) or ${NO_GREETING}` })
+      .nullish(),
+    musicOnHold: audioPath('the music on hold').nullish(),
+    announcePosition: z.boolean({ error: whenPresent('expected true or false') }).default(false),
+    announceEverySeconds: z
+      .number({ error: whenPresent('expected a whole number of seconds') })
+      .int({ error: 'expected a whole number of seconds' })
+      .min(MIN_ANNOUNCE_EVERY_SECONDS, { error: `must be at least ${MIN_ANNOUNCE_EVERY_SECONDS}` })
+      .max(MAX_ANNOUNCE_EVERY_SECONDS, { error: `must be at most ${MAX_ANNOUNCE_EVERY_SECONDS} (one hour)` })
+      .default(DEFAULT_ANNOUNCE_EVERY_SECONDS),
+    whisper: audioPath('a whisper prompt').nullish(),
+    ringWhileWaiting: z.boolean({ error: whenPresent('expected true or false') }).default(false),
   },
   { error: whenPresent('expected a mapping (one queue)') },
 );
@@ -267,6 +310,14 @@ export const recordingsSchema = z.strictObject(
   { error: whenPresent('expected a mapping such as { retentionDays: 90 }') },
 );
 
+/** Tenant-wide audio: what a party hears while the other puts a direct call on hold. */
+export const audioSchema = z.strictObject(
+  {
+    musicOnHold: audioPath('the music on hold').nullish(),
+  },
+  { error: whenPresent('expected a mapping such as { musicOnHold: audio/hold.wav }') },
+);
+
 export const postProcessingSchema = z.strictObject(
   {
     delaySeconds: z
@@ -336,6 +387,7 @@ export const tenantFileSchema = z.strictObject(
     sip: sipSchema.default(defaultSipSettings),
     media: mediaSchema.optional(),
     recordings: recordingsSchema.default({ retentionDays: 0 }),
+    audio: audioSchema.optional(),
     users: listOf(userSchema, 'users').min(1, { error: 'at least one user is required' }),
     queues: listOf(queueSchema, 'queues').default([]),
     callbackLists: listOf(callbackListSchema, 'callback lists').default([]),
@@ -357,6 +409,7 @@ export const FIELD_NAMES = {
   sip: Object.keys(sipSchema.shape),
   media: Object.keys(mediaSchema.shape),
   recordings: Object.keys(recordingsSchema.shape),
+  audio: Object.keys(audioSchema.shape),
   sipAuthThrottle: Object.keys(sipAuthThrottleSchema.shape),
   sipTcp: Object.keys(sipTcpSchema.shape),
   user: Object.keys(userSchema.shape),

@@ -41,6 +41,20 @@ export interface User {
   grants: Grants;
 }
 
+/** What a caller waiting in a queue hears (DESIGN.md §9 "Queue audio"). Paths are absolute. */
+export interface QueueAudio {
+  /** Played once when the call enters the queue; null: none. */
+  greeting: string | null;
+  /** Looped while the caller waits. */
+  musicOnHold: string;
+  announcePosition: boolean;
+  announceEverySeconds: number;
+  /** Played to the agent who answered, before the caller is connected. */
+  whisper?: string;
+  /** Keep the caller ringing (180) instead of answering while waiting. */
+  ringWhileWaiting: boolean;
+}
+
 export interface Queue {
   queueId: string;
   name: string;
@@ -65,6 +79,8 @@ export interface Queue {
    * has no extension), or the external number as configured. Route it like a dialled number.
    */
   overflowTarget?: string;
+  /** Absent in tenants built by hand: the defaults (`defaultQueueAudio()`). */
+  audio?: QueueAudio;
 }
 
 export interface CallbackList {
@@ -138,6 +154,12 @@ export interface Tenant {
   media?: MediaSettings;
   /** Recordings kept this many days (0: forever); optional in tenants built by hand. */
   recordings?: { retentionDays: number };
+  /**
+   * Tenant-wide audio; absent: built-in. `musicOnHold` (an absolute path) is what a party hears
+   * while the other puts a direct call on hold (queue calls use their queue's `musicOnHold`).
+   * The loader always fills it.
+   */
+  audio?: { musicOnHold: string };
   users: User[];
   queues: Queue[];
   callbackLists: CallbackList[];

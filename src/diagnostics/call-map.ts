@@ -12,7 +12,7 @@ import { formatApiTime, formatApiTimeOrNull } from '../api/time.js';
 import { canSee } from '../config/permissions.js';
 import type { Directory, GrantKind, User } from '../config/types.js';
 import { type FoldedCall, foldEntry, type LegState, newFoldedCall } from '../journal/fold.js';
-import type { AllocationRejectReason, JournalEntry, LegEndCause } from '../journal/types.js';
+import type { AllocationRejectReason, AudioKind, JournalEntry, LegEndCause } from '../journal/types.js';
 import {
   toWireOutboundCallbackCall,
   toWireOutboundServiceCall,
@@ -54,6 +54,16 @@ function participantKeyOf(leg: Pick<LegMap, 'role' | 'callLegId' | 'userId'>): s
 }
 
 const queueKey = (queueId: string): string => `queue:${queueId}`;
+
+/** How the sequence diagram names each kind of audio the engine plays. */
+const AUDIO_LABEL: Record<AudioKind, string> = {
+  greeting: 'greeting',
+  music: 'music on hold',
+  position: 'position announcement',
+  whisper: 'whisper',
+  goodbye: 'goodbye',
+  holdMusic: 'music on hold (held)',
+};
 
 const SIP_REASON: Record<number, string> = {
   180: 'Ringing',
@@ -189,6 +199,43 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
       case 'RecordingStarted':
         step(note(SWITCHBOARD, 'recording started', fact.recordingId, fact.bLegId));
         break;
+      case 'QueueAnswered':
+        addQueue(fact.queueId);
+        step(note(queueKey(fact.queueId), 'queue answered the caller', 'queue audio', fact.callLegId));
+        break;
+      case 'AudioPlayed': {
+        const leg = created(fact.callLegId);
+        const to = leg ? participantKeyOf(leg) : CALLER;
+        step(message(SWITCHBOARD, to, `\u266a ${AUDIO_LABEL[fact.audio]}`, 'media engine', fact.callLegId));
+        break;
+      }
+      case 'MediaBridged': {
+        const leg = created(fact.callLegId);
+        step(
+          message(
+            SWITCHBOARD,
+            leg ? participantKeyOf(leg) : CALLER,
+            're-INVITE: media to agent',
+            'caller and agent bridged in the media engine',
+            fact.callLegId,
+          ),
+        );
+        break;
+      }
+      case 'HoldChanged': {
+        const leg = created(fact.callLegId);
+        if (!leg) break;
+        step(
+          message(
+            participantKeyOf(leg),
+            SWITCHBOARD,
+            fact.onHold ? 're-INVITE: hold' : 're-INVITE: resume',
+            fact.onHold ? 'the other party hears music on hold' : null,
+            fact.callLegId,
+          ),
+        );
+        break;
+      }
     }
   }
   const { started, ended } = state;

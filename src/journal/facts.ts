@@ -224,6 +224,59 @@ export const RecordingStartedSchema = z.object({
   bEnginePorts: z.array(z.number().int()).optional(),
 });
 
+/**
+ * The platform answered the caller's leg itself because the call waits in a queue with a media
+ * engine (DESIGN.md §9 "Queue audio"): the caller hears the queue's audio from now on. Not an
+ * agent's answer: a service call's AnswerTime stays the agent's (AllocationConnected).
+ */
+export const QueueAnsweredSchema = z.object({
+  type: z.literal('QueueAnswered'),
+  callId,
+  /** The caller's leg. */
+  callLegId,
+  queueId: z.string(),
+});
+
+export const AudioKindSchema = z.enum([
+  'greeting', // a queue's greeting, once on entry
+  'music', // a queue's music on hold while the caller waits
+  'position', // a position / expected-wait announcement
+  'whisper', // the queue's whisper to the agent who answered, before connecting
+  'goodbye', // before the platform hangs up a waiting call (max wait exceeded)
+  'holdMusic', // music to a party whose peer put the call on hold
+]);
+
+/** The media engine started playing audio to one party (`callLegId`); loops are not repeated. */
+export const AudioPlayedSchema = z.object({
+  type: z.literal('AudioPlayed'),
+  callId,
+  callLegId,
+  audio: AudioKindSchema,
+  queueId: z.string().optional(),
+});
+
+/**
+ * The caller, answered by a queue, was connected to the agent's media: the engine paired the
+ * two and the caller accepted the new session description (re-INVITE).
+ */
+export const MediaBridgedSchema = z.object({
+  type: z.literal('MediaBridged'),
+  callId,
+  /** The caller's leg. */
+  callLegId,
+  /** The agent's leg. */
+  peerLegId: z.string(),
+});
+
+/** A party put the call on hold (re-INVITE `sendonly` / `inactive`) or took it off hold. */
+export const HoldChangedSchema = z.object({
+  type: z.literal('HoldChanged'),
+  callId,
+  /** The party that holds (or resumes). */
+  callLegId,
+  onHold: z.boolean(),
+});
+
 /** Every fact of the current version. */
 export const JournalFactSchema = z.discriminatedUnion('type', [
   CallStartedSchema,
@@ -238,6 +291,10 @@ export const JournalFactSchema = z.discriminatedUnion('type', [
   AllocationConnectedSchema,
   CallEndedSchema,
   RecordingStartedSchema,
+  QueueAnsweredSchema,
+  AudioPlayedSchema,
+  MediaBridgedSchema,
+  HoldChangedSchema,
 ]);
 
 /** What version 1 left unspecified that upgrading needs: the routing of that time. */

@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type {
   AllocationRejectReasonSchema,
+  AudioKindSchema,
   CallEndCauseSchema,
   CallEndReasonSchema,
   CallKindSchema,
@@ -28,6 +29,7 @@ export type CallEndReason = z.infer<typeof CallEndReasonSchema>;
 export type LegEndCause = z.infer<typeof LegEndCauseSchema>;
 export type CallEndCause = z.infer<typeof CallEndCauseSchema>;
 export type CallRoute = z.infer<typeof CallRouteSchema>;
+export type AudioKind = z.infer<typeof AudioKindSchema>;
 export type JournalFact = z.infer<typeof JournalFactSchema>;
 export type JournalFactType = JournalFact['type'];
 /** The fact of one type, e.g. `FactOf<'LegEnded'>`. */

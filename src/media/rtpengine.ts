@@ -118,6 +118,7 @@ export class RtpEngine implements MediaEngine {
     const reply = await this.client.offer({
       callId: offer.callId,
       fromTag: offer.fromTag,
+      toTag: offer.toTag,
       viaBranch: offer.branch,
       sdp: offer.sdp,
       replace: REPLACE,
@@ -179,6 +180,35 @@ export class RtpEngine implements MediaEngine {
     for (const [tag, list] of Object.entries(streams.tags))
       ports[tag] = list.filter((stream) => !stream.rtcp).map((stream) => stream.port);
     return ports;
+  }
+
+  async play(callId: string, toTag: string, file: string): Promise<{ durationMs: number }> {
+    const reply = await this.client.command('play media', { 'call-id': callId, 'from-tag': toTag, file });
+    const duration = reply.duration;
+    return { durationMs: typeof duration === 'number' && duration > 0 ? duration : 0 };
+  }
+
+  async stopPlaying(callId: string, toTag: string): Promise<void> {
+    try {
+      await this.client.command('stop media', { 'call-id': callId, 'from-tag': toTag });
+    } catch (err) {
+      // Nothing playing (or the call already gone): the goal is reached.
+      if (isMediaError(err) && err.code === 'MEDIA_ENGINE_ERROR') return;
+      throw err;
+    }
+  }
+
+  async blockMedia(callId: string, fromTag: string, blocked: boolean): Promise<void> {
+    await this.client.command(blocked ? 'block media' : 'unblock media', {
+      'call-id': callId,
+      'from-tag': fromTag,
+    });
+  }
+
+  async listCalls(): Promise<string[]> {
+    const reply = await this.client.command('list', { limit: 1_000_000 });
+    const calls = reply.calls;
+    return Array.isArray(calls) ? calls.map((c) => bencodeText(c) ?? '').filter((c) => c !== '') : [];
   }
 
   /** The engine's view of a call (ng `query`), e.g. for diagnostics; rejects for an unknown call. */

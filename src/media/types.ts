@@ -18,6 +18,11 @@ export interface MediaOffer {
   /** The CallLegId of the party that made the offer. */
   fromTag: string;
   /**
+   * A re-offer inside an established pairing names the other party (rtpengine `to-tag`), e.g. the
+   * agent re-offering toward the caller when a queue call is bridged.
+   */
+  toTag?: string;
+  /**
    * Keeps several outgoing branches of one offer apart (forking to a user's devices: one offer per
    * device, each made for its kind; rtpengine `via-branch`). The answer names the branch that won.
    */
@@ -56,6 +61,23 @@ export interface MediaEngine {
    * MediaError (e.g. MEDIA_ENGINE_ERROR for an unknown call).
    */
   startRecording(callId: string): Promise<RecordingStreamPorts>;
+  /**
+   * Play an audio file (WAV or MP3, an absolute path on the engine's host) to the party `toTag`
+   * (rtpengine `play media` with that from-tag: the engine sends the file to that party, in place
+   * of or mixed with what the other party sends). Replaces whatever was playing to that party.
+   * Resolves with the file's length in ms. Rejects with a MediaError.
+   */
+  play(callId: string, toTag: string, file: string): Promise<{ durationMs: number }>;
+  /** Stop what `play` plays to `toTag` (no error when nothing plays). */
+  stopPlaying(callId: string, toTag: string): Promise<void>;
+  /**
+   * Drop (true) or forward again (false) the media that party `fromTag` sends (rtpengine
+   * `block media` / `unblock media`): a caller waiting in a queue, a party on hold, an agent
+   * hearing a whisper are not heard by the other side.
+   */
+  blockMedia(callId: string, fromTag: string, blocked: boolean): Promise<void>;
+  /** The call-ids the engine holds state for (rtpengine `list`): a leak check for tests and /health. */
+  listCalls(): Promise<string[]>;
   /** The call ended: release its media (idempotent; never rejects for an unknown call). */
   delete(callId: string): Promise<void>;
   /** Whether the engine answers right now. */
