@@ -11,7 +11,7 @@ import type { Platform } from '../src/platform.js';
 import { parseRemoteSdp, RtpPeer } from '../src/testing/rtp-peer.js';
 import { TestUa } from '../src/testing/test-ua.js';
 import { waitUntil } from '../src/testing/wait.js';
-import { mediaPhone } from './support/media-phones.js';
+import { mediaPhone, untilAgentConnected } from './support/media-phones.js';
 import { startSipTestPlatform, type TestPlatform } from './support/platform.js';
 import { freeUdpPort, sippUas } from './support/sipp.js';
 import { expectSippPassed } from './support/sipp-expect.js';
@@ -131,6 +131,7 @@ describe('media anchored in rtpengine', () => {
     const answer = await call.waitForFinal(10_000);
     expect(answer.status).toBe(200);
     expectEngineSdp(answer.body, c.media!.port);
+    await untilAgentConnected(a, answer);
     await expectTwoWayAudio(a.media!, 1000, c.media!, 1500);
     // B only declined: nothing reached its RTP peer.
     expect(b.media!.received.packets).toBe(0);

@@ -14,6 +14,7 @@ import { dominantTone } from '../src/testing/audio.js';
 import { RtpPeer } from '../src/testing/rtp-peer.js';
 import { TestUa } from '../src/testing/test-ua.js';
 import { type CliChild, startArgs, startCli, waitForReady } from './support/cli-process.js';
+import { untilAgentConnected } from './support/media-phones.js';
 import { freeTcpPort, RestClient, waitFor } from './support/platform.js';
 
 const DOMAIN = 'switchboard.local';
@@ -69,6 +70,7 @@ describe('a recorded call cut by SIGKILL', () => {
     const answer = await call.waitForFinal(10_000);
     expect(answer.status).toBe(200);
     const callId = answer.headers.get('X-Server-Call-Id')!;
+    await untilAgentConnected(a, answer);
     a.media!.startTone(1000);
     c.media!.startTone(500);
     await c.media!.waitForTone(1000, TONES, { timeoutMs: 5000 });

@@ -16,6 +16,7 @@ import type {
   LegRole,
 } from '../journal/types.js';
 import type { Logger } from '../logger.js';
+import { probeAudioFile } from '../media/audio-file.js';
 import { isMediaError, type MediaErrorCode } from '../media/errors.js';
 import type { RecordingOwner } from '../recordings/types.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
@@ -531,6 +532,13 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     await media.blockMedia(callId, callerLegId, true);
     // The caller may have gone while the engine answered.
     if (this.state !== 'queued' || !this.callerLeg.pending) return;
+    this.callerLeg.responseHeaders = [
+      ...this.callerLeg.responseHeaders,
+      [CALL_HEADERS.queueId, queue.queueId],
+      [CALL_HEADERS.queueName, queue.name],
+      [CALL_HEADERS.queueState, 'waiting'],
+      [CALL_HEADERS.queueGreetingMs, String(Math.round(audioDurationMs(audio.greeting)))],
+    ];
     this.callerLeg.answer(this.sdpToCaller(answer), 'application/sdp', this.services.now());
     this.answeredByQueue = true;
     this.append({ type: 'LegAnswered', callId, callLegId: callerLegId, sip: this.callerLeg.identifiers });
@@ -876,7 +884,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const response = await new Promise<SipResponse | undefined>((resolve) => {
       this.callerLeg.sendInDialog(
         'INVITE',
-        { body, contentType: 'application/sdp' },
+        { body, contentType: 'application/sdp', headers: [[CALL_HEADERS.queueState, 'connected']] },
         { onFinal: resolve, onFailure: () => resolve(undefined) },
       );
       if (!this.callerLeg.dialog) resolve(undefined);
@@ -1370,6 +1378,24 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     });
     this.services.callEnded(this);
   }
+}
+
+/** Lengths of the audio files a queue plays (ms), probed once per file. */
+const audioDurations = new Map<string, number>();
+
+/** How long a file plays (0 for none, or when it cannot be probed: the loader checked it). */
+function audioDurationMs(file: string | null | undefined): number {
+  if (!file) return 0;
+  let duration = audioDurations.get(file);
+  if (duration === undefined) {
+    try {
+      duration = probeAudioFile(file).durationMs;
+    } catch {
+      duration = 0;
+    }
+    audioDurations.set(file, duration);
+  }
+  return duration;
 }
 
 function flowText(flow: { protocol: string; address: string; port: number }): string {

@@ -15,4 +15,12 @@ export const CALL_HEADERS = {
   onBehalfOfQueue: 'X-On-Behalf-Of-Queue',
   /** An agent's INVITE placing the callback call of a callback request. */
   callbackRequestId: 'X-Callback-Request-Id',
+  /**
+   * Queue audio (DESIGN.md §9): `waiting` on the 200 OK with which a queue answers its caller
+   * (with X-Queue-Id / X-Queue-Name), `connected` on the re-INVITE that bridges the caller to the
+   * agent. A webphone shows "in queue" from it.
+   */
+  queueState: 'X-Queue-State',
+  /** With `X-Queue-State: waiting`: how long the greeting plays (ms; 0 = none), then music. */
+  queueGreetingMs: 'X-Queue-Greeting-Ms',
 } as const;

@@ -7,6 +7,7 @@
  */
 import { expect } from 'vitest';
 import type { Platform } from '../../src/platform.js';
+import type { SipResponse } from '../../src/sip/message.js';
 import { RtpPeer } from '../../src/testing/rtp-peer.js';
 import { TestUa } from '../../src/testing/test-ua.js';
 import { waitUntil } from '../../src/testing/wait.js';
@@ -32,6 +33,27 @@ export async function mediaPhone(
   return ua;
 }
 
+/**
+ * A queue call with a media engine is answered by the queue (`X-Queue-State: waiting`: the caller
+ * hears its audio) and connected to the agent later, by a re-INVITE with `X-Queue-State:
+ * connected`. Resolves once the caller is talking to the agent (at once for any other answer).
+ */
+export async function untilAgentConnected(
+  caller: TestUa,
+  answer: SipResponse,
+  timeoutMs = 10_000,
+): Promise<void> {
+  if (answer.headers.get('X-Queue-State') !== 'waiting') return;
+  await waitUntil(
+    () =>
+      caller.receivedRequests.some(
+        (request) => request.method === 'INVITE' && request.headers.get('X-Queue-State') === 'connected',
+      ),
+    timeoutMs,
+    'the caller was connected to the agent',
+  );
+}
+
 /** The tones of the seed's recorded call: A (the caller) and C (the agent who answers). */
 export const SEED_TONES = { a: 1000, c: 500 } as const;
 
@@ -51,6 +73,7 @@ export async function seedCallWithTones(
   const call = a.call('100');
   const answer = await call.waitForFinal(10_000);
   expect(answer.status).toBe(200);
+  await untilAgentConnected(a, answer);
   const answeredAt = Date.now();
   a.media!.startTone(SEED_TONES.a);
   c.media!.startTone(SEED_TONES.c);
