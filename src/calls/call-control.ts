@@ -27,6 +27,7 @@ import {
   type OutboundRequest,
   presentedNumber,
 } from './outbound.js';
+import { trunkTarget } from './transfer.js';
 
 export interface CallControlOptions {
   /** The SIP user agent whose usages the calls are made of (and whose dialog table routes to them). */
@@ -358,16 +359,6 @@ export class CallControl {
 
 function isDiallableNumber(text: string): boolean {
   return /^\+?[0-9*#]{2,32}$/.test(text);
-}
-
-function trunkTarget(trunk: Trunk, number: string): InviteTarget {
-  const host = trunk.host.includes(':') ? `[${trunk.host}]` : trunk.host;
-  const transport: TransportProtocol = trunk.transport;
-  const param = transport === 'udp' ? '' : `;transport=${transport}`;
-  return {
-    uri: `sip:${number}@${host}:${trunk.port}${param}`,
-    flow: { protocol: trunk.transport, address: trunk.host, port: trunk.port },
-  };
 }
 
 /**

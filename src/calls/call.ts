@@ -35,8 +35,17 @@ import {
 import type { AgentStates } from './agents.js';
 import { CALL_HEADERS } from './headers.js';
 import { branchOf, endpointKind, isSdp, type MediaEngine } from './media.js';
+import { presentedNumber } from './outbound.js';
 import { Playlist, type PlaylistItem, type PlaylistServices } from './playlist.js';
 import { audioDirection, isHoldOffer, SdpOrigin, setAudioDirection, silentPartyAnswer } from './sdp.js';
+import {
+  parseReferTo,
+  resolveTransferTarget,
+  SIPFRAG_CONTENT_TYPE,
+  sipfrag,
+  type TransferTarget,
+  trunkTarget,
+} from './transfer.js';
 
 /** Engine failures that mean "not there" rather than "refused this SDP". */
 const UNREACHABLE: ReadonlySet<MediaErrorCode> = new Set([
@@ -195,6 +204,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this,
     );
     this.callerOffer = { body: setup.invite.body, contentType: setup.invite.headers.get('Content-Type') };
+    this.callerMedia = setup.invite.body;
     // A call without an offer in its INVITE (late offer) is relayed as without an engine.
     this.media = isSdp(setup.invite.body, setup.invite.headers.get('Content-Type'))
       ? services.media
@@ -203,6 +213,20 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** The caller's offer (the INVITE itself is released once the caller's dialog is confirmed). */
   private readonly callerOffer: { body: Buffer; contentType: string | undefined };
+  /**
+   * The SDP the caller sent last (its INVITE's offer, then re-offers and answers to our
+   * re-INVITEs): what new legs are offered after the caller's first pairing (transfers, requeue).
+   */
+  private callerMedia: Buffer;
+  /** A blind transfer in progress (REFER accepted, its target not yet answered). */
+  private transfer?: {
+    transferor: OutboundLeg;
+    target: TransferTarget;
+    leg?: OutboundLeg;
+    timer?: NodeJS.Timeout;
+    /** The transferor hung up after its REFER was accepted (as phones do after a blind transfer). */
+    transferorGone: boolean;
+  };
   /** Whether the platform answered the caller itself to play a queue's audio (DESIGN.md §9). */
   answeredByQueue = false;
   /** What plays to the caller while the call waits in a queue. */
@@ -331,19 +355,21 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   }
 
   private placeLeg(opts: {
-    role: 'callee' | 'allocation' | 'trunk';
+    role: 'callee' | 'allocation' | 'trunk' | 'transfer';
     user?: User;
     queue?: Queue;
     targets: InviteTarget[];
     to: string;
+    /** The From to present (default: the caller's number). */
+    from?: string;
   }): OutboundLeg {
-    const invite = this.callerOffer;
+    const invite = { body: this.callerMedia, contentType: this.callerOffer.contentType };
     const extraHeaders: [string, string][] = [[CALL_HEADERS.serverCallId, this.callId]];
     const leg = new OutboundLeg(
       this.services.stack,
       {
         targets: opts.targets,
-        from: this.fromHeader(),
+        from: opts.from ?? this.fromHeader(),
         to: opts.to,
         body: invite.body,
         contentType: invite.contentType,
@@ -361,7 +387,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         [CALL_HEADERS.queueId, opts.queue.queueId],
         [CALL_HEADERS.queueName, opts.queue.name],
       );
-    if (opts.role === 'trunk') extraHeaders.push(['P-Asserted-Identity', this.fromHeader()]);
+    if (opts.role === 'trunk' || (opts.role === 'transfer' && !opts.user))
+      extraHeaders.push(['P-Asserted-Identity', opts.from ?? this.fromHeader()]);
     this.legs.set(leg.callLegId, leg);
     this.append({
       type: 'LegCreated',
@@ -382,7 +409,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** One engine offer per target, made for that device's kind, then the INVITEs. */
   private async startAnchored(leg: OutboundLeg, media: MediaEngine): Promise<void> {
-    const offer = this.callerOffer.body;
+    const offer = this.callerMedia;
     try {
       const bodies = await Promise.all(
         leg.targets.map((target, index) =>
@@ -672,6 +699,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       callLegId: leg.callLegId,
       sipStatus: response.status,
     });
+    if (this.transfer?.leg === leg) this.notifyTransfer(this.transfer.transferor, 180, 'Ringing', false);
     if (this.state === 'routing') {
       // Direct calls pass ringing (and early media from a single trunk leg) through.
       const early = leg.role === 'trunk' && response.body.length > 0;
@@ -706,6 +734,16 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   onAnswered(leg: OutboundLeg, response: SipResponse): void {
     void response;
+    if (this.transfer?.leg === leg && this.state === 'connected') {
+      this.append({
+        type: 'LegAnswered',
+        callId: this.callId,
+        callLegId: leg.callLegId,
+        sip: leg.identifiers,
+      });
+      this.completeTransfer(leg);
+      return;
+    }
     if (
       this.state === 'ended' ||
       this.state === 'connected' ||
@@ -731,6 +769,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     // The UA reports its own failures by name, a final response by its reason phrase.
     const ended: [LegEndCause, string?] =
       cause === 'Timeout' || cause === 'TransportError' ? [cause] : ['Refused', cause];
+    if (this.transfer?.leg === leg) {
+      this.endLeg(leg, status, ...ended);
+      this.transferFailed(status, cause === 'Timeout' ? 'Request Timeout' : cause);
+      return;
+    }
     if (leg.role === 'allocation' && this.queueSession) {
       if (!this.queueSession.pendingLegs.includes(leg)) return;
       this.appendAllocationRejected(leg, 'GenericUserRejected', status);
@@ -808,69 +851,91 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
    * new ICE and DTLS). Only then is the call recorded: from the moment both hear each other.
    */
   private async bridgeFromQueue(leg: OutboundLeg, agentSdp: Buffer): Promise<void> {
+    const queue = leg.queueId ? this.services.directory.queueById(leg.queueId) : undefined;
+    await this.bridgeCaller(leg, agentSdp, {
+      whisper: queue ? this.audioOf(queue)?.whisper : undefined,
+      queueId: queue?.queueId,
+      reason: 'bridge from the queue',
+    });
+  }
+
+  /**
+   * Connect the (already answered) caller to the party of `leg`, which answered with `sdp`: with
+   * an engine, pair them there (`leg`'s answer), play `whisper` to that party first if given, stop
+   * whatever the caller hears, let its media through, and re-INVITE the caller with the engine's
+   * offer for the new side; without one, re-INVITE the caller with the party's own SDP. Journals
+   * `MediaBridged` and starts recording when configured. Ends the call when the caller refuses.
+   */
+  private async bridgeCaller(
+    leg: OutboundLeg,
+    sdp: Buffer,
+    options: { whisper?: string; queueId?: string; reason: string },
+  ): Promise<void> {
     const media = this.media;
     const { callId } = this;
     const callerLegId = this.callerLeg.callLegId;
     const live = (): boolean => this.state === 'connected' && this.connectedLeg === leg;
-    if (!media || agentSdp.length === 0) {
-      this.services.logger.error({ callId }, 'call: the agent answered without SDP; cannot bridge');
+    if (sdp.length === 0) {
+      this.services.logger.error({ callId }, 'call: the party answered without SDP; cannot bridge');
       this.hangup(undefined, 'MediaError', 488);
       return;
     }
     try {
-      this.services.logger.debug({ callId }, 'call: bridging from the queue');
-      await this.answerThroughEngine(leg, agentSdp);
-      this.services.logger.debug({ callId }, 'call: bridging: engine answered');
-      const queue = leg.queueId ? this.services.directory.queueById(leg.queueId) : undefined;
-      const whisper = queue ? this.audioOf(queue)?.whisper : undefined;
-      if (whisper && live()) {
-        await media.blockMedia(callId, leg.callLegId, true);
-        const toAgent = new Playlist(this.playlistServices(), leg.callLegId);
-        await new Promise<void>((resolve) =>
-          toAgent.start({
-            once: [{ file: whisper, audio: 'whisper', queueId: queue?.queueId }],
-            onFinished: resolve,
-          }),
-        );
+      let offer = sdp;
+      if (media) {
+        await this.answerThroughEngine(leg, sdp);
+        const whisper = options.whisper;
+        if (whisper && live()) {
+          await media.blockMedia(callId, leg.callLegId, true);
+          const toAgent = new Playlist(this.playlistServices(), leg.callLegId);
+          await new Promise<void>((resolve) =>
+            toAgent.start({
+              once: [{ file: whisper, audio: 'whisper', queueId: options.queueId }],
+              onFinished: resolve,
+            }),
+          );
+          if (!live()) return;
+          await media.blockMedia(callId, leg.callLegId, false);
+        }
         if (!live()) return;
-        await media.blockMedia(callId, leg.callLegId, false);
+        await this.waitingAudio?.stop();
+        await this.stopHoldMusicTo(this.callerLeg);
+        await media.blockMedia(callId, callerLegId, false);
+        offer = await media.offer({
+          callId,
+          fromTag: leg.callLegId,
+          toTag: callerLegId,
+          sdp,
+          toward: endpointKind(this.callerLeg.flow),
+        });
       }
-      if (!live()) return;
-      await this.waitingAudio?.stop();
-      await media.blockMedia(callId, callerLegId, false);
-      const offer = await media.offer({
-        callId,
-        fromTag: leg.callLegId,
-        toTag: callerLegId,
-        sdp: agentSdp,
-        toward: endpointKind(this.callerLeg.flow),
-      });
-      this.services.logger.debug({ callId }, 'call: bridging: re-INVITE to the caller');
       if (!live()) return;
       const response = await this.reinviteCaller(this.sdpToCaller(offer));
       if (!live()) return;
       if (!response || response.status >= 300) {
         this.services.logger.warn(
           { callId, status: response?.status },
-          'call: the caller did not take the agent media (re-INVITE failed); hanging up',
+          'call: the caller did not take the new media (re-INVITE failed); hanging up',
         );
         this.hangup(undefined, response ? 'MediaError' : 'PeerUnreachable', response?.status ?? 408);
         return;
       }
       if (isSdp(response.body, response.headers.get('Content-Type'))) {
-        await media.answer({
-          callId,
-          fromTag: leg.callLegId,
-          toTag: callerLegId,
-          sdp: response.body,
-          toward: endpointKind(leg.flow),
-        });
+        this.callerMedia = response.body;
+        if (media)
+          await media.answer({
+            callId,
+            fromTag: leg.callLegId,
+            toTag: callerLegId,
+            sdp: response.body,
+            toward: endpointKind(leg.flow),
+          });
       }
       if (!live()) return;
       this.append({ type: 'MediaBridged', callId, callLegId: callerLegId, peerLegId: leg.callLegId });
       this.startRecordingIfConfigured();
     } catch (err) {
-      this.mediaFailed(err, leg, 'bridge from the queue');
+      this.mediaFailed(err, leg, options.reason);
     }
   }
 
@@ -1010,6 +1075,12 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** A BYE in one of the call's dialogs (the UA answered it): the call ends on both sides. */
   onBye(leg: InboundLeg | OutboundLeg): void {
+    if (this.transfer?.transferor === leg) {
+      // A phone hangs up after its blind transfer was accepted: the call waits for the target.
+      this.transfer.transferorGone = true;
+      this.endLeg(leg, 200, 'Transferred');
+      return;
+    }
     if (this.state === 'queued' && leg === this.callerLeg) {
       // A caller the queue answered hangs up while waiting: they gave up, as a CANCEL would say.
       this.abandonSetup('CallerHungUp', 'SIP;cause=487;text="Caller hung up"', 'CallerCancelled');
@@ -1021,6 +1092,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** re-INVITE, UPDATE, INFO… inside a confirmed dialog of this call: relayed to the other party. */
   onRequest(leg: InboundLeg | OutboundLeg, request: SipRequest, tx: ServerTransaction): void {
+    if (request.method === 'REFER') {
+      this.onRefer(leg, request, tx);
+      return;
+    }
     if (leg === this.callerLeg && (this.state === 'queued' || this.reinvitingCaller)) {
       this.onCallerRequestWhileWaiting(request, tx);
       return;
@@ -1063,6 +1138,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       return;
     }
     const callerLegId = this.callerLeg.callLegId;
+    this.callerMedia = request.body;
     media
       .offer({
         callId: this.callId,
@@ -1111,6 +1187,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.media !== undefined &&
       (request.method === 'INVITE' || request.method === 'UPDATE') &&
       isSdp(request.body, contentType);
+    if (from === this.callerLeg && isSdp(request.body, contentType)) this.callerMedia = request.body;
     // A hold (sendonly / inactive offer) or a resume: the held party hears music meanwhile.
     const holds = anchored ? isHoldOffer(request.body) : undefined;
     const inactive = anchored && audioDirection(request.body) === 'inactive';
@@ -1243,6 +1320,219 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const queueId = this.connectedLeg?.queueId ?? this.onBehalfOf?.queueId;
     const queue = queueId ? this.services.directory.queueById(queueId) : undefined;
     return (queue ? this.audioOf(queue)?.musicOnHold : undefined) ?? this.services.holdMusic;
+  }
+
+  // ---- transfers (DESIGN.md §10) ---------------------------------------------------------------
+
+  /**
+   * A REFER in one of the call's dialogs: a blind transfer of the caller by the party that
+   * answered (an agent or a callee). The REFER gets 202 and the transferor NOTIFYs of the target's
+   * progress (`message/sipfrag`); the transferor's leg is released when the target answers (or at
+   * once for a queue, which takes the call as it is), and kept when the target fails.
+   */
+  private onRefer(leg: InboundLeg | OutboundLeg, request: SipRequest, tx: ServerTransaction): void {
+    const { stack, directory, logger } = this.services;
+    const refuse = (status: number, reason: string): void => {
+      logger.info({ callId: this.callId, callLegId: leg.callLegId, status, reason }, 'call: REFER refused');
+      tx.respond(stack.createResponse(request, status, reason));
+    };
+    if (this.state !== 'connected' || !(leg instanceof OutboundLeg) || leg !== this.connectedLeg) {
+      refuse(
+        403,
+        this.state !== 'connected'
+          ? 'Forbidden (the call is not connected)'
+          : 'Forbidden (only the party that answered may transfer the call)',
+      );
+      return;
+    }
+    if (this.transfer) {
+      refuse(491, 'Request Pending (a transfer is in progress)');
+      return;
+    }
+    const referTo = parseReferTo(request.headers.get('Refer-To'));
+    if (!referTo) {
+      refuse(400, 'Bad Request (missing or malformed Refer-To)');
+      return;
+    }
+    if (referTo.replaces) {
+      refuse(501, 'Not Implemented (attended transfer with Replaces)');
+      return;
+    }
+    const target = resolveTransferTarget(referTo.dialled, directory);
+    if (!target) {
+      refuse(404, 'Not Found (no user, queue or number)');
+      return;
+    }
+    tx.respond(stack.createResponse(request, 202, 'Accepted'));
+    this.append({
+      type: 'TransferRequested',
+      callId: this.callId,
+      callLegId: leg.callLegId,
+      targetKind: target.kind,
+      target: target.description,
+      ...(target.kind === 'user' ? { userId: target.user.userId } : {}),
+      ...(target.kind === 'queue' ? { queueId: target.queue.queueId } : {}),
+    });
+    this.notifyTransfer(leg, 100, 'Trying', false);
+    if (target.kind === 'queue') {
+      this.transferToQueue(leg, target.queue);
+      return;
+    }
+    const transfer: NonNullable<Call['transfer']> = { transferor: leg, target, transferorGone: false };
+    this.transfer = transfer;
+    const where =
+      target.kind === 'user'
+        ? {
+            targets: this.services.targetsOfUser(target.user),
+            to: `<sip:${target.user.extension}@${this.services.domain}>`,
+            user: target.user,
+          }
+        : (() => {
+            const trunk = trunkTarget(target.trunk, target.number);
+            return { targets: [trunk], to: `<${trunk.uri}>` };
+          })();
+    const transferLeg = this.placeTransferLeg(target, where);
+    if (!transferLeg) {
+      this.transferFailed(480, 'Temporarily Unavailable');
+      return;
+    }
+    transfer.leg = transferLeg;
+    transfer.timer = setTimeout(() => {
+      if (this.transfer !== transfer || !transferLeg.isActive) return;
+      transferLeg.cancel('SIP;cause=487;text="Transfer timed out"', this.services.now());
+      this.endLeg(transferLeg, 487, 'NoAnswer');
+      this.transferFailed(480, 'No Answer');
+    }, this.services.ringTimeoutMs ?? 60_000);
+    transfer.timer.unref();
+  }
+
+  /** The transfer target's leg; its caller id is the queue's for a service call, else the transferor's. */
+  private placeTransferLeg(
+    target: TransferTarget,
+    where: { targets: InviteTarget[]; to: string; user?: User },
+  ): OutboundLeg | undefined {
+    if (where.targets.length === 0) return undefined;
+    let from: string | undefined;
+    if (target.kind === 'number') {
+      const { directory } = this.services;
+      const queueId = this.connectedLeg?.queueId ?? this.onBehalfOf?.queueId;
+      const queue = queueId ? directory.queueById(queueId) : undefined;
+      const transferor = this.connectedLeg?.userId ? directory.userById(this.connectedLeg.userId) : undefined;
+      const number = queue
+        ? presentedNumber(queue)
+        : (transferor?.number ?? transferor?.extension ?? this.aNum);
+      const name = (queue?.name ?? transferor?.displayName)?.replace(/["\\]/g, '');
+      from = `${name ? `"${name}" ` : ''}<sip:${number}@${this.services.domain}>`;
+    }
+    return this.placeLeg({ role: 'transfer', user: where.user, targets: where.targets, to: where.to, from });
+  }
+
+  /** NOTIFY the transferor of its REFER's progress (RFC 3515 §2.4.4); the last one terminates. */
+  private notifyTransfer(leg: OutboundLeg, status: number, reason: string, final: boolean): void {
+    if (!leg.isActive || !leg.dialog) return;
+    leg.sendInDialog(
+      'NOTIFY',
+      {
+        body: sipfrag(status, reason),
+        contentType: SIPFRAG_CONTENT_TYPE,
+        headers: [
+          ['Event', 'refer'],
+          ['Subscription-State', final ? 'terminated;reason=noresource' : 'active;expires=60'],
+        ],
+      },
+      { onFinal: () => {}, onFailure: () => {} },
+    );
+  }
+
+  /** Release the transferor's leg: NOTIFY 200, BYE (unless it hung up already), journal. */
+  private releaseTransferor(transferor: OutboundLeg, newCallLegId?: string): void {
+    this.notifyTransfer(transferor, 200, 'OK', true);
+    this.append({
+      type: 'TransferCompleted',
+      callId: this.callId,
+      callLegId: transferor.callLegId,
+      ...(newCallLegId ? { newCallLegId } : {}),
+    });
+    if (transferor.isActive) transferor.sendBye('SIP;cause=200;text="Call transferred"');
+    this.endLeg(transferor, 200, 'Transferred');
+    this.holding.delete(transferor.callLegId);
+    // Whatever the released phone still sends must not reach the caller.
+    this.media
+      ?.blockMedia(this.callId, transferor.callLegId, true)
+      .catch((err: unknown) =>
+        this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed'),
+      );
+  }
+
+  /** The target answered: it takes the transferor's place, and the caller is re-INVITEd to it. */
+  private completeTransfer(leg: OutboundLeg): void {
+    const transfer = this.transfer;
+    if (!transfer) return;
+    clearTimeout(transfer.timer);
+    this.transfer = undefined;
+    this.releaseTransferor(transfer.transferor, leg.callLegId);
+    this.connectedLeg = leg;
+    this.services.dialogs.bind(leg);
+    void this.bridgeCaller(leg, leg.answerBody.body, { reason: 'bridge to the transfer target' });
+  }
+
+  /** The target did not take the call: the transferor is told, and keeps the call if it is still there. */
+  private transferFailed(status: number, reason: string): void {
+    const transfer = this.transfer;
+    if (!transfer) return;
+    clearTimeout(transfer.timer);
+    this.transfer = undefined;
+    this.notifyTransfer(transfer.transferor, status, reason, true);
+    this.append({
+      type: 'TransferFailed',
+      callId: this.callId,
+      callLegId: transfer.transferor.callLegId,
+      sipStatus: status,
+      reason,
+    });
+    if (transfer.transferorGone) {
+      this.hangup(undefined, 'TransferFailed', status);
+      return;
+    }
+    // The engine paired the caller with the target's branch when it was offered: pair it with the
+    // transferor again, as it answered.
+    const { transferor } = transfer;
+    if (this.media && this.state === 'connected' && this.connectedLeg === transferor) {
+      this.answerThroughEngine(transferor, transferor.answerBody.body).catch((err: unknown) =>
+        this.mediaFailed(err, transferor, 'restore after a failed transfer'),
+      );
+    }
+  }
+
+  /**
+   * A blind transfer into a queue: the queue takes the call at once (NOTIFY 200, transferor
+   * released) and the caller waits there as any caller of it — hearing its audio when there is a
+   * media engine — with the same CallId.
+   */
+  private transferToQueue(transferor: OutboundLeg, queue: Queue): void {
+    this.releaseTransferor(transferor);
+    this.connectedLeg = undefined;
+    this.answeredByQueue = true;
+    this.state = 'queued';
+    const media = this.media;
+    if (media) {
+      void this.stopHoldMusicTo(this.callerLeg);
+      // Until an agent answers, nothing the caller sends goes anywhere.
+      media
+        .blockMedia(this.callId, this.callerLeg.callLegId, true)
+        .catch((err: unknown) =>
+          this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed'),
+        );
+    }
+    this.enterQueue(queue);
+  }
+
+  /** Stop the hold music a party hears (its peer held the call and is gone or resumed). */
+  private async stopHoldMusicTo(leg: InboundLeg | OutboundLeg): Promise<void> {
+    const player = this.holdMusic.get(leg.callLegId);
+    if (!player) return;
+    this.holdMusic.delete(leg.callLegId);
+    await player.stop();
   }
 
   // ---- ending ----------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ export interface WireUserRef {
 
 export interface WireLeg {
   CallLegId: string;
-  Role: 'Caller' | 'Callee' | 'Allocation' | 'Trunk';
+  Role: 'Caller' | 'Callee' | 'Allocation' | 'Trunk' | 'Transfer';
   Direction: 'Inbound' | 'Outbound';
   User: WireUserRef | null;
   QueueId: string | null;

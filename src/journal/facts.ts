@@ -24,6 +24,7 @@ export const LegRoleSchema = z.enum([
   'callee', // a direct call's leg to a user's device
   'allocation', // a queue's offer of the call to a member
   'trunk', // an outgoing leg to a trunk (external number)
+  'transfer', // an outgoing leg to the target of a blind transfer (a user's devices or a trunk)
 ]);
 
 export const AllocationRejectReasonSchema = z.enum([
@@ -74,11 +75,14 @@ export const LegEndCauseSchema = z.enum([
   'TransportError', // the INVITE could not be sent
   'MediaError', // the media engine refused or did not answer an offer/answer for this leg
   'MediaEngineRestarted', // the media engine restarted: its calls' media was lost
+  'Transferred', // the party transferred the call away (its leg released once the target answered)
+  'TransferFailed', // the transfer target did not take the call and nobody was left to keep it
 ]);
 
 /** A finer cause than `CallEnded.reason`. */
 export const CallEndCauseSchema = z.enum([
   'ServerRestart', // crash recovery ended a call the previous process left in progress
+  'Transferred', // an attended transfer joined this (consultation) call's party into another call
 ]);
 
 /** SIP identifiers of one leg's dialog, as seen on the wire. */
@@ -277,6 +281,43 @@ export const HoldChangedSchema = z.object({
   onHold: z.boolean(),
 });
 
+export const TransferTargetKindSchema = z.enum(['user', 'queue', 'number']);
+
+/**
+ * A party asked to transfer the call (REFER, blind): `callLegId` is the transferor's leg,
+ * `target` what the Refer-To named, resolved to a user, queue or number.
+ */
+export const TransferRequestedSchema = z.object({
+  type: z.literal('TransferRequested'),
+  callId,
+  callLegId,
+  targetKind: TransferTargetKindSchema,
+  /** As the records name it: `user b@example.com`, `queue Sales`, `number +358…`. */
+  target: z.string(),
+  userId: z.string().optional(),
+  queueId: z.string().optional(),
+});
+
+/**
+ * The transfer is done: the target answered (`newCallLegId`, its leg) or the call entered the
+ * target queue; the transferor's leg is released.
+ */
+export const TransferCompletedSchema = z.object({
+  type: z.literal('TransferCompleted'),
+  callId,
+  callLegId,
+  newCallLegId: z.string().optional(),
+});
+
+/** The transfer target did not take the call; the call goes on with the transferor (if still there). */
+export const TransferFailedSchema = z.object({
+  type: z.literal('TransferFailed'),
+  callId,
+  callLegId,
+  sipStatus,
+  reason: z.string(),
+});
+
 /** Every fact of the current version. */
 export const JournalFactSchema = z.discriminatedUnion('type', [
   CallStartedSchema,
@@ -295,6 +336,9 @@ export const JournalFactSchema = z.discriminatedUnion('type', [
   AudioPlayedSchema,
   MediaBridgedSchema,
   HoldChangedSchema,
+  TransferRequestedSchema,
+  TransferCompletedSchema,
+  TransferFailedSchema,
 ]);
 
 /** What version 1 left unspecified that upgrading needs: the routing of that time. */

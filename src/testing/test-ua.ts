@@ -472,9 +472,14 @@ export class TestUa {
     return outgoing;
   }
 
-  sendInDialog(dialog: Dialog, method: string, body?: Buffer): Promise<SipResponse> {
+  sendInDialog(
+    dialog: Dialog,
+    method: string,
+    body?: Buffer,
+    headers: Iterable<readonly [string, string]> = [],
+  ): Promise<SipResponse> {
     return new Promise((resolve) => {
-      const request = dialog.createRequest(method, { body });
+      const request = dialog.createRequest(method, { body, headers });
       this.stack.sendRequest(request, this.serverFlow, {
         onResponse: (response) => {
           if (response.status >= 200) resolve(response);

@@ -1,0 +1,254 @@
+/**
+ * Blind transfers (issue 15, DESIGN.md §10) with test UAs as SIP phones and the platform's own
+ * rtpengine: an agent REFERs the queue call it answered to another user, another queue or an
+ * external number (a carrier device at the trunk's address). The REFER gets 202 and the
+ * transferor NOTIFYs (message/sipfrag) of the target's progress; the caller ends up talking to the
+ * target — verified by each side's tone arriving at the other — with the same CallId. A target
+ * that refuses leaves the call with the agent; bad REFERs get a clear 4xx and change nothing.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseTenantYaml } from '../src/config/load.js';
+import type { Platform } from '../src/platform.js';
+import { Dialog } from '../src/sip/dialog.js';
+import type { SipRequest, SipResponse } from '../src/sip/message.js';
+import { RtpPeer } from '../src/testing/rtp-peer.js';
+import { type IncomingCall, type OutgoingCall, TestUa } from '../src/testing/test-ua.js';
+import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
+import { waitUntil } from '../src/testing/wait.js';
+import { mediaPhone, untilAgentConnected } from './support/media-phones.js';
+import { startTestPlatform, type TestPlatform } from './support/platform.js';
+import { freeUdpPort } from './support/sipp.js';
+
+const DOMAIN = 'switchboard.local';
+const HZ = { caller: 1000, agent: 500, target: 1500, salesGreeting: 700, music: 450, carrier: 350 } as const;
+const ALL = Object.values(HZ);
+
+let env: TestPlatform;
+let platform: Platform;
+let trunkPort: number;
+const files: string[] = [];
+const opened: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  trunkPort = await freeUdpPort();
+  const tone = async (frequency: number) => {
+    const path = await writeToneWav({ frequency, durationMs: 1000, sampleRate: 8000 });
+    files.push(path);
+    return path;
+  };
+  const salesGreeting = await tone(HZ.salesGreeting);
+  const music = await tone(HZ.music);
+  const tenant = parseTenantYaml(
+    `
+domain: ${DOMAIN}
+users:
+  - { username: a@example.com, extension: "1001", password: secret-a }
+  - { username: b@example.com, extension: "1002", password: secret-b }
+  - { username: c@example.com, extension: "1003", password: secret-c }
+  - { username: d@example.com, extension: "1004", password: secret-d }
+  - { username: admin@example.com, extension: "1999", password: secret-admin, role: admin }
+queues:
+  - { name: Support, extension: "100", number: "+35810100100", members: [b@example.com], greeting: none, musicOnHold: ${music} }
+  - { name: Sales, extension: "200", members: [c@example.com], greeting: ${salesGreeting}, musicOnHold: ${music} }
+trunks:
+  - { name: pstn, host: 127.0.0.1, port: ${trunkPort} }
+`,
+    'transfer.yaml',
+  );
+  env = await startTestPlatform(tenant, 'sqlite', { mediaDefault: 'auto' });
+  ({ platform } = env);
+  expect(platform.media).toBeDefined();
+}, 30_000);
+
+afterEach(async () => {
+  for (const item of opened.splice(0).reverse()) await item.close();
+  for (const extension of ['1001', '1002', '1003', '1004'])
+    platform.location.removeAll(extension, 'unregistered');
+  await waitUntil(() => platform.callControl.activeCalls.length === 0, 8000, 'no call left');
+});
+
+afterAll(async () => {
+  await env?.close();
+  for (const file of files) await removeToneWav(file);
+});
+
+const phone = (extension: string): Promise<TestUa> =>
+  mediaPhone(platform, extension, { domain: DOMAIN, opened });
+
+/** A calls the Support queue and B (the agent) answers; both are talking when this resolves. */
+async function queueCallAnsweredByB(): Promise<{
+  a: TestUa;
+  b: TestUa;
+  call: OutgoingCall;
+  agentCall: IncomingCall;
+  callId: string;
+}> {
+  const a = await phone('1001');
+  const b = await phone('1002');
+  b.answerAfterRinging(30);
+  const call = a.call('100');
+  const answer = await call.waitForFinal(5000);
+  expect(answer.status).toBe(200);
+  await untilAgentConnected(a, answer);
+  const agentCall = b.incoming[0]!;
+  a.media!.startTone(HZ.caller);
+  b.media!.startTone(HZ.agent);
+  await a.media!.waitForTone(HZ.agent, ALL, { timeoutMs: 5000 });
+  await b.media!.waitForTone(HZ.caller, ALL, { timeoutMs: 5000 });
+  return { a, b, call, agentCall, callId: answer.headers.get('X-Server-Call-Id')! };
+}
+
+function refer(ua: TestUa, incoming: IncomingCall, target: string): Promise<SipResponse> {
+  return ua.sendInDialog(incoming.dialog!, 'REFER', undefined, [
+    ['Refer-To', target],
+    ['Referred-By', `<sip:${ua.extension}@${DOMAIN}>`],
+  ]);
+}
+
+/** The sipfrag status lines of the NOTIFYs a UA received, in order. */
+function notified(ua: TestUa): string[] {
+  return ua.receivedRequests
+    .filter((request: SipRequest) => request.method === 'NOTIFY')
+    .map((request) => {
+      expect(request.headers.get('Event')).toBe('refer');
+      expect(request.headers.get('Content-Type')).toMatch(/^message\/sipfrag/);
+      return request.body.toString().trim();
+    });
+}
+
+/** Both directions between two RTP peers, measured on audio received from now on. */
+async function expectTalking(x: RtpPeer, xTone: number, y: RtpPeer, yTone: number): Promise<void> {
+  x.startTone(xTone);
+  y.startTone(yTone);
+  const fromX = x.receivedSampleCount;
+  const fromY = y.receivedSampleCount;
+  expect((await x.waitForTone(yTone, ALL, { timeoutMs: 6000, fromSample: fromX })).frequency).toBe(yTone);
+  expect((await y.waitForTone(xTone, ALL, { timeoutMs: 6000, fromSample: fromY })).frequency).toBe(xTone);
+}
+
+describe('blind transfer of a queue call by its agent', () => {
+  it('to another user: 202, NOTIFY 100/180/200, the agent is released, the caller talks to the target', async () => {
+    const { a, b, call, agentCall, callId } = await queueCallAnsweredByB();
+    const c = await phone('1003');
+    c.answerAfterRinging(200);
+    const accepted = await refer(b, agentCall, `<sip:1003@${DOMAIN}>`);
+    expect(accepted.status).toBe(202);
+    await agentCall.waitForBye(8000);
+    expect(notified(b)).toEqual(['SIP/2.0 100 Trying', 'SIP/2.0 180 Ringing', 'SIP/2.0 200 OK']);
+    const invite = c.incoming[0]!.invite;
+    expect(invite.headers.get('X-Server-Call-Id')).toBe(callId);
+    const targetLegId = invite.headers.get('X-Call-Leg-Id');
+    expect(targetLegId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(targetLegId).not.toBe(agentCall.invite.headers.get('X-Call-Leg-Id'));
+    await expectTalking(a.media!, HZ.caller, c.media!, HZ.target);
+    const journal = (await platform.journal.readCall(callId)).map((entry) => entry.fact.type);
+    expect(journal).toEqual(expect.arrayContaining(['TransferRequested', 'TransferCompleted']));
+    expect((await call.hangup()).status).toBe(200);
+    await c.incoming[0]!.waitForBye(5000);
+  });
+
+  it('to a busy user: NOTIFY 486, and the caller and the agent still talk', async () => {
+    const { a, b, call, agentCall } = await queueCallAnsweredByB();
+    const d = await phone('1004');
+    d.rejectAfterRinging(486, 50);
+    expect((await refer(b, agentCall, `<sip:1004@${DOMAIN}>`)).status).toBe(202);
+    await waitUntil(() => notified(b).length >= 3, 5000, 'the final NOTIFY');
+    expect(notified(b).at(-1)).toBe('SIP/2.0 486 Busy Here');
+    expect(agentCall.ended).toBe(false);
+    await expectTalking(a.media!, HZ.caller, b.media!, HZ.agent);
+    expect((await call.hangup()).status).toBe(200);
+  });
+
+  it('to another queue: the queue takes it at once (NOTIFY 200), the caller hears its greeting, then its agent', async () => {
+    const { a, b, call, agentCall, callId } = await queueCallAnsweredByB();
+    expect((await refer(b, agentCall, `<sip:200@${DOMAIN}>`)).status).toBe(202);
+    await agentCall.waitForBye(5000);
+    expect(notified(b)).toEqual(['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
+    const mark = a.media!.receivedSampleCount;
+    expect(
+      (await a.media!.waitForTone(HZ.salesGreeting, ALL, { timeoutMs: 5000, fromSample: mark })).frequency,
+    ).toBe(HZ.salesGreeting);
+    const c = await phone('1003');
+    c.answerAfterRinging(50);
+    await waitUntil(
+      () => c.incoming.some((incoming) => incoming.dialog !== undefined),
+      8000,
+      'Sales answered',
+    );
+    expect(c.incoming[0]!.invite.headers.get('X-Server-Call-Id')).toBe(callId);
+    await waitUntil(
+      () => a.receivedRequests.filter((r) => r.headers.get('X-Queue-State') === 'connected').length >= 2,
+      8000,
+      'the caller bridged to Sales',
+    );
+    await expectTalking(a.media!, HZ.caller, c.media!, HZ.target);
+    expect((await call.hangup()).status).toBe(200);
+  });
+
+  it('to an external number: the carrier gets the queue as caller id and talks to the caller', async () => {
+    const { a, b, call, agentCall, callId } = await queueCallAnsweredByB();
+    const carrierMedia = await RtpPeer.open({ host: '127.0.0.1' });
+    const carrier = await TestUa.overUdp(
+      { host: '127.0.0.1', port: platform.sipPort },
+      { extension: 'carrier', password: 'none', domain: DOMAIN, media: carrierMedia },
+      { port: trunkPort },
+    );
+    opened.push(carrierMedia, carrier);
+    carrier.answerAfterRinging(50);
+    expect((await refer(b, agentCall, `<sip:+3589555000@${DOMAIN}>`)).status).toBe(202);
+    await agentCall.waitForBye(8000);
+    const invite = carrier.incoming[0]!.invite;
+    expect(invite.uri).toContain(`sip:+3589555000@127.0.0.1:${trunkPort}`);
+    expect(invite.headers.get('From')).toContain('+35810100100');
+    expect(invite.headers.get('X-Server-Call-Id')).toBe(callId);
+    await expectTalking(a.media!, HZ.caller, carrierMedia, HZ.carrier);
+    expect((await call.hangup()).status).toBe(200);
+  });
+
+  it('the agent hangs up right after the REFER is accepted: the target still gets the caller', async () => {
+    const { a, b, call, agentCall } = await queueCallAnsweredByB();
+    const c = await phone('1003');
+    c.answerAfterRinging(500);
+    expect((await refer(b, agentCall, `<sip:1003@${DOMAIN}>`)).status).toBe(202);
+    expect((await agentCall.hangup()).status).toBe(200);
+    await waitUntil(() => c.incoming.some((incoming) => incoming.dialog !== undefined), 5000, 'C answered');
+    await expectTalking(a.media!, HZ.caller, c.media!, HZ.target);
+    expect((await call.hangup()).status).toBe(200);
+  });
+});
+
+describe('REFERs that are refused', () => {
+  it('from the caller, with a bad Refer-To, to nobody: a clear 4xx, and the call goes on', async () => {
+    const { a, b, call, agentCall } = await queueCallAnsweredByB();
+    const byCaller = await a.sendInDialog(call.dialog!, 'REFER', undefined, [
+      ['Refer-To', `<sip:1003@${DOMAIN}>`],
+    ]);
+    expect(byCaller.status).toBe(403);
+    expect((await refer(b, agentCall, 'not a uri')).status).toBe(400);
+    expect((await b.sendInDialog(agentCall.dialog!, 'REFER')).status).toBe(400);
+    const nobody = await refer(b, agentCall, `<sip:nobody@${DOMAIN}>`);
+    expect(nobody.status).toBe(404);
+    expect(nobody.reason).toMatch(/Not Found/);
+    expect(notified(b)).toEqual([]);
+    await expectTalking(a.media!, HZ.caller, b.media!, HZ.agent);
+    expect((await call.hangup()).status).toBe(200);
+  });
+
+  it('outside any dialog: refused, no call is touched', async () => {
+    const { a, b, call } = await queueCallAnsweredByB();
+    const stranger = await phone('1004');
+    // A REFER with the call's SIP Call-ID and tags but a forged local tag: no such dialog.
+    const forgedDialog = new Dialog({
+      ...call.dialog!,
+      localTag: 'forged',
+      localParty: `<sip:1004@${DOMAIN}>;tag=forged`,
+    });
+    const forged = await stranger.sendInDialog(forgedDialog, 'REFER', undefined, [
+      ['Refer-To', `<sip:1004@${DOMAIN}>`],
+    ]);
+    expect(forged.status).toBeGreaterThanOrEqual(400);
+    expect(forged.status).toBeLessThan(500);
+    await expectTalking(a.media!, HZ.caller, b.media!, HZ.agent);
+    expect((await call.hangup()).status).toBe(200);
+  });
+});
