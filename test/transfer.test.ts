@@ -252,3 +252,76 @@ describe('REFERs that are refused', () => {
     expect((await call.hangup()).status).toBe(200);
   });
 });
+
+describe('attended transfer', () => {
+  /** B (the agent of A's queue call) consults C in a call of its own, which C answers. */
+  async function consultation() {
+    const call1 = await queueCallAnsweredByB();
+    const c = await phone('1003');
+    c.answerAfterRinging(30);
+    const consult = call1.b.call('1003');
+    const answer = await consult.waitForFinal(5000);
+    expect(answer.status).toBe(200);
+    const consultCallId = answer.headers.get('X-Server-Call-Id')!;
+    return { ...call1, c, consult, consultCallId };
+  }
+
+  /** Refer-To naming C with Replaces = B's consultation dialog (as B sees it: to-tag = ours). */
+  const replacing = (dialog: Dialog, user = '1003') =>
+    `<sip:${user}@${DOMAIN}?Replaces=${encodeURIComponent(
+      `${dialog.sipCallId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}`,
+    )}>`;
+
+  it("REFER with Replaces: A and C are joined in A's call (same CallId), both of B's calls end", async () => {
+    const { a, b, c, call, agentCall, callId, consult, consultCallId } = await consultation();
+    expect(consultCallId).not.toBe(callId);
+    const accepted = await refer(b, agentCall, replacing(consult.dialog!));
+    expect(accepted.status).toBe(202);
+    await agentCall.waitForBye(5000);
+    await consult.waitForBye(5000);
+    expect(notified(b)).toEqual(['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
+    // C is re-INVITEd into A's call and told its identifiers there.
+    await waitUntil(
+      () =>
+        c.receivedRequests.some((r) => r.method === 'INVITE' && r.headers.get('X-Server-Call-Id') === callId),
+      5000,
+      'C re-INVITEd into the transferred call',
+    );
+    const reinvite = c.receivedRequests.find((r) => r.headers.get('X-Server-Call-Id') === callId)!;
+    expect(reinvite.headers.get('X-Call-Leg-Id')).not.toBe(
+      c.incoming[0]!.invite.headers.get('X-Call-Leg-Id'),
+    );
+    await expectTalking(a.media!, HZ.caller, c.media!, HZ.target);
+    expect(platform.callControl.call(consultCallId)).toBeUndefined();
+    expect(platform.callControl.call(callId)?.state).toBe('connected');
+    expect((await call.hangup()).status).toBe(200);
+    await c.incoming[0]!.waitForBye(5000);
+  });
+
+  it("a Replaces naming no call, or another user's call: 481 / 403, and nothing changes", async () => {
+    const { b, c, call, agentCall, consult, callId } = await consultation();
+    const unknown = await refer(
+      b,
+      agentCall,
+      `<sip:1003@${DOMAIN}?Replaces=${encodeURIComponent('no-such-call;to-tag=x;from-tag=y')}>`,
+    );
+    expect(unknown.status).toBe(481);
+    // C's dialog of the consultation is C's, not B's: naming it from B's REFER is refused.
+    const cDialog = c.incoming[0]!.dialog!;
+    const others = await refer(
+      b,
+      agentCall,
+      `<sip:1003@${DOMAIN}?Replaces=${encodeURIComponent(`${cDialog.sipCallId};to-tag=${cDialog.remoteTag};from-tag=${cDialog.localTag}`)}>`,
+    );
+    expect(others.status).toBeGreaterThanOrEqual(400);
+    expect(others.status).toBeLessThan(500);
+    expect(notified(b)).toEqual([]);
+    // Both calls go on (B's one RTP peer now talks in the consultation: the calls are checked as calls).
+    expect(platform.callControl.call(callId)?.state).toBe('connected');
+    expect(platform.callControl.activeCalls.filter((live) => live.state === 'connected')).toHaveLength(2);
+    expect(agentCall.ended).toBe(false);
+    expect(consult.ended).toBe(false);
+    expect((await consult.hangup()).status).toBe(200);
+    expect((await call.hangup()).status).toBe(200);
+  });
+});

@@ -101,6 +101,17 @@ export class CallControl {
       holdMusic: opts.audio?.holdMusic,
       goodbyePrompt: opts.audio?.goodbyePrompt,
       queuePosition: (call) => this.queuePosition(call),
+      findLegByDialog: (sipCallId, tag, otherTag) => {
+        for (const call of this.calls.values()) {
+          for (const leg of [call.callerLeg, ...call.legs.values()]) {
+            const dialog = leg.dialog;
+            if (!leg.isActive || !dialog || dialog.sipCallId !== sipCallId) continue;
+            const tags = [dialog.localTag, dialog.remoteTag];
+            if (tags.includes(tag) && tags.includes(otherTag)) return { call, leg };
+          }
+        }
+        return undefined;
+      },
       expectedWaitMinutes: (queueId) => {
         const averageMs = this.averageWaitMs.get(queueId);
         return averageMs === undefined ? undefined : Math.round(averageMs / 60_000);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Directory, Queue, QueueAudio, User } from '../config/types.js';
 import type {
   AllocationRejectReason,
+  CallEndCause,
   CallEndReason,
   CallKind,
   CallRoute,
@@ -37,9 +38,17 @@ import { CALL_HEADERS } from './headers.js';
 import { branchOf, endpointKind, isSdp, type MediaEngine } from './media.js';
 import { presentedNumber } from './outbound.js';
 import { Playlist, type PlaylistItem, type PlaylistServices } from './playlist.js';
-import { audioDirection, isHoldOffer, SdpOrigin, setAudioDirection, silentPartyAnswer } from './sdp.js';
+import {
+  audioDirection,
+  isHoldOffer,
+  keepPayloadTypes,
+  SdpOrigin,
+  setAudioDirection,
+  silentPartyAnswer,
+} from './sdp.js';
 import {
   parseReferTo,
+  type ReplacesTarget,
   resolveTransferTarget,
   SIPFRAG_CONTENT_TYPE,
   sipfrag,
@@ -88,6 +97,12 @@ export interface CallServices {
   holdMusic?: string;
   /** Played before the platform hangs up a call that waited longer than its queue's maxWaitSeconds. */
   goodbyePrompt?: string;
+  /** The leg of any live call whose dialog has this SIP Call-ID and these two tags (either order). */
+  findLegByDialog?(
+    sipCallId: string,
+    tag: string,
+    otherTag: string,
+  ): { call: Call; leg: InboundLeg | OutboundLeg } | undefined;
   /** A queue call was answered by an agent after waiting `waitMs`. */
   waitObserved?(queueId: string, waitMs: number): void;
 }
@@ -153,7 +168,13 @@ export class InboundLeg extends InviteServerUsage<InboundLeg> {
 
 /** A leg the call places (to a user's devices or a trunk): a UAC INVITE usage forking to its targets. */
 export class OutboundLeg extends InviteClientUsage<OutboundLeg> {
-  readonly callLegId: string = randomUUID();
+  /** New when an attended transfer adopts the leg's dialog into another call (`renumber`). */
+  callLegId: string = randomUUID();
+
+  /** A new CallLegId: the leg now belongs to another call (an attended transfer adopted it). */
+  renumber(): void {
+    this.callLegId = randomUUID();
+  }
 
   constructor(
     stack: SipStack,
@@ -252,6 +273,24 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   private sdpToCaller(sdp: Buffer): Buffer {
     const body = this.callerSdp.rewrite(sdp);
     this.lastCallerSdp = body;
+    return body;
+  }
+
+  /** The last SDP placed legs were sent after their INVITE (relayed re-offers and answers). */
+  private readonly sdpSentTo = new Map<string, Buffer>();
+
+  /** What a party was last sent: the base of a re-offer's payload type numbers. */
+  private lastSdpTo(leg: InboundLeg | OutboundLeg): Buffer | undefined {
+    if (leg === this.callerLeg) return this.lastCallerSdp;
+    if (!(leg instanceof OutboundLeg)) return undefined;
+    return this.sdpSentTo.get(leg.callLegId) ?? leg.targets[leg.answeredTargetIndex ?? 0]?.body;
+  }
+
+  /** An engine re-offer to a party, with the payload type numbers it negotiated before. */
+  private reofferTo(leg: InboundLeg | OutboundLeg, offer: Buffer): Buffer {
+    const body = keepPayloadTypes(offer, this.lastSdpTo(leg));
+    if (leg === this.callerLeg) return this.sdpToCaller(body);
+    this.sdpSentTo.set(leg.callLegId, body);
     return body;
   }
 
@@ -910,7 +949,9 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         });
       }
       if (!live()) return;
-      const response = await this.reinviteCaller(this.sdpToCaller(offer));
+      const response = await this.reinviteCaller(
+        media ? this.reofferTo(this.callerLeg, offer) : this.sdpToCaller(offer),
+      );
       if (!live()) return;
       if (!response || response.status >= 300) {
         this.services.logger.warn(
@@ -1196,6 +1237,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       if (anchored && inactive && response.status < 300 && body.length > 0)
         body = setAudioDirection(body, 'inactive');
       if (from === this.callerLeg && this.media && body.length > 0) body = this.sdpToCaller(body);
+      else if (from instanceof OutboundLeg && body.length > 0) this.sdpSentTo.set(from.callLegId, body);
       const relayed: [string, string][] = [];
       if (request.method === 'INVITE' || request.method === 'UPDATE')
         relayed.push(['Contact', `<${stack.contactUri(from.flow)}>`]);
@@ -1222,8 +1264,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       }).then(
         (engineOffer) => {
           // An inactive hold is offered to the held party as sendonly: the engine sends it music.
-          let offer = inactive ? setAudioDirection(engineOffer, 'sendonly') : engineOffer;
-          if (to === this.callerLeg) offer = this.sdpToCaller(offer);
+          const offer = this.reofferTo(
+            to,
+            inactive ? setAudioDirection(engineOffer, 'sendonly') : engineOffer,
+          );
           this.sendRelayed(
             request,
             tx,
@@ -1336,13 +1380,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       logger.info({ callId: this.callId, callLegId: leg.callLegId, status, reason }, 'call: REFER refused');
       tx.respond(stack.createResponse(request, status, reason));
     };
-    if (this.state !== 'connected' || !(leg instanceof OutboundLeg) || leg !== this.connectedLeg) {
-      refuse(
-        403,
-        this.state !== 'connected'
-          ? 'Forbidden (the call is not connected)'
-          : 'Forbidden (only the party that answered may transfer the call)',
-      );
+    if (this.state !== 'connected') {
+      refuse(403, 'Forbidden (the call is not connected)');
       return;
     }
     if (this.transfer) {
@@ -1355,7 +1394,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       return;
     }
     if (referTo.replaces) {
-      refuse(501, 'Not Implemented (attended transfer with Replaces)');
+      this.onAttendedRefer(leg, request, tx, referTo.replaces, refuse);
+      return;
+    }
+    if (!(leg instanceof OutboundLeg) || leg !== this.connectedLeg) {
+      refuse(403, 'Forbidden (only the party that answered may transfer the call)');
       return;
     }
     const target = resolveTransferTarget(referTo.dialled, directory);
@@ -1406,6 +1449,171 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     transfer.timer.unref();
   }
 
+  /**
+   * An attended transfer: the REFER names, in `Replaces`, another dialog of the same user — the
+   * consultation call. The call in which that user answered (an agent's queue call, a callee's
+   * direct call) survives with its CallId; the other call, which the user placed, gives its
+   * answered party to it (a new CallLegId here, the same SIP dialog) and ends. Both of the user's
+   * legs are released.
+   */
+  private onAttendedRefer(
+    leg: InboundLeg | OutboundLeg,
+    request: SipRequest,
+    tx: ServerTransaction,
+    replaces: ReplacesTarget,
+    refuse: (status: number, reason: string) => void,
+  ): void {
+    const found = this.services.findLegByDialog?.(replaces.sipCallId, replaces.toTag, replaces.fromTag);
+    if (!found) {
+      refuse(481, 'Call/Transaction Does Not Exist (Replaces names no call)');
+      return;
+    }
+    if (found.call === this) {
+      refuse(400, 'Bad Request (Replaces names the call the REFER belongs to)');
+      return;
+    }
+    if (!leg.userId || found.leg.userId !== leg.userId) {
+      refuse(403, "Forbidden (Replaces names another user's call)");
+      return;
+    }
+    const sides = [
+      { call: this as Call, leg },
+      { call: found.call, leg: found.leg },
+    ];
+    const survivor = sides.find(
+      (side) => side.call.state === 'connected' && side.call.connectedLeg === side.leg,
+    );
+    const donor = sides.find(
+      (side) =>
+        side !== survivor &&
+        side.call.state === 'connected' &&
+        side.call.callerLeg === side.leg &&
+        side.call.connectedLeg !== undefined,
+    );
+    if (!survivor || !donor) {
+      refuse(501, 'Not Implemented (attended transfer needs a call the user answered and one it placed)');
+      return;
+    }
+    if (survivor.call.transfer || donor.call.transfer) {
+      refuse(491, 'Request Pending (a transfer is in progress)');
+      return;
+    }
+    tx.respond(this.services.stack.createResponse(request, 202, 'Accepted'));
+    void survivor.call.joinConsultation(survivor.leg as OutboundLeg, donor.call, leg);
+  }
+
+  /**
+   * The attended transfer's join, in the surviving call: the consultation's answered party is
+   * adopted (new CallLegId, this call's events), re-INVITEd with an offer from this call's media
+   * engine call, and the caller is bridged to it; the transferor is told (NOTIFY on `notifyVia`,
+   * the dialog of its REFER) and released from both calls.
+   */
+  private async joinConsultation(
+    transferor: OutboundLeg,
+    consultation: Call,
+    notifyVia: InboundLeg | OutboundLeg,
+  ): Promise<void> {
+    const target = consultation.connectedLeg!;
+    const user = target.userId ? this.services.directory.userById(target.userId) : undefined;
+    const description = user ? `user ${user.username}` : `number ${consultation.bNum}`;
+    this.append({
+      type: 'TransferRequested',
+      callId: this.callId,
+      callLegId: transferor.callLegId,
+      targetKind: user ? 'user' : 'number',
+      target: description,
+      ...(user ? { userId: user.userId } : {}),
+    });
+    this.notifyTransfer(notifyVia, 100, 'Trying', false);
+    // The target moves: it stays busy throughout (held here before the consultation lets it go).
+    const previousOffer = target.targets[target.answeredTargetIndex ?? 0]?.body;
+    consultation.giveAway(target);
+    target.renumber();
+    target.adopt(this);
+    this.legs.set(target.callLegId, target);
+    if (target.userId) this.heldUsers.set(target.callLegId, { userId: target.userId, wrapUpSeconds: 0 });
+    this.append({
+      type: 'LegCreated',
+      callId: this.callId,
+      callLegId: target.callLegId,
+      role: 'transfer',
+      direction: 'outbound',
+      userId: target.userId,
+      target: target.dialog ? target.dialog.remoteTarget : description,
+      sip: target.identifiers,
+    });
+    this.append({
+      type: 'LegAnswered',
+      callId: this.callId,
+      callLegId: target.callLegId,
+      sip: target.identifiers,
+    });
+    this.notifyTransfer(notifyVia, 200, 'OK', true);
+    consultation.endAfterTransfer();
+    this.releaseTransferor(transferor, target.callLegId, false);
+    this.connectedLeg = target;
+    try {
+      let offer = this.callerMedia;
+      const media = this.media;
+      if (media)
+        offer = await media.offer({
+          callId: this.callId,
+          fromTag: this.callerLeg.callLegId,
+          branch: branchOf(target.callLegId, target.answeredTargetIndex ?? 0),
+          sdp: this.callerMedia,
+          toward: endpointKind(target.flow),
+        });
+      if (this.state !== 'connected' || this.connectedLeg !== target) return;
+      // One session towards the target: the origin of what it was offered before, a newer version.
+      const origin = new SdpOrigin();
+      if (previousOffer) origin.rewrite(previousOffer);
+      // The target learns the identifiers it has in this call.
+      const response = await sendReinvite(target, origin.rewrite(keepPayloadTypes(offer, previousOffer)), [
+        [CALL_HEADERS.serverCallId, this.callId],
+        [CALL_HEADERS.callLegId, target.callLegId],
+      ]);
+      if (this.state !== 'connected' || this.connectedLeg !== target) return;
+      if (
+        !response ||
+        response.status >= 300 ||
+        !isSdp(response.body, response.headers.get('Content-Type'))
+      ) {
+        this.services.logger.warn(
+          { callId: this.callId, status: response?.status },
+          'call: the transfer target did not take the new media (re-INVITE failed); hanging up',
+        );
+        this.hangup(undefined, response ? 'MediaError' : 'PeerUnreachable', response?.status ?? 408);
+        return;
+      }
+      await this.bridgeCaller(target, response.body, { reason: 'attended transfer' });
+    } catch (err) {
+      this.mediaFailed(err, target, 'attended transfer');
+    }
+  }
+
+  /** An attended transfer takes this call's answered party into another call. */
+  private giveAway(leg: OutboundLeg): void {
+    this.append({
+      type: 'LegEnded',
+      callId: this.callId,
+      callLegId: leg.callLegId,
+      sipStatus: 200,
+      cause: 'Transferred',
+    });
+    this.endedLegs.add(leg.callLegId);
+    this.legs.delete(leg.callLegId);
+    // The user stays busy: the adopting call holds the count from here on.
+    this.heldUsers.delete(leg.callLegId);
+    if (this.connectedLeg === leg) this.connectedLeg = undefined;
+  }
+
+  /** The consultation of an attended transfer is over: its placing party is released. */
+  private endAfterTransfer(): void {
+    if (this.state === 'ended') return;
+    if (this.callerLeg.dialog) this.callerLeg.sendBye('SIP;cause=200;text="Call transferred"');
+    this.finish(200, 'Normal', 'Transferred', 'Transferred');
+  }
+
   /** The transfer target's leg; its caller id is the queue's for a service call, else the transferor's. */
   private placeTransferLeg(
     target: TransferTarget,
@@ -1428,7 +1636,12 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   }
 
   /** NOTIFY the transferor of its REFER's progress (RFC 3515 §2.4.4); the last one terminates. */
-  private notifyTransfer(leg: OutboundLeg, status: number, reason: string, final: boolean): void {
+  private notifyTransfer(
+    leg: InboundLeg | OutboundLeg,
+    status: number,
+    reason: string,
+    final: boolean,
+  ): void {
     if (!leg.isActive || !leg.dialog) return;
     leg.sendInDialog(
       'NOTIFY',
@@ -1445,8 +1658,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   }
 
   /** Release the transferor's leg: NOTIFY 200, BYE (unless it hung up already), journal. */
-  private releaseTransferor(transferor: OutboundLeg, newCallLegId?: string): void {
-    this.notifyTransfer(transferor, 200, 'OK', true);
+  private releaseTransferor(transferor: OutboundLeg, newCallLegId?: string, notify = true): void {
+    if (notify) this.notifyTransfer(transferor, 200, 'OK', true);
     this.append({
       type: 'TransferCompleted',
       callId: this.callId,
@@ -1630,7 +1843,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   private readonly endedLegs = new Set<string>();
 
-  private finish(status: number, reason: CallEndReason, cause: LegEndCause): void {
+  private finish(status: number, reason: CallEndReason, cause: LegEndCause, callCause?: CallEndCause): void {
     if (this.state === 'ended') return;
     const now = this.services.now();
     this.state = 'ended';
@@ -1665,6 +1878,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       reason: finalReason,
       sipStatus: this.connectedLeg ? 200 : status,
       answeredByUserId: answeredBy,
+      ...(callCause ? { cause: callCause } : {}),
     });
     this.services.callEnded(this);
   }
@@ -1686,6 +1900,25 @@ function audioDurationMs(file: string | null | undefined): number {
     audioDurations.set(file, duration);
   }
   return duration;
+}
+
+/** A re-INVITE on a leg's dialog; its final response, or undefined when none came. */
+function sendReinvite(
+  leg: OutboundLeg,
+  body: Buffer,
+  headers: [string, string][] = [],
+): Promise<SipResponse | undefined> {
+  return new Promise((resolve) => {
+    if (!leg.dialog) {
+      resolve(undefined);
+      return;
+    }
+    leg.sendInDialog(
+      'INVITE',
+      { body, contentType: 'application/sdp', headers },
+      { onFinal: resolve, onFailure: () => resolve(undefined) },
+    );
+  });
 }
 
 function flowText(flow: { protocol: string; address: string; port: number }): string {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { audioDirection, isHoldOffer, SdpOrigin, setAudioDirection, silentPartyAnswer } from './sdp.js';
+import {
+  audioDirection,
+  isHoldOffer,
+  keepPayloadTypes,
+  SdpOrigin,
+  setAudioDirection,
+  silentPartyAnswer,
+} from './sdp.js';
 
 const sdp = (...lines: string[]) => Buffer.from(`${lines.join('\r\n')}\r\n`);
 
@@ -98,5 +105,68 @@ describe('SdpOrigin', () => {
   it('leaves a body without an origin alone', () => {
     const body = Buffer.from('not sdp');
     expect(new SdpOrigin().rewrite(body)).toBe(body);
+  });
+});
+
+describe('keepPayloadTypes', () => {
+  const previous = sdp(
+    'v=0',
+    'm=audio 5000 UDP/TLS/RTP/SAVPF 0 126',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:126 telephone-event/8000',
+    'a=fmtp:126 0-16',
+  );
+
+  it('gives a codec back the number the party knows it by', () => {
+    const offer = sdp(
+      'v=0',
+      'm=audio 5002 UDP/TLS/RTP/SAVPF 0 8 110',
+      'a=rtpmap:0 PCMU/8000',
+      'a=rtpmap:8 PCMA/8000',
+      'a=rtpmap:110 telephone-event/8000',
+      'a=fmtp:110 0-16',
+    );
+    const kept = keepPayloadTypes(offer, previous).toString();
+    expect(kept).toMatch(/^m=audio 5002 UDP\/TLS\/RTP\/SAVPF 0 8 126$/m);
+    expect(kept).toContain('a=rtpmap:126 telephone-event/8000');
+    expect(kept).toContain('a=fmtp:126 0-16');
+    expect(kept).not.toContain(':110');
+  });
+
+  it('moves a number the party uses for another codec to a free one', () => {
+    const offer = sdp(
+      'v=0',
+      'm=audio 5002 RTP/AVP 0 126',
+      'a=rtpmap:0 PCMU/8000',
+      'a=rtpmap:126 opus/48000/2',
+    );
+    const kept = keepPayloadTypes(offer, previous).toString();
+    expect(kept).toMatch(/^m=audio 5002 RTP\/AVP 0 96$/m);
+    expect(kept).toContain('a=rtpmap:96 opus/48000/2');
+  });
+
+  it('leaves an offer alone without a previous description or when nothing clashes', () => {
+    const offer = sdp('v=0', 'm=audio 5002 RTP/AVP 0 126', 'a=rtpmap:126 telephone-event/8000');
+    expect(keepPayloadTypes(offer, undefined)).toBe(offer);
+    expect(keepPayloadTypes(offer, previous)).toBe(offer);
+  });
+});
+
+describe('silentPartyAnswer with a browser offer', () => {
+  it("drops the offerer's SSRC and stream identity", () => {
+    const answer = silentPartyAnswer(
+      sdp(
+        'v=0',
+        'o=- 1 1 IN IP4 127.0.0.1',
+        'a=msid-semantic: WMS stream',
+        'm=audio 30020 RTP/AVP 0',
+        'a=ssrc:1234 cname:x',
+        'a=ssrc-group:FID 1 2',
+        'a=msid:stream track',
+        'a=mid:0',
+      ),
+    ).toString();
+    expect(answer).not.toMatch(/a=ssrc|a=msid/);
+    expect(answer).toContain('a=mid:0');
   });
 });

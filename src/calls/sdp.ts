@@ -51,6 +51,9 @@ export function isHoldOffer(sdp: Buffer | string): boolean {
   return direction === 'sendonly' || direction === 'inactive';
 }
 
+const SILENT_PARTY_DROPS =
+  /^(rtcp|rtcp-mux|ice-|candidate|fingerprint|setup|crypto|ssrc|ssrc-group|msid|msid-semantic)\b/;
+
 /**
  * The answer of the queue's silent party to the engine's offer: it takes the audio stream on the
  * discard port of the loopback address (the engine never sends there: call control blocks the
@@ -87,11 +90,9 @@ export function silentPartyAnswer(offer: Buffer | string): Buffer {
     if (section === 'other') continue;
     if (line.startsWith('a=')) {
       const attribute = line.slice(2);
-      if (
-        DIRECTIONS.has(attribute) ||
-        /^(rtcp|rtcp-mux|ice-|candidate|fingerprint|setup|crypto)/.test(attribute)
-      )
-        continue;
+      // Not the silent party's: transport attributes, and the offerer's own stream identity
+      // (a browser would expect the engine's audio on its own SSRC and play nothing).
+      if (DIRECTIONS.has(attribute) || SILENT_PARTY_DROPS.test(attribute)) continue;
     }
     out.push(line);
   }
@@ -161,5 +162,75 @@ export function setAudioDirection(sdp: Buffer, direction: SdpDirection): Buffer 
     out.push(line);
   }
   if (inAudio && !placed) out.push(`a=${direction}`);
+  return Buffer.from(`${out.join('\r\n')}\r\n`, 'utf8');
+}
+
+/** `a=rtpmap:<pt> <encoding>/<rate>[/channels]` of an SDP's first audio stream: pt → ENCODING/rate. */
+function audioRtpmaps(sdp: Buffer | string): Map<number, string> {
+  const maps = new Map<number, string>();
+  let inAudio = false;
+  let seenAudio = false;
+  for (const line of lines(sdp)) {
+    if (line.startsWith('m=')) {
+      if (seenAudio) break;
+      inAudio = line.startsWith('m=audio');
+      seenAudio ||= inAudio;
+      continue;
+    }
+    if (!inAudio) continue;
+    const match = /^a=rtpmap:(\d+)\s+(\S+)/.exec(line);
+    if (match) maps.set(Number(match[1]), match[2]!.toUpperCase());
+  }
+  return maps;
+}
+
+/**
+ * A re-offer to a party with the dynamic payload type numbers it already negotiated in this
+ * session: a codec the party knows by another number (telephone-event/8000 as 126, say) gets that
+ * number back, and a number the party uses for another codec is moved to a free one. Browsers
+ * refuse a re-offer that gives a number they use to a different codec (RFC 3264 §8.3.2), and the
+ * engine numbers each offer afresh. Static types (< 96) are left as they are.
+ */
+export function keepPayloadTypes(offer: Buffer, previous: Buffer | undefined): Buffer {
+  if (!previous) return offer;
+  const known = audioRtpmaps(previous);
+  const offered = audioRtpmaps(offer);
+  if (known.size === 0 || offered.size === 0) return offer;
+  const numberOf = new Map<string, number>();
+  for (const [pt, codec] of known) if (!numberOf.has(codec)) numberOf.set(codec, pt);
+  const taken = new Set<number>([...known.keys(), ...offered.keys()]);
+  const renumber = new Map<number, number>();
+  for (const [pt, codec] of offered) {
+    if (pt < 96) continue;
+    const wanted = numberOf.get(codec);
+    if (wanted !== undefined) {
+      if (wanted !== pt) renumber.set(pt, wanted);
+    } else if (known.has(pt) && known.get(pt) !== codec) {
+      let free = 96;
+      while (free <= 127 && taken.has(free)) free++;
+      if (free <= 127) {
+        renumber.set(pt, free);
+        taken.add(free);
+      }
+    }
+  }
+  if (renumber.size === 0) return offer;
+  const map = (pt: string): string => String(renumber.get(Number(pt)) ?? pt);
+  let inAudio = false;
+  let seenAudio = false;
+  const out = lines(offer).map((line) => {
+    if (line.startsWith('m=')) {
+      inAudio = line.startsWith('m=audio') && !seenAudio;
+      seenAudio ||= inAudio;
+      if (!inAudio) return line;
+      const [head, port, proto, ...formats] = line.split(/\s+/);
+      return [head, port, proto, ...formats.map(map)].join(' ');
+    }
+    if (!inAudio) return line;
+    return line.replace(
+      /^a=(rtpmap|fmtp|rtcp-fb):(\d+)/,
+      (_, attribute: string, pt: string) => `a=${attribute}:${map(pt)}`,
+    );
+  });
   return Buffer.from(`${out.join('\r\n')}\r\n`, 'utf8');
 }

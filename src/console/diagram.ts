@@ -1,6 +1,7 @@
 /**
  * The explorer's sequence diagram (SVG): one lifeline per participant of a call and one row per
- * step of its timeline — SIP messages as arrows, coloured by kind, and notes on a lifeline.
+ * step of its timeline — SIP messages as arrows, coloured by kind (queue audio the media engine
+ * plays, `♪ greeting` / `♪ music on hold`, and re-INVITEs have their own), and notes on a lifeline.
  */
 import type { WireCallMap, WireTimelineStep } from '../diagnostics/types.js';
 import { clock, h, s } from './dom.js';
@@ -9,10 +10,15 @@ const COLUMN = 170;
 const ROW = 38;
 const TOP = 58;
 const GUTTER = 78;
+/** About how wide one character of an arrow's label is (11.5 px, semi-bold). */
+const ARROW_CHAR_WIDTH = 6.6;
 
 function stepClass(step: WireTimelineStep): string {
   if (step.Kind === 'note') return 'note';
   if (/^INVITE/.test(step.Label)) return 'invite';
+  // Queue audio: what the media engine plays (♪ greeting, ♪ music on hold, …) and in-dialog offers.
+  if (step.Fact === 'AudioPlayed') return 'audio';
+  if (/^re-INVITE/.test(step.Label)) return 'reinvite';
   if (/^(1\d\d)/.test(step.Label)) return 'provisional';
   if (/^2\d\d/.test(step.Label)) return 'ok';
   if (/^(BYE|CANCEL)/.test(step.Label)) return 'bye';
@@ -34,7 +40,7 @@ export function renderSequence(map: WireCallMap): HTMLElement {
     'data-testid': 'sequence',
   });
   const defs = s('defs');
-  for (const kind of ['invite', 'provisional', 'ok', 'bye', 'fail', 'other']) {
+  for (const kind of ['invite', 'provisional', 'ok', 'bye', 'fail', 'audio', 'reinvite', 'other']) {
     const marker = s('marker', {
       id: `arrow-${kind}`,
       viewBox: '0 0 10 10',
@@ -73,10 +79,13 @@ export function renderSequence(map: WireCallMap): HTMLElement {
     svg.append(s('text', { x: 8, y: y + 4, class: 'offset' }, `+${(step.OffsetMs / 1000).toFixed(3)}s`));
     const kind = stepClass(step);
     const group = s('g', { class: `step ${kind}`, 'data-fact': step.Fact });
+    /** The step's detail when it is left off the drawing. */
+    let hidden: string | null = null;
     if (step.Kind === 'note' || step.From === step.To) {
-      const cx = x(step.From);
       const label = step.Detail ? `${step.Label} · ${step.Detail}` : step.Label;
-      const boxWidth = Math.min(COLUMN * 1.6, 16 + label.length * 6.4);
+      const boxWidth = Math.min(width - GUTTER - 8, 16 + label.length * 6.4);
+      // On its lifeline, but inside the drawing (a note on the last column would be cut off).
+      const cx = Math.min(Math.max(x(step.From), GUTTER + boxWidth / 2), width - 4 - boxWidth / 2);
       group.append(
         s('rect', { x: cx - boxWidth / 2, y: y - 12, width: boxWidth, height: 22, rx: 6, class: 'note-box' }),
       );
@@ -95,12 +104,16 @@ export function renderSequence(map: WireCallMap): HTMLElement {
           'marker-end': `url(#arrow-${kind})`,
         }),
       );
-      const label = step.Detail ? `${step.Label} (${step.Detail})` : step.Label;
+      // A detail too long for the arrow (it would cover the offsets or other arrows) goes to the tooltip.
+      const full = step.Detail ? `${step.Label} (${step.Detail})` : step.Label;
+      const fits = full.length * ARROW_CHAR_WIDTH <= Math.abs(x2 - x1) + COLUMN * 0.8;
+      const label = fits ? full : step.Label;
+      if (!fits) hidden = step.Detail;
       group.append(
         s('text', { x: (x1 + x2) / 2, y: y + 1, 'text-anchor': 'middle', class: 'arrow-label' }, label),
       );
     }
-    const tooltip = `${clock(step.Time)} · ${step.Fact}${step.CallLegId ? ` · leg ${step.CallLegId}` : ''}`;
+    const tooltip = `${clock(step.Time)} · ${step.Fact}${hidden ? ` · ${hidden}` : ''}${step.CallLegId ? ` · leg ${step.CallLegId}` : ''}`;
     group.append(s('title', {}, tooltip));
     svg.append(group);
   });

@@ -153,9 +153,15 @@ function exploreButton(value: string): HTMLButtonElement {
   return button;
 }
 
+/**
+ * What the card's state badge says. An outbound call a queue answered (queue audio) waits there:
+ * "in queue Support — hearing greeting", then "… hearing music", until the agent's media takes over
+ * and it is `connected` like any other call.
+ */
 function stateLabel(view: SessionView): string {
   if (view.ended) return `ended · ${view.ended.cause}${view.ended.reason ? ` (${view.ended.reason})` : ''}`;
   const { call } = view;
+  const base = waitingInQueue(call) ? queueLabel(call) : call.state;
   const extras = [
     call.held ? 'on hold' : '',
     call.heldByRemote ? 'held by the other side' : '',
@@ -163,7 +169,21 @@ function stateLabel(view: SessionView): string {
   ]
     .filter(Boolean)
     .join(', ');
-  return extras ? `${call.state} · ${extras}` : call.state;
+  return extras ? `${base} · ${extras}` : base;
+}
+
+function queueLabel(call: WebPhoneCall): string {
+  const name = call.queue?.queueName ?? call.queueName;
+  return `${name ? `in queue ${name}` : 'in queue'} — hearing ${call.queue?.hearing ?? 'music'}`;
+}
+
+/** Answered by a queue that still plays its audio: no agent yet. */
+const waitingInQueue = (call: WebPhoneCall): boolean => call.queue?.state === 'waiting';
+
+/** The card's `data-state`: the SDK's call state, or `queued` while waiting in a queue. */
+function cardState(view: SessionView): string {
+  if (view.ended) return 'ended';
+  return waitingInQueue(view.call) ? 'queued' : view.call.state;
 }
 
 function renderSessions(): void {
@@ -225,7 +245,8 @@ function sessionCard(view: SessionView): HTMLElement {
     {
       class: `call-card ${live ? 'live' : 'ended'}`,
       'data-session-id': sessionId,
-      'data-state': view.ended ? 'ended' : call.state,
+      'data-state': cardState(view),
+      'data-hearing': waitingInQueue(call) ? (call.queue?.hearing ?? 'music') : undefined,
     },
     h(
       'div',
@@ -233,7 +254,7 @@ function sessionCard(view: SessionView): HTMLElement {
       h('span', { class: `direction ${call.direction}` }, call.direction === 'inbound' ? 'in' : 'out'),
       h('span', { class: 'remote' }, remote || 'unknown'),
       call.queueName ? h('span', { class: 'badge queue' }, call.queueName) : null,
-      h('span', { class: `badge state ${view.ended ? 'ended' : call.state}` }, stateLabel(view)),
+      h('span', { class: `badge state ${cardState(view)}`, 'data-testid': 'call-state' }, stateLabel(view)),
     ),
     h(
       'div',

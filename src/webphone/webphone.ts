@@ -13,6 +13,7 @@ import type {
   IncomingEvent,
   OutgoingDTMFEvent,
   OutgoingEvent,
+  ReInviteEvent,
   RTCSession,
 } from 'jssip/lib/RTCSession.js';
 import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage.js';
@@ -56,6 +57,33 @@ export type CallDirection = 'inbound' | 'outbound';
  */
 export type CallState = 'calling' | 'ringing' | 'progress' | 'connected' | 'ended';
 
+/** What a caller waiting in a queue hears: the queue's greeting, then its music on hold. */
+export type QueueHearing = 'greeting' | 'music';
+
+/**
+ * An outbound call a Switchboard queue answered itself (queue audio): the platform answers the
+ * caller at once (`X-Queue-State: waiting` on the 200 OK), plays the queue's greeting then its
+ * music, and re-INVITEs the call to the agent who answers (`X-Queue-State: connected`).
+ */
+export interface QueueStatus {
+  /** `waiting`: answered by the queue, no agent yet; `connected`: bridged to the agent who answered. */
+  state: 'waiting' | 'connected';
+  /** The queue (X-Queue-Id / X-Queue-Name of the queue's answer). */
+  queueId: string | null;
+  queueName: string | null;
+  /**
+   * While waiting: `greeting` for `greetingMs` after the queue answered, then `music` (position
+   * announcements, if the queue makes them, interrupt the music); null once connected.
+   */
+  hearing: QueueHearing | null;
+  /** How long the queue's greeting lasts (ms, X-Queue-Greeting-Ms; 0 = no greeting). */
+  greetingMs: number;
+  /** Epoch ms: when the queue answered the call. */
+  answeredAt: number;
+  /** Epoch ms: when the call was connected to the agent (the re-INVITE accepted), else null. */
+  agentConnectedAt: number | null;
+}
+
 export interface RemoteParty {
   /** The remote SIP URI (sip:1001@switchboard.local). */
   uri: string;
@@ -78,6 +106,12 @@ export interface WebPhoneCall {
   queueId: string | null;
   queueName: string | null;
   state: CallState;
+  /**
+   * An outbound call answered by a queue (Switchboard queue audio): waiting there (and hearing its
+   * greeting or music) or connected to the agent; null for every other call. Each change is a
+   * `call-updated` event; the call's `state` is `connected` from the queue's answer on.
+   */
+  queue: QueueStatus | null;
   /** This phone put the call on hold. */
   held: boolean;
   /** The other side put the call on hold. */
@@ -141,7 +175,11 @@ export interface WebPhoneEventMap {
   'call-in-progress': WebPhoneCall;
   'call-connected': WebPhoneCall;
   'call-ended': CallEndedEvent;
-  /** Hold / mute / identifiers changed (not one of the contract's events; handy for UIs). */
+  /**
+   * Hold / mute / identifiers changed, or the `queue` status of an outbound call answered by a
+   * queue (waiting → hearing music → connected to the agent). Not one of the contract's events;
+   * handy for UIs.
+   */
   'call-updated': WebPhoneCall;
   /** The other side sent a DTMF tone (SIP INFO) — not one of the contract's events. */
   'call-dtmf': CallDtmfEvent;
@@ -180,6 +218,10 @@ interface TrackedCall {
   wantedHold?: boolean;
   holdTimer?: ReturnType<typeof setTimeout>;
   holdAttempts: number;
+  /** Turns `queue.hearing` from the greeting to the music once the greeting has played. */
+  greetingTimer?: ReturnType<typeof setTimeout>;
+  /** Peer connection failures so far (SDP offers and answers): a re-INVITE's outcome. */
+  mediaFailures: number;
 }
 
 /** How long a hold / unhold may wait for a re-INVITE in progress: 100 × 50 ms. */
@@ -510,10 +552,7 @@ export class WebPhone {
 
   /** Snapshots of the calls in progress (ended calls are gone). */
   calls(): WebPhoneCall[] {
-    return [...this.tracked.values()].map((call) => ({
-      ...call.info,
-      remoteParty: { ...call.info.remoteParty },
-    }));
+    return [...this.tracked.values()].map((call) => copyCall(call.info));
   }
 
   /** The call's RTCPeerConnection (for media diagnostics), once there is one. */
@@ -590,7 +629,7 @@ export class WebPhone {
   // ---- JsSIP sessions ------------------------------------------------------------------------------
 
   private snapshot(call: TrackedCall): WebPhoneCall {
-    return { ...call.info, remoteParty: { ...call.info.remoteParty } };
+    return copyCall(call.info);
   }
 
   private onNewSession(event: RTCSessionEvent): void {
@@ -601,6 +640,7 @@ export class WebPhone {
     const call: TrackedCall = {
       session,
       holdAttempts: 0,
+      mediaFailures: 0,
       info: {
         callId: session.id,
         serverSideCallId: headerOf(request, 'X-Server-Call-Id'),
@@ -614,6 +654,7 @@ export class WebPhone {
         queueId: headerOf(request, 'X-Queue-Id'),
         queueName: headerOf(request, 'X-Queue-Name'),
         state: inbound ? 'ringing' : 'calling',
+        queue: null,
         held: false,
         heldByRemote: false,
         muted: false,
@@ -643,7 +684,22 @@ export class WebPhone {
       this.emit('call-in-progress', this.snapshot(call));
     });
     session.on('accepted', (accepted: IncomingEvent | OutgoingEvent) => {
-      if ('response' in accepted) this.learnFromResponse(call, accepted.response);
+      if (!('response' in accepted)) return;
+      this.learnFromResponse(call, accepted.response);
+      if (call.info.direction === 'outbound') this.queueAnswered(call, accepted.response);
+    });
+    // The platform re-INVITEs a caller waiting in a queue to the agent's media
+    // (`X-Queue-State: connected`): once this phone has answered it, the call is with the agent.
+    session.on('reinvite', (reinvite: ReInviteEvent) => {
+      if (headerOf(reinvite.request, 'X-Queue-State')?.toLowerCase() !== 'connected') return;
+      const previous = reinvite.callback;
+      const failuresBefore = call.mediaFailures;
+      reinvite.callback = () => {
+        previous?.();
+        // JsSIP calls back even when the peer connection refused the offer (it answered 488/500
+        // then): only an offer taken without a failure connects the call to the agent.
+        if (call.mediaFailures === failuresBefore) this.queueConnected(call, reinvite.request);
+      };
     });
     session.on('confirmed', () => {
       call.info.state = 'connected';
@@ -675,13 +731,14 @@ export class WebPhone {
       'peerconnection:setlocaldescriptionfailed',
       'peerconnection:setremotedescriptionfailed',
     ] as const) {
-      session.on(failure, (error: unknown) =>
+      session.on(failure, (error: unknown) => {
+        call.mediaFailures += 1;
         this.emit('error', {
           code: 'MEDIA_FAILED',
           message: `${failure}: ${String(error)}`,
           callId: call.info.callId,
-        }),
-      );
+        });
+      });
     }
     session.on('ended', (end) => this.ended(call, end.originator, end.cause, end.message));
     session.on('failed', (end) => this.ended(call, end.originator, end.cause, end.message));
@@ -699,6 +756,50 @@ export class WebPhone {
       call.info.queueId = queueId;
       call.info.queueName = headerOf(response, 'X-Queue-Name');
     }
+  }
+
+  /** A 2xx with `X-Queue-State: waiting`: a queue answered the call; its greeting plays, then music. */
+  private queueAnswered(call: TrackedCall, response: IncomingResponse | null | undefined): void {
+    if (headerOf(response, 'X-Queue-State')?.toLowerCase() !== 'waiting') return;
+    const greetingMs = Math.max(0, Number.parseInt(headerOf(response, 'X-Queue-Greeting-Ms') ?? '', 10) || 0);
+    call.info.queue = {
+      state: 'waiting',
+      queueId: headerOf(response, 'X-Queue-Id') ?? call.info.queueId,
+      queueName: headerOf(response, 'X-Queue-Name') ?? call.info.queueName,
+      hearing: greetingMs > 0 ? 'greeting' : 'music',
+      greetingMs,
+      answeredAt: Date.now(),
+      agentConnectedAt: null,
+    };
+    if (greetingMs > 0) call.greetingTimer = setTimeout(() => this.greetingPlayed(call), greetingMs);
+    // The waiting status itself arrives with `call-connected` (the ACK follows at once).
+  }
+
+  private greetingPlayed(call: TrackedCall): void {
+    call.greetingTimer = undefined;
+    const { queue } = call.info;
+    if (queue?.state !== 'waiting' || !this.tracked.has(call.info.callId)) return;
+    this.updated(call, { queue: { ...queue, hearing: 'music' } });
+  }
+
+  /** The re-INVITE to the agent's media was answered: the call is with the agent. */
+  private queueConnected(call: TrackedCall, request: IncomingRequest): void {
+    if (call.greetingTimer !== undefined) clearTimeout(call.greetingTimer);
+    call.greetingTimer = undefined;
+    const now = Date.now();
+    const previous = call.info.queue;
+    if (previous?.state === 'connected' || !this.tracked.has(call.info.callId)) return;
+    this.updated(call, {
+      queue: {
+        state: 'connected',
+        queueId: previous?.queueId ?? headerOf(request, 'X-Queue-Id') ?? call.info.queueId,
+        queueName: previous?.queueName ?? headerOf(request, 'X-Queue-Name') ?? call.info.queueName,
+        hearing: null,
+        greetingMs: previous?.greetingMs ?? 0,
+        answeredAt: previous?.answeredAt ?? call.info.connectedAt ?? now,
+        agentConnectedAt: now,
+      },
+    });
   }
 
   private updated(call: TrackedCall, change: Partial<WebPhoneCall>): void {
@@ -730,6 +831,7 @@ export class WebPhone {
     this.tracked.delete(call.info.callId);
     if (call.iceTimer !== undefined) clearTimeout(call.iceTimer);
     if (call.holdTimer !== undefined) clearTimeout(call.holdTimer);
+    if (call.greetingTimer !== undefined) clearTimeout(call.greetingTimer);
     if (call.audio) {
       call.audio.pause();
       call.audio.srcObject = null;
@@ -749,6 +851,11 @@ export class WebPhone {
     };
     this.emit('call-ended', event);
   }
+}
+
+/** A snapshot of a call: nothing the app holds shares state with the phone's own record. */
+function copyCall(info: WebPhoneCall): WebPhoneCall {
+  return { ...info, remoteParty: { ...info.remoteParty }, queue: info.queue ? { ...info.queue } : null };
 }
 
 /** A header value the caller supplies: one line, printable. */

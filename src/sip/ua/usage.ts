@@ -61,10 +61,18 @@ export abstract class UsageBase<Self, Events extends InDialogEvents<Self>> imple
 
   constructor(
     readonly stack: SipStack,
-    protected readonly events: Events,
+    protected events: Events,
     now: number,
   ) {
     this.createdAtMs = now;
+  }
+
+  /**
+   * Hand the usage to another owner: from now on its events go to `events` (a B2BUA moving an
+   * established dialog from one call to another, e.g. an attended transfer).
+   */
+  adopt(events: Events): void {
+    this.events = events;
   }
 
   /** The usage as its owner knows it (`this`, typed as the subclass). */
