@@ -4,7 +4,7 @@
  * owns the live calls. The UA delegates new INVITEs and closed flows to it (wired in platform.ts);
  * requests inside a call's dialogs reach the call's legs through the UA's dialog table.
  */
-import type { Directory, QueueAudio, Trunk, User } from '../config/types.js';
+import type { Directory, QueueAudio, User } from '../config/types.js';
 import type { Journal } from '../journal/types.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -13,7 +13,7 @@ import type { SipRequest } from '../sip/message.js';
 import type { LocationService, Registrar } from '../sip/registrar.js';
 import type { SipStack } from '../sip/stack.js';
 import type { InviteServerTransaction } from '../sip/transaction/index.js';
-import { type Flow, flowKey, type TransportProtocol } from '../sip/transport/types.js';
+import { type Flow, flowKey } from '../sip/transport/types.js';
 import type { InviteTarget, UserAgent } from '../sip/ua/index.js';
 import { parseUri } from '../sip/uri.js';
 import { AgentStates } from './agents.js';
