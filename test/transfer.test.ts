@@ -217,11 +217,44 @@ describe('blind transfer of a queue call by its agent', () => {
   });
 });
 
+describe('blind transfer by the caller', () => {
+  it('A calls B, then transfers B to C: B and C talk, A is released, the CallId stays', async () => {
+    const a = await phone('1001');
+    const b = await phone('1002');
+    const c = await phone('1003');
+    b.answerAfterRinging(30);
+    c.answerAfterRinging(200);
+    const call = a.call('1002');
+    const answer = await call.waitForFinal(5000);
+    expect(answer.status).toBe(200);
+    const callId = answer.headers.get('X-Server-Call-Id')!;
+    await expectTalking(a.media!, HZ.caller, b.media!, HZ.agent);
+    const accepted = await a.sendInDialog(call.dialog!, 'REFER', undefined, [
+      ['Refer-To', `<sip:1003@${DOMAIN}>`],
+    ]);
+    expect(accepted.status).toBe(202);
+    await call.waitForBye(8000);
+    expect(notified(a)).toEqual(['SIP/2.0 100 Trying', 'SIP/2.0 180 Ringing', 'SIP/2.0 200 OK']);
+    expect(c.incoming[0]!.invite.headers.get('X-Server-Call-Id')).toBe(callId);
+    // B is re-INVITEd to C's media.
+    await waitUntil(
+      () => b.receivedRequests.some((r) => r.method === 'INVITE' && r !== b.incoming[0]!.invite),
+      5000,
+      'B re-INVITEd',
+    );
+    await expectTalking(b.media!, HZ.agent, c.media!, HZ.target);
+    expect(platform.callControl.call(callId)?.state).toBe('connected');
+    expect((await b.incoming[0]!.hangup()).status).toBe(200);
+    await c.incoming[0]!.waitForBye(5000);
+  });
+});
+
 describe('REFERs that are refused', () => {
   it('from the caller, with a bad Refer-To, to nobody: a clear 4xx, and the call goes on', async () => {
     const { a, b, call, agentCall } = await queueCallAnsweredByB();
+    // The caller may transfer its peer to a user or a number, not put the agent into a queue.
     const byCaller = await a.sendInDialog(call.dialog!, 'REFER', undefined, [
-      ['Refer-To', `<sip:1003@${DOMAIN}>`],
+      ['Refer-To', `<sip:200@${DOMAIN}>`],
     ]);
     expect(byCaller.status).toBe(403);
     expect((await refer(b, agentCall, 'not a uri')).status).toBe(400);

@@ -226,6 +226,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     );
     this.callerOffer = { body: setup.invite.body, contentType: setup.invite.headers.get('Content-Type') };
     this.callerMedia = setup.invite.body;
+    this.aParty = this.callerLeg;
     // A call without an offer in its INVITE (late offer) is relayed as without an engine.
     this.media = isSdp(setup.invite.body, setup.invite.headers.get('Content-Type'))
       ? services.media
@@ -239,9 +240,35 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
    * re-INVITEs): what new legs are offered after the caller's first pairing (transfers, requeue).
    */
   private callerMedia: Buffer;
+  /**
+   * The party on the caller's side of a connected call: the caller, until the caller transfers
+   * the call away (then the party it was talking to, now talking to the target).
+   */
+  private aParty: InboundLeg | OutboundLeg;
+  /**
+   * The party whose offer the engine made each placed leg's INVITE from (default: the caller),
+   * and the engine tag it offered with.
+   */
+  private readonly offererOf = new Map<string, { party: InboundLeg | OutboundLeg; tag: string }>();
+  /**
+   * Engine tags of parties that are not their CallLegId: rtpengine lets a party that answered an
+   * offer make offers of its own only under another tag (a callee whose caller transferred it).
+   */
+  private readonly engineTags = new Map<string, string>();
+
+  /** The party's tag in the media engine (its CallLegId unless renamed, see `engineTags`). */
+  private tagOf(leg: InboundLeg | OutboundLeg): string {
+    return this.engineTags.get(leg.callLegId) ?? leg.callLegId;
+  }
+  /** The last SDP each placed leg sent in a re-offer or an answer to our re-INVITE. */
+  private readonly sdpFrom = new Map<string, Buffer>();
   /** A blind transfer in progress (REFER accepted, its target not yet answered). */
   private transfer?: {
-    transferor: OutboundLeg;
+    transferor: InboundLeg | OutboundLeg;
+    /** The party that stays: it is connected to the target when the target answers. */
+    remaining: InboundLeg | OutboundLeg;
+    /** The engine tag the remaining party offers to the target with. */
+    remainingTag?: string;
     target: TransferTarget;
     leg?: OutboundLeg;
     timer?: NodeJS.Timeout;
@@ -274,6 +301,12 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const body = this.callerSdp.rewrite(sdp);
     this.lastCallerSdp = body;
     return body;
+  }
+
+  /** The SDP a party sent last: what a new leg is offered from when it joins that party. */
+  private partyMedia(leg: InboundLeg | OutboundLeg): Buffer {
+    if (leg === this.callerLeg) return this.callerMedia;
+    return this.sdpFrom.get(leg.callLegId) ?? (leg as OutboundLeg).answerBody.body;
   }
 
   /** The last SDP placed legs were sent after their INVITE (relayed re-offers and answers). */
@@ -401,8 +434,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     to: string;
     /** The From to present (default: the caller's number). */
     from?: string;
+    /** The party the new leg's offer comes from (default: the caller), and its engine tag. */
+    offerer?: { party: InboundLeg | OutboundLeg; tag: string };
   }): OutboundLeg {
-    const invite = { body: this.callerMedia, contentType: this.callerOffer.contentType };
+    const offerer = opts.offerer ?? { party: this.callerLeg, tag: this.tagOf(this.callerLeg) };
+    const invite = { body: this.partyMedia(offerer.party), contentType: 'application/sdp' };
     const extraHeaders: [string, string][] = [[CALL_HEADERS.serverCallId, this.callId]];
     const leg = new OutboundLeg(
       this.services.stack,
@@ -429,6 +465,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     if (opts.role === 'trunk' || (opts.role === 'transfer' && !opts.user))
       extraHeaders.push(['P-Asserted-Identity', opts.from ?? this.fromHeader()]);
     this.legs.set(leg.callLegId, leg);
+    if (offerer.party !== this.callerLeg) this.offererOf.set(leg.callLegId, offerer);
     this.append({
       type: 'LegCreated',
       callId: this.callId,
@@ -448,13 +485,17 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** One engine offer per target, made for that device's kind, then the INVITEs. */
   private async startAnchored(leg: OutboundLeg, media: MediaEngine): Promise<void> {
-    const offer = this.callerMedia;
+    const offerer = this.offererOf.get(leg.callLegId) ?? {
+      party: this.callerLeg,
+      tag: this.tagOf(this.callerLeg),
+    };
+    const offer = this.partyMedia(offerer.party);
     try {
       const bodies = await Promise.all(
         leg.targets.map((target, index) =>
           media.offer({
             callId: this.callId,
-            fromTag: this.callerLeg.callLegId,
+            fromTag: offerer.tag,
             branch: branchOf(leg.callLegId, index),
             sdp: offer,
             toward: endpointKind(target.flow),
@@ -761,13 +802,17 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** The callee's answer on `leg`, rewritten by the engine for the caller. */
   private answerThroughEngine(leg: OutboundLeg, sdp: Buffer): Promise<Buffer> {
+    const offerer = this.offererOf.get(leg.callLegId) ?? {
+      party: this.callerLeg,
+      tag: this.tagOf(this.callerLeg),
+    };
     return this.media!.answer({
       callId: this.callId,
-      fromTag: this.callerLeg.callLegId,
-      toTag: leg.callLegId,
+      fromTag: offerer.tag,
+      toTag: this.tagOf(leg),
       branch: branchOf(leg.callLegId, leg.answeredTargetIndex ?? 0),
       sdp,
-      toward: endpointKind(this.callerLeg.flow),
+      toward: endpointKind(offerer.party.flow),
     });
   }
 
@@ -912,8 +957,13 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   ): Promise<void> {
     const media = this.media;
     const { callId } = this;
-    const callerLegId = this.callerLeg.callLegId;
-    const live = (): boolean => this.state === 'connected' && this.connectedLeg === leg;
+    // The party that stays: the caller, or — after the caller transferred the call — its peer.
+    const party = this.aParty;
+    const partyLegId = party.callLegId;
+    const partyTag = this.tagOf(party);
+    const legTag = this.tagOf(leg);
+    const live = (): boolean =>
+      this.state === 'connected' && this.connectedLeg === leg && this.aParty === party;
     if (sdp.length === 0) {
       this.services.logger.error({ callId }, 'call: the party answered without SDP; cannot bridge');
       this.hangup(undefined, 'MediaError', 488);
@@ -925,8 +975,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         await this.answerThroughEngine(leg, sdp);
         const whisper = options.whisper;
         if (whisper && live()) {
-          await media.blockMedia(callId, leg.callLegId, true);
-          const toAgent = new Playlist(this.playlistServices(), leg.callLegId);
+          await media.blockMedia(callId, legTag, true);
+          const toAgent = new Playlist(this.playlistServices(), legTag, leg.callLegId);
           await new Promise<void>((resolve) =>
             toAgent.start({
               once: [{ file: whisper, audio: 'whisper', queueId: options.queueId }],
@@ -934,24 +984,29 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             }),
           );
           if (!live()) return;
-          await media.blockMedia(callId, leg.callLegId, false);
+          await media.blockMedia(callId, legTag, false);
         }
         if (!live()) return;
-        await this.waitingAudio?.stop();
-        await this.stopHoldMusicTo(this.callerLeg);
-        await media.blockMedia(callId, callerLegId, false);
+        if (party === this.callerLeg) await this.waitingAudio?.stop();
+        await this.stopHoldMusicTo(party);
+        await media.blockMedia(callId, partyTag, false);
         offer = await media.offer({
           callId,
-          fromTag: leg.callLegId,
-          toTag: callerLegId,
+          fromTag: legTag,
+          toTag: partyTag,
           sdp,
-          toward: endpointKind(this.callerLeg.flow),
+          toward: endpointKind(party.flow),
         });
       }
       if (!live()) return;
-      const response = await this.reinviteCaller(
-        media ? this.reofferTo(this.callerLeg, offer) : this.sdpToCaller(offer),
-      );
+      let body: Buffer;
+      if (media) body = this.reofferTo(party, offer);
+      else if (party === this.callerLeg) body = this.sdpToCaller(offer);
+      else body = offer;
+      const response =
+        party === this.callerLeg
+          ? await this.reinviteCaller(body)
+          : await sendReinvite(party as OutboundLeg, body);
       if (!live()) return;
       if (!response || response.status >= 300) {
         this.services.logger.warn(
@@ -962,18 +1017,19 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         return;
       }
       if (isSdp(response.body, response.headers.get('Content-Type'))) {
-        this.callerMedia = response.body;
+        if (party === this.callerLeg) this.callerMedia = response.body;
+        else this.sdpFrom.set(partyLegId, response.body);
         if (media)
           await media.answer({
             callId,
-            fromTag: leg.callLegId,
-            toTag: callerLegId,
+            fromTag: legTag,
+            toTag: partyTag,
             sdp: response.body,
             toward: endpointKind(leg.flow),
           });
       }
       if (!live()) return;
-      this.append({ type: 'MediaBridged', callId, callLegId: callerLegId, peerLegId: leg.callLegId });
+      this.append({ type: 'MediaBridged', callId, callLegId: partyLegId, peerLegId: leg.callLegId });
       this.startRecordingIfConfigured();
     } catch (err) {
       this.mediaFailed(err, leg, options.reason);
@@ -1058,7 +1114,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       return;
     }
     const recordingId = randomUUID();
-    const aLegId = this.callerLeg.callLegId;
+    const aLegId = this.aParty.callLegId;
     media.startRecording(this.callId).then(
       (ports) => {
         this.append({
@@ -1068,8 +1124,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           owner,
           aLegId,
           bLegId: bLeg.callLegId,
-          aEnginePorts: ports[aLegId],
-          bEnginePorts: ports[bLeg.callLegId],
+          aEnginePorts: ports[this.tagOf(this.aParty)],
+          bEnginePorts: ports[this.tagOf(bLeg)],
         });
       },
       (err: unknown) =>
@@ -1092,7 +1148,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const probe = (): void => {
       if (this.state !== 'connected' && this.state !== 'queued') return;
       // A caller the queue answered is probed while it waits, too.
-      for (const leg of [this.callerLeg, this.state === 'connected' ? this.connectedLeg : undefined]) {
+      const parties = this.state === 'connected' ? [this.aParty, this.connectedLeg] : [this.callerLeg];
+      for (const leg of parties) {
         if (!leg?.dialog) continue;
         leg.sendInDialog(
           'OPTIONS',
@@ -1119,7 +1176,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     if (this.transfer?.transferor === leg) {
       // A phone hangs up after its blind transfer was accepted: the call waits for the target.
       this.transfer.transferorGone = true;
-      this.endLeg(leg, 200, 'Transferred');
+      this.endParty(leg, 200, 'Transferred');
       return;
     }
     if (this.state === 'queued' && leg === this.callerLeg) {
@@ -1141,7 +1198,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.onCallerRequestWhileWaiting(request, tx);
       return;
     }
-    const peer = leg === this.callerLeg ? this.connectedLeg : this.callerLeg;
+    const peer =
+      leg === this.aParty ? this.connectedLeg : leg === this.connectedLeg ? this.aParty : undefined;
     if (!peer?.dialog || this.state !== 'connected') {
       tx.respond(this.services.stack.createResponse(request, 481, 'Call/Transaction Does Not Exist'));
       return;
@@ -1228,7 +1286,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.media !== undefined &&
       (request.method === 'INVITE' || request.method === 'UPDATE') &&
       isSdp(request.body, contentType);
-    if (from === this.callerLeg && isSdp(request.body, contentType)) this.callerMedia = request.body;
+    if (isSdp(request.body, contentType)) {
+      if (from === this.callerLeg) this.callerMedia = request.body;
+      else this.sdpFrom.set(from.callLegId, request.body);
+    }
     // A hold (sendonly / inactive offer) or a resume: the held party hears music meanwhile.
     const holds = anchored ? isHoldOffer(request.body) : undefined;
     const inactive = anchored && audioDirection(request.body) === 'inactive';
@@ -1258,7 +1319,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       // A re-offer (hold, codec change) from either party goes through the engine both ways.
       this.media!.offer({
         callId: this.callId,
-        fromTag: from.callLegId,
+        fromTag: this.tagOf(from),
         sdp: request.body,
         toward: endpointKind(to.flow),
       }).then(
@@ -1309,8 +1370,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         }
         this.media!.answer({
           callId: this.callId,
-          fromTag: from.callLegId,
-          toTag: to.callLegId,
+          fromTag: this.tagOf(from),
+          toTag: this.tagOf(to),
           sdp: response.body,
           toward: endpointKind(from.flow),
         }).then(
@@ -1342,10 +1403,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const warn = (err: unknown) =>
       this.services.logger.warn({ err, callId: this.callId }, 'call: media engine hold change failed');
     if (holds) {
-      media.blockMedia(this.callId, from.callLegId, true).catch(warn);
+      media.blockMedia(this.callId, this.tagOf(from), true).catch(warn);
       const music = this.holdMusicFile();
       if (!music) return;
-      const player = new Playlist(this.playlistServices(), to.callLegId);
+      const player = new Playlist(this.playlistServices(), this.tagOf(to), to.callLegId);
       this.holdMusic.set(to.callLegId, player);
       player.start({
         once: [],
@@ -1355,7 +1416,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       const player = this.holdMusic.get(to.callLegId);
       this.holdMusic.delete(to.callLegId);
       void (player?.stop() ?? Promise.resolve()).then(() =>
-        media.blockMedia(this.callId, from.callLegId, false).catch(warn),
+        media.blockMedia(this.callId, this.tagOf(from), false).catch(warn),
       );
     }
   }
@@ -1397,13 +1458,19 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.onAttendedRefer(leg, request, tx, referTo.replaces, refuse);
       return;
     }
-    if (!(leg instanceof OutboundLeg) || leg !== this.connectedLeg) {
-      refuse(403, 'Forbidden (only the party that answered may transfer the call)');
+    const remaining =
+      leg === this.connectedLeg ? this.aParty : leg === this.aParty ? this.connectedLeg : undefined;
+    if (!remaining) {
+      refuse(403, 'Forbidden (not a party of the call)');
       return;
     }
     const target = resolveTransferTarget(referTo.dialled, directory);
     if (!target) {
       refuse(404, 'Not Found (no user, queue or number)');
+      return;
+    }
+    if (target.kind === 'queue' && (leg !== this.connectedLeg || remaining !== this.callerLeg)) {
+      refuse(403, 'Forbidden (only the party that answered may transfer the caller to a queue)');
       return;
     }
     tx.respond(stack.createResponse(request, 202, 'Accepted'));
@@ -1421,7 +1488,12 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.transferToQueue(leg, target.queue);
       return;
     }
-    const transfer: NonNullable<Call['transfer']> = { transferor: leg, target, transferorGone: false };
+    const transfer: NonNullable<Call['transfer']> = {
+      transferor: leg,
+      remaining,
+      target,
+      transferorGone: false,
+    };
     this.transfer = transfer;
     const where =
       target.kind === 'user'
@@ -1434,7 +1506,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             const trunk = trunkTarget(target.trunk, target.number);
             return { targets: [trunk], to: `<${trunk.uri}>` };
           })();
-    const transferLeg = this.placeTransferLeg(target, where);
+    // A callee whose caller transfers it offers to the target under a new engine tag (see engineTags).
+    const remainingTag =
+      remaining === this.callerLeg ? this.tagOf(remaining) : `${remaining.callLegId}.${this.legs.size}`;
+    transfer.remainingTag = remainingTag;
+    const transferLeg = this.placeTransferLeg(target, where, { party: remaining, tag: remainingTag });
     if (!transferLeg) {
       this.transferFailed(480, 'Temporarily Unavailable');
       return;
@@ -1618,6 +1694,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   private placeTransferLeg(
     target: TransferTarget,
     where: { targets: InviteTarget[]; to: string; user?: User },
+    remaining: { party: InboundLeg | OutboundLeg; tag: string },
   ): OutboundLeg | undefined {
     if (where.targets.length === 0) return undefined;
     let from: string | undefined;
@@ -1632,7 +1709,14 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       const name = (queue?.name ?? transferor?.displayName)?.replace(/["\\]/g, '');
       from = `${name ? `"${name}" ` : ''}<sip:${number}@${this.services.domain}>`;
     }
-    return this.placeLeg({ role: 'transfer', user: where.user, targets: where.targets, to: where.to, from });
+    return this.placeLeg({
+      role: 'transfer',
+      user: where.user,
+      targets: where.targets,
+      to: where.to,
+      from,
+      offerer: remaining,
+    });
   }
 
   /** NOTIFY the transferor of its REFER's progress (RFC 3515 §2.4.4); the last one terminates. */
@@ -1658,7 +1742,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   }
 
   /** Release the transferor's leg: NOTIFY 200, BYE (unless it hung up already), journal. */
-  private releaseTransferor(transferor: OutboundLeg, newCallLegId?: string, notify = true): void {
+  private releaseTransferor(
+    transferor: InboundLeg | OutboundLeg,
+    newCallLegId?: string,
+    notify = true,
+  ): void {
     if (notify) this.notifyTransfer(transferor, 200, 'OK', true);
     this.append({
       type: 'TransferCompleted',
@@ -1667,11 +1755,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       ...(newCallLegId ? { newCallLegId } : {}),
     });
     if (transferor.isActive) transferor.sendBye('SIP;cause=200;text="Call transferred"');
-    this.endLeg(transferor, 200, 'Transferred');
+    this.endParty(transferor, 200, 'Transferred');
     this.holding.delete(transferor.callLegId);
     // Whatever the released phone still sends must not reach the caller.
     this.media
-      ?.blockMedia(this.callId, transferor.callLegId, true)
+      ?.blockMedia(this.callId, this.tagOf(transferor), true)
       .catch((err: unknown) =>
         this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed'),
       );
@@ -1684,6 +1772,9 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     clearTimeout(transfer.timer);
     this.transfer = undefined;
     this.releaseTransferor(transfer.transferor, leg.callLegId);
+    this.aParty = transfer.remaining;
+    if (transfer.remainingTag && transfer.remainingTag !== transfer.remaining.callLegId)
+      this.engineTags.set(transfer.remaining.callLegId, transfer.remainingTag);
     this.connectedLeg = leg;
     this.services.dialogs.bind(leg);
     void this.bridgeCaller(leg, leg.answerBody.body, { reason: 'bridge to the transfer target' });
@@ -1709,10 +1800,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     }
     // The engine paired the caller with the target's branch when it was offered: pair it with the
     // transferor again, as it answered.
-    const { transferor } = transfer;
-    if (this.media && this.state === 'connected' && this.connectedLeg === transferor) {
-      this.answerThroughEngine(transferor, transferor.answerBody.body).catch((err: unknown) =>
-        this.mediaFailed(err, transferor, 'restore after a failed transfer'),
+    const answered = this.connectedLeg;
+    if (this.media && this.state === 'connected' && answered) {
+      this.answerThroughEngine(answered, this.partyMedia(answered)).catch((err: unknown) =>
+        this.mediaFailed(err, answered, 'restore after a failed transfer'),
       );
     }
   }
@@ -1722,7 +1813,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
    * released) and the caller waits there as any caller of it — hearing its audio when there is a
    * media engine — with the same CallId.
    */
-  private transferToQueue(transferor: OutboundLeg, queue: Queue): void {
+  private transferToQueue(transferor: InboundLeg | OutboundLeg, queue: Queue): void {
     this.releaseTransferor(transferor);
     this.connectedLeg = undefined;
     this.answeredByQueue = true;
@@ -1824,6 +1915,26 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.finish(status, 'Normal', cause);
   }
 
+  /** Mark any party's leg ended before the call ends (a transferor): the caller's leg too. */
+  private endParty(leg: InboundLeg | OutboundLeg, status: number, cause: LegEndCause): void {
+    if (leg instanceof OutboundLeg) {
+      this.endLeg(leg, status, cause);
+      return;
+    }
+    leg.end(this.services.now());
+    this.services.dialogs.unbind(leg);
+    if (this.endedLegs.has(leg.callLegId)) return;
+    this.endedLegs.add(leg.callLegId);
+    this.append({
+      type: 'LegEnded',
+      callId: this.callId,
+      callLegId: leg.callLegId,
+      sipStatus: status,
+      cause,
+    });
+    this.release(leg.callLegId);
+  }
+
   /** Mark a placed leg ended: journal it once and release its user. */
   private endLeg(leg: OutboundLeg, status: number, cause: LegEndCause, sipReason?: string): void {
     leg.end(this.services.now());
@@ -1850,13 +1961,14 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     clearTimeout(this.probeTimer);
     this.callerLeg.end(now);
     this.services.dialogs.unbind(this.callerLeg);
-    this.append({
-      type: 'LegEnded',
-      callId: this.callId,
-      callLegId: this.callerLeg.callLegId,
-      sipStatus: status,
-      cause,
-    });
+    if (!this.endedLegs.has(this.callerLeg.callLegId))
+      this.append({
+        type: 'LegEnded',
+        callId: this.callId,
+        callLegId: this.callerLeg.callLegId,
+        sipStatus: status,
+        cause,
+      });
     this.release(this.callerLeg.callLegId);
     for (const callLegId of [...this.heldUsers.keys()]) this.release(callLegId);
     this.queueSession?.stop();

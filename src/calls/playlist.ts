@@ -50,8 +50,10 @@ export class Playlist {
 
   constructor(
     private readonly services: PlaylistServices,
-    /** The CallLegId of the party that hears it. */
+    /** The engine tag of the party that hears it. */
     readonly toTag: string,
+    /** That party's CallLegId (journaled); its engine tag unless renamed. */
+    readonly callLegId: string = toTag,
   ) {}
 
   get active(): boolean {
@@ -121,7 +123,7 @@ export class Playlist {
           this.services.append({
             type: 'AudioPlayed',
             callId,
-            callLegId: this.toTag,
+            callLegId: this.callLegId,
             audio: item.audio,
             ...(item.queueId ? { queueId: item.queueId } : {}),
           });
