@@ -7,8 +7,19 @@
  * know), so the SDK's handle is a `sessionId` here; it is read from the SDK's `callId` field and
  * passed back to the SDK's methods, whose API is unchanged. The card still labels it `callId`
  * because that is the name an integrator sees in the SDK.
+ *
+ * Transfers: a connected call has Transfer (blind: a target typed in the card) and
+ * Attended transfer (join it with another connected call of the softphone, picked in the card);
+ * the card shows the SDK's transfer events as they come (progress, completed, failed).
  */
-import { type CallEndedEvent, WebPhone, type WebPhoneCall, WebPhoneError } from '../webphone/webphone.js';
+import {
+  type CallEndedEvent,
+  type TransferEvent,
+  type TransferKind,
+  WebPhone,
+  type WebPhoneCall,
+  WebPhoneError,
+} from '../webphone/webphone.js';
 import type { MeWire, QueueWire, RestClient } from './api-client.js';
 import { byId, errorText, h, showError } from './dom.js';
 
@@ -17,6 +28,23 @@ interface SessionView {
   call: WebPhoneCall;
   ended: CallEndedEvent | null;
   dtmfOpen: boolean;
+  /** The transfer form open on the card: a target to type (blind) or the other call to pick. */
+  transferForm: TransferKind | null;
+  /** What was typed in the blind transfer's target field (kept across re-renders). */
+  transferDraft: string;
+  /** The session's latest transfer, as the SDK reported it. */
+  transfer: TransferView | null;
+}
+
+/** A transfer the user asked for, and how far it got. */
+interface TransferView {
+  kind: TransferKind;
+  /** What the user typed (blind) or the other party, until the SDK names the Refer-To URI. */
+  target: string;
+  outcome: 'pending' | 'completed' | 'failed';
+  /** The last status line reported (NOTIFY sipfrag or the REFER's refusal), if any. */
+  status: number | null;
+  reason: string | null;
 }
 
 export interface SoftphoneOptions {
@@ -53,7 +81,7 @@ export function startSoftphone(options: SoftphoneOptions): void {
   const upsert = (call: WebPhoneCall) => {
     const view = sessions.get(sessionIdOf(call));
     if (view) view.call = call;
-    else sessions.set(sessionIdOf(call), { call, ended: null, dtmfOpen: false });
+    else sessions.set(sessionIdOf(call), newView(call));
     renderSessions();
   };
   phone.on('registered', () => setRegistration('registered', 'ok'));
@@ -72,7 +100,7 @@ export function startSoftphone(options: SoftphoneOptions): void {
       view.call = event;
       view.ended = event;
     } else {
-      sessions.set(sessionId, { call: event, ended: event, dtmfOpen: false });
+      sessions.set(sessionId, { ...newView(event), ended: event });
     }
     const ended = [...sessions.values()].filter((candidate) => candidate.ended);
     for (const old of ended.slice(0, Math.max(0, ended.length - ENDED_KEPT)))
@@ -80,6 +108,9 @@ export function startSoftphone(options: SoftphoneOptions): void {
     renderSessions();
     options.onCallEnded();
   });
+  phone.on('transfer-progress', (event) => transferReported(event, 'pending'));
+  phone.on('transfer-completed', (event) => transferReported(event, 'completed'));
+  phone.on('transfer-failed', (event) => transferReported(event, 'failed'));
   phone.on('error', (event) => showError(byId('softphone-error'), event.message));
   setRegistration('registering…', 'pending');
   phone.register().catch((error: unknown) => setRegistration(errorText(error), 'failed'));
@@ -111,9 +142,46 @@ export function dial(target: string, queueId: string): void {
     const sessionId = active.makeCall(target, queueId ? { onBehalfOfQueue: queueId } : {});
     // An outbound call's first event is its progress; show it from the start.
     const call = active.calls().find((candidate) => sessionIdOf(candidate) === sessionId);
-    if (call && !sessions.has(sessionId)) sessions.set(sessionId, { call, ended: null, dtmfOpen: false });
+    if (call && !sessions.has(sessionId)) sessions.set(sessionId, newView(call));
     renderSessions();
   });
+}
+
+const newView = (call: WebPhoneCall): SessionView => ({
+  call,
+  ended: null,
+  dtmfOpen: false,
+  transferForm: null,
+  transferDraft: '',
+  transfer: null,
+});
+
+/** A transfer event of the SDK: the card of the transferred session shows it. */
+function transferReported(event: TransferEvent, outcome: TransferView['outcome']): void {
+  const view = sessions.get(event.callId);
+  if (!view) return;
+  view.transfer = {
+    kind: event.kind,
+    target: event.target,
+    outcome,
+    status: event.status,
+    reason: event.reason,
+  };
+  renderSessions();
+}
+
+/** Ask the SDK for a transfer of `sessionId`; the card shows it as pending until the SDK reports. */
+function startTransfer(view: SessionView, kind: TransferKind, to: string): void {
+  const sessionId = sessionIdOf(view.call);
+  callAction((active) => {
+    if (kind === 'blind') active.transfer(sessionId, to);
+    else active.attendedTransfer(sessionId, to);
+    const other = kind === 'attended' ? sessions.get(to)?.call.remoteParty.user : undefined;
+    view.transfer = { kind, target: other ?? to, outcome: 'pending', status: null, reason: null };
+    view.transferForm = null;
+    view.transferDraft = '';
+  });
+  renderSessions();
 }
 
 /** Run an SDK action; what it throws is shown in the panel's error line rather than lost. */
@@ -234,6 +302,35 @@ function sessionCard(view: SessionView): HTMLElement {
         renderSessions();
       });
       buttons.push(keypad);
+      if (transferable(view)) {
+        const pending = view.transfer?.outcome === 'pending';
+        const toggle = (kind: TransferKind, label: string, testId: string, disabled: boolean) => {
+          const element = h(
+            'button',
+            {
+              type: 'button',
+              class: `button small ghost ${view.transferForm === kind ? 'active' : ''}`,
+              'data-testid': testId,
+              'aria-expanded': view.transferForm === kind ? 'true' : 'false',
+              disabled,
+            },
+            label,
+          );
+          element.addEventListener('click', () => {
+            view.transferForm = view.transferForm === kind ? null : kind;
+            renderSessions();
+            if (view.transferForm === 'blind') focusTransferTarget(sessionId);
+          });
+          buttons.push(element);
+        };
+        toggle('blind', 'Transfer', 'transfer', pending);
+        toggle(
+          'attended',
+          'Attended transfer',
+          'attended-transfer',
+          pending || otherConnected(sessionId).length === 0,
+        );
+      }
     }
     button('Hang up', 'danger', (active) => active.hangup(sessionId), 'hangup');
   }
@@ -265,7 +362,113 @@ function sessionCard(view: SessionView): HTMLElement {
       idRow('callLegId', call.callLegId, 'call-leg-id'),
     ),
     buttons.length > 0 ? h('div', { class: 'call-actions' }, ...buttons) : null,
+    live && view.transferForm === 'blind' && transferable(view) ? blindTransferForm(view) : null,
+    live && view.transferForm === 'attended' && transferable(view) ? attendedTransferForm(view) : null,
+    view.transfer ? transferStatus(view.transfer) : null,
     view.dtmfOpen && live ? keypadFor(sessionId) : null,
+  );
+}
+
+/**
+ * Either party of a connected call may transfer it (DESIGN.md §10) — but not while it waits in a
+ * queue: then nobody has answered it yet.
+ */
+const transferable = (view: SessionView): boolean =>
+  !view.ended && view.call.state === 'connected' && !waitingInQueue(view.call);
+
+/** The softphone's other connected calls: what an attended transfer can join `sessionId` with. */
+function otherConnected(sessionId: string): SessionView[] {
+  return [...sessions.values()].filter(
+    (candidate) =>
+      !candidate.ended && candidate.call.state === 'connected' && sessionIdOf(candidate.call) !== sessionId,
+  );
+}
+
+function focusTransferTarget(sessionId: string): void {
+  const card = document.querySelector(`.call-card[data-session-id="${CSS.escape(sessionId)}"]`);
+  card?.querySelector<HTMLInputElement>('[data-testid="transfer-target"]')?.focus();
+}
+
+/** Blind transfer: the target (extension, number, queue or SIP URI) and a submit button. */
+function blindTransferForm(view: SessionView): HTMLElement {
+  const input = h('input', {
+    type: 'text',
+    class: 'transfer-target',
+    'data-testid': 'transfer-target',
+    placeholder: 'Transfer to: extension, number or queue',
+    'aria-label': 'Transfer to',
+    autocomplete: 'off',
+    value: view.transferDraft,
+  });
+  input.addEventListener('input', () => {
+    view.transferDraft = input.value;
+  });
+  const form = h(
+    'form',
+    { class: 'transfer-form', 'data-kind': 'blind' },
+    input,
+    h(
+      'button',
+      { type: 'submit', class: 'button small primary', 'data-testid': 'transfer-submit' },
+      'Transfer',
+    ),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const target = input.value.trim();
+    if (target) startTransfer(view, 'blind', target);
+  });
+  return form;
+}
+
+/** Attended transfer: which other call's party takes this call, and a submit button. */
+function attendedTransferForm(view: SessionView): HTMLElement {
+  const select = h('select', { 'data-testid': 'transfer-other', 'aria-label': 'Join with' });
+  for (const other of otherConnected(sessionIdOf(view.call))) {
+    const { remoteParty } = other.call;
+    const who = remoteParty.displayName
+      ? `${remoteParty.displayName} (${remoteParty.user})`
+      : remoteParty.user;
+    select.append(
+      h(
+        'option',
+        { value: sessionIdOf(other.call) },
+        `${who} — ${other.call.direction === 'inbound' ? 'incoming' : 'outgoing'} call${other.call.held ? ', on hold' : ''}`,
+      ),
+    );
+  }
+  const form = h(
+    'form',
+    { class: 'transfer-form', 'data-kind': 'attended' },
+    select,
+    h('button', { type: 'submit', class: 'button small primary', 'data-testid': 'attended-submit' }, 'Join'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (select.value) startTransfer(view, 'attended', select.value);
+  });
+  return form;
+}
+
+/** What became of the session's transfer: pending with the last NOTIFY, completed or failed. */
+function transferStatus(transfer: TransferView): HTMLElement {
+  const line = [transfer.status, transfer.reason].filter((part) => part !== null && part !== '').join(' ');
+  const text =
+    transfer.outcome === 'completed'
+      ? `transferred to ${transfer.target}`
+      : transfer.outcome === 'failed'
+        ? `transfer to ${transfer.target} failed${line ? `: ${line}` : ''}`
+        : `transferring to ${transfer.target}${line ? `: ${line}` : '…'}`;
+  return h(
+    'p',
+    {
+      class: `transfer-status ${transfer.outcome}`,
+      'data-testid': 'transfer-status',
+      'data-outcome': transfer.outcome,
+      'data-kind': transfer.kind,
+      role: 'status',
+    },
+    text,
   );
 }
 

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { webPhoneModule } from '../web/build.js';
 import {
   sipWebSocketUrl,
+  type TransferEvent,
   WebPhone,
   type WebPhoneCall,
   WebPhoneError,
@@ -239,5 +240,236 @@ describe('the npm package build', () => {
     expect(module.body).toMatch(/import \{[^}]*UA[^}]*\} from "jssip"/);
     expect(module.body).toMatch(/export \{[\s\S]*WebPhone,[\s\S]*\}/);
     expect(module.body.length).toBeLessThan(64_000);
+  });
+});
+
+/** The REFERs a stand-in session was asked for, with the handlers JsSIP's refer subscriber would call. */
+interface SentRefer {
+  target: unknown;
+  options: { replaces?: unknown; eventHandlers: Record<string, (event: unknown) => void> };
+}
+
+/** A stand-in session that can send REFERs (JsSIP's `session.refer(target, options)`). */
+class ReferringSession extends EventEmitter {
+  readonly connection = null;
+  readonly refers: SentRefer[] = [];
+  /** What refer() returns: JsSIP returns false when the session is not confirmed. */
+  referResult: unknown;
+
+  constructor(
+    readonly id: string,
+    remoteUser: string,
+    readonly remote_identity = {
+      uri: { user: remoteUser, toString: () => `sip:${remoteUser}@switchboard.local` },
+      display_name: '',
+    },
+  ) {
+    super();
+  }
+
+  isEnded(): boolean {
+    return false;
+  }
+
+  refer(target: unknown, options: SentRefer['options']): unknown {
+    this.refers.push({ target, options });
+    return this.referResult;
+  }
+
+  /** A NOTIFY of the REFER's progress, as the subscriber reports it: trying, progress, accepted or failed. */
+  notify(which: 'trying' | 'progress' | 'accepted' | 'failed', statusLine: string, index = -1): void {
+    const [, code, phrase] = /^SIP\/2\.0 (\d{3}) (.*)$/.exec(statusLine)!;
+    this.refers.at(index)!.options.eventHandlers[which]!({
+      request: sipMessage({}),
+      status_line: { status_code: Number(code), reason_phrase: phrase },
+    });
+  }
+}
+
+describe('transfers (a REFER in the call dialog, its NOTIFYs as events)', () => {
+  const TRANSFER_EVENTS = ['transfer-progress', 'transfer-completed', 'transfer-failed'] as const;
+
+  /** A registered-looking phone (never registered) with connected stand-in sessions, and its transfer events. */
+  function phoneWithCalls(...calls: { id: string; remoteUser: string; direction: 'inbound' | 'outbound' }[]) {
+    const phone = new WebPhone({
+      server: 'http://127.0.0.1:8080/',
+      extension: '1002',
+      password: 'x',
+      domain: 'switchboard.local',
+    });
+    const events: [string, TransferEvent][] = [];
+    for (const name of TRANSFER_EVENTS) phone.on(name, (event) => events.push([name, event]));
+    const errors: WebPhoneErrorEvent[] = [];
+    phone.on('error', (event) => errors.push(event));
+    const sessions = calls.map(({ id, remoteUser, direction }) => {
+      const session = new ReferringSession(id, remoteUser);
+      (phone as unknown as { onNewSession(event: unknown): void }).onNewSession({
+        session,
+        originator: direction === 'inbound' ? 'remote' : 'local',
+        request: sipMessage({ 'X-Server-Call-Id': `server-${id}` }),
+      });
+      return session;
+    });
+    return { phone, sessions, events, errors };
+  }
+
+  const connect = (session: ReferringSession) => session.emit('confirmed');
+
+  it('blind: REFERs sip:<target>@<domain>, reports each provisional NOTIFY, then the completion', () => {
+    const { phone, sessions, events } = phoneWithCalls({
+      id: 'call-1',
+      remoteUser: '1001',
+      direction: 'inbound',
+    });
+    const [session] = sessions as [ReferringSession];
+    connect(session);
+    phone.transfer('call-1', ' 1003 ');
+    expect(session.refers).toHaveLength(1);
+    expect(session.refers[0]!.target).toBe('sip:1003@switchboard.local');
+    expect(session.refers[0]!.options.replaces).toBeUndefined();
+
+    // One transfer at a time per call: the phone says so before the platform would answer 491.
+    expect(() => phone.transfer('call-1', '1004')).toThrowError(
+      expect.objectContaining({ code: 'INVALID_STATE', callId: 'call-1' }),
+    );
+    session.notify('trying', 'SIP/2.0 100 Trying');
+    session.notify('progress', 'SIP/2.0 180 Ringing');
+    session.notify('accepted', 'SIP/2.0 200 OK');
+    // A late duplicate changes nothing.
+    session.notify('accepted', 'SIP/2.0 200 OK');
+    const common = {
+      callId: 'call-1',
+      kind: 'blind',
+      target: 'sip:1003@switchboard.local',
+      otherCallId: null,
+    };
+    expect(events).toEqual([
+      ['transfer-progress', { ...common, status: 100, reason: 'Trying' }],
+      ['transfer-progress', { ...common, status: 180, reason: 'Ringing' }],
+      ['transfer-completed', { ...common, status: 200, reason: 'OK' }],
+    ]);
+    // user@host is completed to a SIP URI; a SIP URI is sent as it is.
+    phone.transfer('call-1', 'sales@other.example');
+    session.notify('failed', 'SIP/2.0 404 Not Found');
+    phone.transfer('call-1', 'sip:200@switchboard.local');
+    expect(session.refers.map((refer) => refer.target)).toEqual([
+      'sip:1003@switchboard.local',
+      'sip:sales@other.example',
+      'sip:200@switchboard.local',
+    ]);
+  });
+
+  it('failed: a NOTIFY with a final failure, a refused REFER, or no answer; the call can be transferred again', () => {
+    const { phone, sessions, events } = phoneWithCalls({
+      id: 'call-1',
+      remoteUser: '1001',
+      direction: 'inbound',
+    });
+    const [session] = sessions as [ReferringSession];
+    connect(session);
+
+    phone.transfer('call-1', '1004');
+    session.notify('trying', 'SIP/2.0 100 Trying');
+    session.notify('failed', 'SIP/2.0 486 Busy Here');
+    phone.transfer('call-1', 'nobody');
+    session.refers.at(-1)!.options.eventHandlers.requestFailed!({
+      response: { status_code: 404, reason_phrase: 'Not Found (no user, queue or number)' },
+      cause: 'Rejected',
+    });
+    phone.transfer('call-1', '1003');
+    session.refers.at(-1)!.options.eventHandlers.requestFailed!({ response: null, cause: 'Request Timeout' });
+
+    expect(events.map(([name, event]) => [name, event.target, event.status, event.reason])).toEqual([
+      ['transfer-progress', 'sip:1004@switchboard.local', 100, 'Trying'],
+      ['transfer-failed', 'sip:1004@switchboard.local', 486, 'Busy Here'],
+      ['transfer-failed', 'sip:nobody@switchboard.local', 404, 'Not Found (no user, queue or number)'],
+      ['transfer-failed', 'sip:1003@switchboard.local', null, 'Request Timeout'],
+    ]);
+    expect(session.refers).toHaveLength(3);
+  });
+
+  it('attended: REFERs the other call’s party with Replaces naming the other call (JsSIP’s replaces option)', () => {
+    const { phone, sessions, events } = phoneWithCalls(
+      { id: 'queue-call', remoteUser: '1001', direction: 'inbound' },
+      { id: 'consultation', remoteUser: '1003', direction: 'outbound' },
+    );
+    const [answered, consultation] = sessions as [ReferringSession, ReferringSession];
+    connect(answered);
+    // The consultation still ringing: not yet.
+    expect(() => phone.attendedTransfer('queue-call', 'consultation')).toThrowError(
+      expect.objectContaining({ code: 'INVALID_STATE', callId: 'consultation' }),
+    );
+    connect(consultation);
+    expect(() => phone.attendedTransfer('queue-call', 'queue-call')).toThrowError(
+      expect.objectContaining({ code: 'BAD_OPTIONS', callId: 'queue-call' }),
+    );
+    expect(() => phone.attendedTransfer('queue-call', 'no-such-call')).toThrowError(
+      expect.objectContaining({ code: 'UNKNOWN_CALL', callId: 'no-such-call' }),
+    );
+    expect(answered.refers).toEqual([]);
+
+    phone.attendedTransfer('queue-call', 'consultation');
+    expect(consultation.refers).toEqual([]);
+    expect(answered.refers).toHaveLength(1);
+    const [refer] = answered.refers as [SentRefer];
+    expect(refer.target).toBe(consultation.remote_identity.uri);
+    expect(refer.options.replaces).toBe(consultation);
+    answered.notify('trying', 'SIP/2.0 100 Trying');
+    answered.notify('accepted', 'SIP/2.0 200 OK');
+    const common = {
+      callId: 'queue-call',
+      kind: 'attended',
+      target: 'sip:1003@switchboard.local',
+      otherCallId: 'consultation',
+    };
+    expect(events).toEqual([
+      ['transfer-progress', { ...common, status: 100, reason: 'Trying' }],
+      ['transfer-completed', { ...common, status: 200, reason: 'OK' }],
+    ]);
+  });
+
+  it('refuses unknown, unconnected calls and bad targets with coded errors, and says nothing after the call ended', () => {
+    const { phone, sessions, events, errors } = phoneWithCalls({
+      id: 'call-1',
+      remoteUser: '1001',
+      direction: 'inbound',
+    });
+    const [session] = sessions as [ReferringSession];
+    expect(() => phone.transfer('no-such-call', '1003')).toThrowError(
+      expect.objectContaining({ code: 'UNKNOWN_CALL', callId: 'no-such-call' }),
+    );
+    expect(() => phone.attendedTransfer('no-such-call', 'call-1')).toThrowError(
+      expect.objectContaining({ code: 'UNKNOWN_CALL', callId: 'no-such-call' }),
+    );
+    // Still ringing.
+    expect(() => phone.transfer('call-1', '1003')).toThrowError(
+      expect.objectContaining({ code: 'INVALID_STATE', callId: 'call-1' }),
+    );
+    connect(session);
+    for (const target of ['', '  ', 'two words', '<sip:1003@x>', undefined as unknown as string]) {
+      expect(() => phone.transfer('call-1', target)).toThrowError(
+        expect.objectContaining({ code: 'BAD_OPTIONS', callId: 'call-1' }),
+      );
+    }
+    session.referResult = false;
+    expect(() => phone.transfer('call-1', '1003')).toThrowError(
+      expect.objectContaining({ code: 'INVALID_STATE' }),
+    );
+    session.referResult = undefined;
+    expect(errors.map((error) => error.code)).toEqual([
+      'UNKNOWN_CALL',
+      'UNKNOWN_CALL',
+      'INVALID_STATE',
+      ...Array(5).fill('BAD_OPTIONS'),
+      'INVALID_STATE',
+    ]);
+
+    phone.transfer('call-1', '1003');
+    session.emit('ended', { originator: 'remote', cause: 'Terminated', message: null });
+    session.notify('accepted', 'SIP/2.0 200 OK');
+    expect(events).toEqual([]);
+    expect(() => phone.transfer('call-1', '1003')).toThrowError(
+      expect.objectContaining({ code: 'UNKNOWN_CALL' }),
+    );
   });
 });

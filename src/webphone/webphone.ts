@@ -18,6 +18,7 @@ import type {
 } from 'jssip/lib/RTCSession.js';
 import type { IncomingRequest, IncomingResponse } from 'jssip/lib/SIPMessage.js';
 import type { RTCSessionEvent } from 'jssip/lib/UA.js';
+import type { URI } from 'jssip/lib/URI.js';
 
 // ---- public types --------------------------------------------------------------------------------
 
@@ -147,6 +148,28 @@ export interface RegistrationFailedEvent extends RegistrationEvent {
   sipStatus: number | null;
 }
 
+/** `blind`: `transfer(callId, target)`; `attended`: `attendedTransfer(callId, otherCallId)`. */
+export type TransferKind = 'blind' | 'attended';
+
+/**
+ * A transfer's progress or outcome (`transfer-progress`, `transfer-completed`, `transfer-failed`).
+ * `status` / `reason` are the status line the platform reported: the `message/sipfrag` of a NOTIFY
+ * (`100 Trying`, `180 Ringing`, `200 OK`, `486 Busy Here`, …) or the final response to a REFER it
+ * refused (`403`, `404`, `491`, …); a REFER that got no answer has `status` null and JsSIP's cause
+ * (`Request Timeout`, `Connection Error`, …) as `reason`.
+ */
+export interface TransferEvent {
+  /** The call being transferred: the one whose dialog carried the REFER. */
+  callId: string;
+  status: number | null;
+  reason: string | null;
+  kind: TransferKind;
+  /** The Refer-To URI (without the Replaces of an attended transfer). */
+  target: string;
+  /** The consultation call of an attended transfer (its party takes the call), else null. */
+  otherCallId: string | null;
+}
+
 export type WebPhoneErrorCode =
   /** The options given to the constructor or a method are not usable. */
   | 'BAD_OPTIONS'
@@ -183,6 +206,16 @@ export interface WebPhoneEventMap {
   'call-updated': WebPhoneCall;
   /** The other side sent a DTMF tone (SIP INFO) — not one of the contract's events. */
   'call-dtmf': CallDtmfEvent;
+  /** A provisional NOTIFY of a transfer this phone asked for: `100 Trying`, `180 Ringing`, … */
+  'transfer-progress': TransferEvent;
+  /**
+   * The platform reported the transfer done (NOTIFY `200 OK`): the call is the target's now, and
+   * the platform ends this phone's part of it (`call-ended` follows; for an attended transfer,
+   * of both calls).
+   */
+  'transfer-completed': TransferEvent;
+  /** The REFER was refused, or the target did not take the call: the call stays with this phone. */
+  'transfer-failed': TransferEvent;
   error: WebPhoneErrorEvent;
 }
 
@@ -222,6 +255,23 @@ interface TrackedCall {
   greetingTimer?: ReturnType<typeof setTimeout>;
   /** Peer connection failures so far (SDP offers and answers): a re-INVITE's outcome. */
   mediaFailures: number;
+  /** The transfer of this call this phone asked for, until its outcome. */
+  transfer?: PendingTransfer;
+}
+
+interface PendingTransfer {
+  kind: TransferKind;
+  target: string;
+  otherCallId: string | null;
+}
+
+/** What JsSIP's refer subscriber hands its event handlers (jssip/lib/RTCSession/ReferSubscriber.js). */
+interface ReferNotified {
+  status_line?: { status_code?: number | string; reason_phrase?: string };
+}
+interface ReferRequestFailed {
+  response?: IncomingResponse | null;
+  cause?: string;
 }
 
 /** How long a hold / unhold may wait for a re-INVITE in progress: 100 × 50 ms. */
@@ -460,15 +510,7 @@ export class WebPhone {
   makeCall(target: string, options: MakeCallOptions = {}): string {
     const ua = this.ua;
     if (!ua) throw this.fail('NOT_STARTED', 'call register() before makeCall()');
-    const trimmed = typeof target === 'string' ? target.trim() : '';
-    if (trimmed === '' || /[\s<>"]/.test(trimmed)) {
-      throw this.fail('BAD_OPTIONS', `makeCall: "${String(target)}" is not an extension, number or SIP URI`);
-    }
-    const uri = /^sips?:/i.test(trimmed)
-      ? trimmed
-      : trimmed.includes('@')
-        ? `sip:${trimmed}`
-        : `sip:${trimmed}@${this.options.domain}`;
+    const uri = this.targetUri(target, 'makeCall');
     const extraHeaders: string[] = [];
     if (options.onBehalfOfQueue !== undefined)
       extraHeaders.push(`X-On-Behalf-Of-Queue: ${headerValue(options.onBehalfOfQueue, 'onBehalfOfQueue')}`);
@@ -484,7 +526,7 @@ export class WebPhone {
         pcConfig: { iceServers: this.options.iceServers },
       });
     } catch (error) {
-      throw this.fail('BAD_OPTIONS', `makeCall(${trimmed}) failed: ${String(error)}`);
+      throw this.fail('BAD_OPTIONS', `makeCall(${uri}) failed: ${String(error)}`);
     }
     return session.id;
   }
@@ -550,6 +592,41 @@ export class WebPhone {
     call.session.sendDTMF(tones);
   }
 
+  /**
+   * Blind transfer: ask the platform to move a connected call to `target` — an extension, a number,
+   * a queue (extension, number or name), `user@host` or a SIP URI — with a REFER in the call's
+   * dialog. `transfer-progress` follows for each provisional NOTIFY (100 Trying, 180 Ringing), then
+   * `transfer-completed` (the platform then ends this phone's part: `call-ended`) or
+   * `transfer-failed` (the REFER refused, or the target busy, declining or not answering: the
+   * call stays connected here). Holding the call first is up to the app.
+   */
+  transfer(callId: string, target: string): void {
+    const call = this.transferable(callId, 'transfer');
+    const uri = this.targetUri(target, 'transfer', callId);
+    this.refer(call, uri, { kind: 'blind', target: uri, otherCallId: null });
+  }
+
+  /**
+   * Attended transfer: join the other party of `callId` with the party of `otherCallId` (typically
+   * a consultation call this phone placed after holding `callId`) and leave both calls. The REFER
+   * goes in `callId`'s dialog with `Refer-To: <other party?Replaces=otherCallId's dialog>`; the
+   * events are `transfer`'s, for `callId`. Once completed the platform ends both of this phone's
+   * calls (two `call-ended`).
+   */
+  attendedTransfer(callId: string, otherCallId: string): void {
+    const call = this.transferable(callId, 'attendedTransfer');
+    if (otherCallId === callId) {
+      throw this.fail(
+        'BAD_OPTIONS',
+        `attendedTransfer: otherCallId must name another call than ${callId} (the consultation call)`,
+        callId,
+      );
+    }
+    const other = this.transferable(otherCallId, 'attendedTransfer');
+    const uri = other.session.remote_identity.uri;
+    this.refer(call, uri, { kind: 'attended', target: uri.toString(), otherCallId }, other.session);
+  }
+
   /** Snapshots of the calls in progress (ended calls are gone). */
   calls(): WebPhoneCall[] {
     return [...this.tracked.values()].map((call) => copyCall(call.info));
@@ -593,6 +670,91 @@ export class WebPhone {
       return;
     }
     call.holdTimer = setTimeout(done, HOLD_RETRY_MS);
+  }
+
+  /** `sip:<target>@<domain>` for an extension or number, `sip:user@host`, or a SIP URI as given. */
+  private targetUri(target: string, what: string, callId: string | null = null): string {
+    const trimmed = typeof target === 'string' ? target.trim() : '';
+    if (trimmed === '' || /[\s<>"]/.test(trimmed)) {
+      throw this.fail(
+        'BAD_OPTIONS',
+        `${what}: "${String(target)}" is not an extension, number or SIP URI`,
+        callId,
+      );
+    }
+    if (/^sips?:/i.test(trimmed)) return trimmed;
+    return trimmed.includes('@') ? `sip:${trimmed}` : `sip:${trimmed}@${this.options.domain}`;
+  }
+
+  /** A connected call with no transfer of this phone's in progress. */
+  private transferable(callId: string, what: string): TrackedCall {
+    const call = this.connected(callId, what);
+    if (call.transfer) {
+      throw this.fail(
+        'INVALID_STATE',
+        `${what}: a transfer of call ${callId} to ${call.transfer.target} is in progress`,
+        callId,
+      );
+    }
+    return call;
+  }
+
+  /** Send the REFER and turn what JsSIP's refer subscriber reports into transfer events. */
+  private refer(
+    call: TrackedCall,
+    target: string | URI,
+    transfer: PendingTransfer,
+    replaces?: RTCSession,
+  ): void {
+    const { callId } = call.info;
+    const event = (status: number | null, reason: string | null): TransferEvent => ({
+      callId,
+      status,
+      reason,
+      kind: transfer.kind,
+      target: transfer.target,
+      otherCallId: transfer.otherCallId,
+    });
+    const notified =
+      (name: 'transfer-progress' | 'transfer-completed' | 'transfer-failed') =>
+      ({ status_line: line }: ReferNotified) => {
+        if (call.transfer !== transfer) return;
+        if (name !== 'transfer-progress') call.transfer = undefined;
+        const status = Number(line?.status_code);
+        this.emit(name, event(Number.isFinite(status) ? status : null, line?.reason_phrase?.trim() || null));
+      };
+    const eventHandlers = {
+      trying: notified('transfer-progress'),
+      progress: notified('transfer-progress'),
+      accepted: notified('transfer-completed'),
+      failed: notified('transfer-failed'),
+      requestFailed: ({ response, cause }: ReferRequestFailed) => {
+        if (call.transfer !== transfer) return;
+        call.transfer = undefined;
+        const status = response?.status_code ?? null;
+        this.emit(
+          'transfer-failed',
+          event(status, response?.reason_phrase || (cause ? String(cause) : null)),
+        );
+      },
+    };
+    call.transfer = transfer;
+    let sent: unknown;
+    try {
+      // JsSIP's typings say void; it returns false when the session cannot send in-dialog requests.
+      sent = call.session.refer(target, { eventHandlers, ...(replaces ? { replaces } : {}) }) as unknown;
+    } catch (error) {
+      call.transfer = undefined;
+      throw this.fail(
+        'BAD_OPTIONS',
+        `${transfer.kind} transfer of ${callId} to ${transfer.target} failed: ${String(error)}`,
+        callId,
+      );
+    }
+    if (sent === false) {
+      call.transfer = undefined;
+      throw this.fail('INVALID_STATE', `transfer: call ${callId} cannot send a REFER now`, callId);
+    }
   }
 
   private call(callId: string): TrackedCall {
@@ -832,6 +994,8 @@ export class WebPhone {
     if (call.iceTimer !== undefined) clearTimeout(call.iceTimer);
     if (call.holdTimer !== undefined) clearTimeout(call.holdTimer);
     if (call.greetingTimer !== undefined) clearTimeout(call.greetingTimer);
+    // A transfer whose outcome was not notified before the call ended reports nothing more.
+    call.transfer = undefined;
     if (call.audio) {
       call.audio.pause();
       call.audio.srcObject = null;

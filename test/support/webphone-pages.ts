@@ -42,6 +42,9 @@ const EVENTS: WebPhoneEvent[] = [
   'call-ended',
   'call-updated',
   'call-dtmf',
+  'transfer-progress',
+  'transfer-completed',
+  'transfer-failed',
   'error',
 ];
 
