@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { toWireUserCallEvent } from '../records/kinds/index.js';
 import { verifySecretKey } from './auth.js';
 import { COMPONENTS } from './schemas.js';
 import {
@@ -232,8 +233,10 @@ describe('wire format', () => {
         'Duration',
         'RecordingIds',
         'Modified',
+        'TransferredTo',
       ].sort(),
     );
+    expect(Object.keys(a).at(-1)).toBe('TransferredTo');
     expect(a).toMatchObject({
       CallId: IDS.callId,
       CallLegId: IDS.legA,
@@ -244,6 +247,7 @@ describe('wire format', () => {
       Duration: 40,
       RecordingIds: [],
       QueueId: null,
+      TransferredTo: null,
     });
     const b = events.find((event) => event.Id === IDS.eventB)!;
     expect(b).toMatchObject({
@@ -256,6 +260,18 @@ describe('wire format', () => {
       AnswerTime: null,
     });
     for (const event of events) expect(() => COMPONENTS.UserCallEvent.parse(event)).not.toThrow();
+  });
+
+  it('serializes TransferredTo of a user who transferred the call, last, valid for the schema', async () => {
+    const [event] = await api().records.listUserCallEvents({
+      selection: { by: 'callId', callId: IDS.callId },
+      visibleDirectCallUserIds: '*',
+      visibleAgentCallUserIds: '*',
+    });
+    const wire = toWireUserCallEvent({ ...event!, transferredTo: 'user c@example.com' });
+    expect(Object.entries(wire).at(-1)).toEqual(['TransferredTo', 'user c@example.com']);
+    expect(COMPONENTS.UserCallEvent.parse(wire)).toMatchObject({ TransferredTo: 'user c@example.com' });
+    expect(() => COMPONENTS.UserCallEvent.parse({ ...wire, TransferredTo: 42 })).toThrow();
   });
 
   it('returns service call headers and details in the contract format, details in event order', async () => {
@@ -417,6 +433,11 @@ describe('OpenAPI document and reference page', () => {
     const schemas = asRecord(asRecord(document.components).schemas);
     const userCallEvent = asRecord(schemas.UserCallEvent);
     expect(Object.keys(asRecord(userCallEvent.properties))).toContain('EndResult');
+    // Transfers (DESIGN.md §10): a string, or null when the user did not transfer the call.
+    expect(asRecord(asRecord(userCallEvent.properties).TransferredTo)).toMatchObject({
+      type: ['string', 'null'],
+    });
+    expect(userCallEvent.required).toContain('TransferredTo');
     expect(asRecord(asRecord(userCallEvent.properties).TimeStamp).format).toBe('date-time');
     expect(asRecord(asRecord(asRecord(document.components).securitySchemes).basicAuth).scheme).toBe('basic');
   });

@@ -181,6 +181,7 @@ export function seedRecords(directory: Directory): SeedRecords {
       durationSeconds: 40,
       recordingIds: [],
       modifiedMs: end + 500,
+      transferredTo: null,
     },
     {
       eventId: IDS.eventB,
@@ -201,6 +202,7 @@ export function seedRecords(directory: Directory): SeedRecords {
       durationSeconds: 0,
       recordingIds: [],
       modifiedMs: s(6),
+      transferredTo: null,
     },
     {
       eventId: IDS.eventC,
@@ -221,6 +223,7 @@ export function seedRecords(directory: Directory): SeedRecords {
       durationSeconds: 40,
       recordingIds: ['rec-0001'],
       modifiedMs: end,
+      transferredTo: null,
     },
   ];
 

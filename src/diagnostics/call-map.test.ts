@@ -138,6 +138,7 @@ function userEvent(
     durationSeconds: 0,
     recordingIds: [],
     modifiedMs: T0 + 2000,
+    transferredTo: null,
   };
 }
 
@@ -461,5 +462,248 @@ describe('toWireCallMap', () => {
       To: `user:${B}`,
       CallLegId: LEG_B,
     });
+  });
+});
+
+describe('queue audio in the map', () => {
+  /**
+   * A queue-audio call as call control journals it: the queue answers A at once (greeting, then
+   * music), C answers and A is re-INVITEd to C's media, C holds (A hears music on hold) and
+   * resumes, A hangs up.
+   */
+  function queueAudioEntries(): JournalEntry[] {
+    const [started, callerLeg] = seedEntries().map((entry) => entry.fact) as [JournalFact, JournalFact];
+    const callerAnswered: JournalFact = {
+      type: 'LegAnswered',
+      callId: CALL,
+      callLegId: LEG_A,
+      sip: { sipCallId: 'jssip-call-a', localTag: 'sbtagA', remoteTag: 'fromtagA' },
+    };
+    const facts: JournalFact[] = [
+      started,
+      callerLeg,
+      { type: 'QueueEntered', callId: CALL, queueId: QUEUE },
+      callerAnswered,
+      { type: 'QueueAnswered', callId: CALL, callLegId: LEG_A, queueId: QUEUE },
+      { type: 'AudioPlayed', callId: CALL, callLegId: LEG_A, audio: 'greeting', queueId: QUEUE },
+      { type: 'AudioPlayed', callId: CALL, callLegId: LEG_A, audio: 'music', queueId: QUEUE },
+      allocationLeg(LEG_C, C, 'c'),
+      { type: 'AllocationOffered', callId: CALL, callLegId: LEG_C, queueId: QUEUE, userId: C },
+      { type: 'LegRinging', callId: CALL, callLegId: LEG_C, sipStatus: 180 },
+      {
+        type: 'LegAnswered',
+        callId: CALL,
+        callLegId: LEG_C,
+        sip: { sipCallId: 'uuid-c@switchboard', localTag: 'fromtagC', remoteTag: 'totagC' },
+      },
+      { type: 'AllocationConnected', callId: CALL, callLegId: LEG_C, queueId: QUEUE, userId: C },
+      { type: 'QueueLeft', callId: CALL, queueId: QUEUE, reason: 'Answered' },
+      { type: 'MediaBridged', callId: CALL, callLegId: LEG_A, peerLegId: LEG_C },
+      { type: 'HoldChanged', callId: CALL, callLegId: LEG_C, onHold: true },
+      { type: 'AudioPlayed', callId: CALL, callLegId: LEG_A, audio: 'holdMusic', queueId: QUEUE },
+      { type: 'HoldChanged', callId: CALL, callLegId: LEG_C, onHold: false },
+      { type: 'LegEnded', callId: CALL, callLegId: LEG_C, sipStatus: 200, cause: 'CallerHangup' },
+      { type: 'LegEnded', callId: CALL, callLegId: LEG_A, sipStatus: 200, cause: 'CallerHangup' },
+      { type: 'CallEnded', callId: CALL, reason: 'Normal', sipStatus: 200, answeredByUserId: C },
+    ];
+    return facts.map((fact, index) => ({ seq: 500 + index, timeMs: T0 + index * 100, fact }));
+  }
+  const map = buildCallMap(queueAudioEntries(), records())!;
+  const line = (step: (typeof map.timeline)[number]) =>
+    `${step.kind} ${step.from} -> ${step.to}: ${step.label}${step.detail ? ` (${step.detail})` : ''}`;
+
+  it('draws the queue answering the caller, the audio it plays, the re-INVITE to the agent, hold and resume', () => {
+    expect(map.timeline.map(line)).toEqual([
+      'message caller -> switchboard: INVITE 100',
+      `message switchboard -> queue:${QUEUE}: queued`,
+      'message switchboard -> caller: 200 OK',
+      `note queue:${QUEUE} -> queue:${QUEUE}: queue answered the caller (queue audio)`,
+      'message switchboard -> caller: \u266a greeting (media engine)',
+      'message switchboard -> caller: \u266a music on hold (media engine)',
+      `message switchboard -> user:${C}: INVITE (offer #1 from the queue)`,
+      `message user:${C} -> switchboard: 180 Ringing`,
+      `message user:${C} -> switchboard: 200 OK`,
+      `note queue:${QUEUE} -> queue:${QUEUE}: offer #1 answered`,
+      `message queue:${QUEUE} -> switchboard: left: Answered`,
+      'message switchboard -> caller: re-INVITE: media to agent (caller and agent bridged in the media engine)',
+      `message user:${C} -> switchboard: re-INVITE: hold (the other party hears music on hold)`,
+      'message switchboard -> caller: \u266a music on hold (held) (media engine)',
+      `message user:${C} -> switchboard: re-INVITE: resume`,
+      `message switchboard -> user:${C}: BYE (CallerHangup)`,
+      'message caller -> switchboard: BYE',
+      'note switchboard -> switchboard: call ended: Normal',
+    ]);
+    const step = (label: string) => map.timeline.find((candidate) => candidate.label === label)!;
+    expect(step('queue answered the caller')).toMatchObject({ factType: 'QueueAnswered', callLegId: LEG_A });
+    expect(step('\u266a greeting')).toMatchObject({ factType: 'AudioPlayed', callLegId: LEG_A });
+    expect(step('re-INVITE: media to agent')).toMatchObject({ factType: 'MediaBridged', callLegId: LEG_A });
+    expect(step('re-INVITE: hold')).toMatchObject({ factType: 'HoldChanged', callLegId: LEG_C });
+    // The caller's leg was answered by the queue, before any agent.
+    expect(map.legs[0]).toMatchObject({ role: 'caller', answeredAtMs: T0 + 300 });
+  });
+
+  it('keeps the steps on the wire, and shows each party only the steps of its own legs', () => {
+    const wire = toWireCallMap(map, directory, true);
+    expect(wire.Timeline.filter((step) => step.Fact === 'AudioPlayed').map((step) => step.Label)).toEqual([
+      '\u266a greeting',
+      '\u266a music on hold',
+      '\u266a music on hold (held)',
+    ]);
+    expect(wire.Timeline.find((step) => step.Fact === 'QueueAnswered')).toMatchObject({
+      Kind: 'note',
+      OffsetMs: 400,
+      From: `queue:${QUEUE}`,
+    });
+    // C sees their hold and resume; the caller's audio and re-INVITE are the caller's.
+    const labels = restrictCallMap(map, user('c@example.com'))!.map.timeline.map((step) => step.label);
+    expect(labels).toEqual(expect.arrayContaining(['re-INVITE: hold', 're-INVITE: resume']));
+    expect(labels).not.toContain('\u266a greeting');
+    expect(labels).not.toContain('re-INVITE: media to agent');
+    // A (the caller) sees what was played to them.
+    expect(restrictCallMap(map, user('a@example.com'))!.map.timeline.map((step) => step.label)).toEqual(
+      expect.arrayContaining([
+        'queue answered the caller',
+        '\u266a greeting',
+        '\u266a music on hold',
+        're-INVITE: media to agent',
+      ]),
+    );
+  });
+});
+
+describe('transfers in the map', () => {
+  const LEG_B2 = 'bbbbbbbb-0000-4000-8000-0000000000b2';
+  const LEG_T1 = 'dddddddd-0000-4000-8000-0000000000d1';
+  const LEG_T2 = 'dddddddd-0000-4000-8000-0000000000d2';
+  const transferLeg = (callLegId: string, userId: string | undefined, target: string): JournalFact => ({
+    type: 'LegCreated',
+    callId: CALL,
+    callLegId,
+    role: 'transfer',
+    direction: 'outbound',
+    userId,
+    target,
+    sip: { sipCallId: `uuid-${callLegId}@switchboard`, localTag: `tag-${callLegId.slice(-2)}` },
+  });
+  /**
+   * A calls Support; B answers; B's REFER to C fails (C declines with 486); B's second REFER, to
+   * an external number, is answered there and B is released; A hangs up.
+   */
+  function transferEntries(): JournalEntry[] {
+    const [started, callerLeg] = seedEntries().map((entry) => entry.fact) as [JournalFact, JournalFact];
+    const answered = (callLegId: string): JournalFact => ({
+      type: 'LegAnswered',
+      callId: CALL,
+      callLegId,
+      sip: { sipCallId: `uuid-${callLegId}@switchboard`, localTag: 'x', remoteTag: 'y' },
+    });
+    const facts: JournalFact[] = [
+      started,
+      callerLeg,
+      { type: 'QueueEntered', callId: CALL, queueId: QUEUE },
+      allocationLeg(LEG_B2, B, 'b'),
+      { type: 'AllocationOffered', callId: CALL, callLegId: LEG_B2, queueId: QUEUE, userId: B },
+      answered(LEG_B2),
+      { type: 'AllocationConnected', callId: CALL, callLegId: LEG_B2, queueId: QUEUE, userId: B },
+      { type: 'QueueLeft', callId: CALL, queueId: QUEUE, reason: 'Answered' },
+      answered(LEG_A),
+      {
+        type: 'TransferRequested',
+        callId: CALL,
+        callLegId: LEG_B2,
+        targetKind: 'user',
+        target: 'user c@example.com',
+        userId: C,
+      },
+      transferLeg(LEG_T1, C, 'sip:c@127.0.0.1;transport=ws'),
+      { type: 'LegRinging', callId: CALL, callLegId: LEG_T1, sipStatus: 180 },
+      {
+        type: 'LegEnded',
+        callId: CALL,
+        callLegId: LEG_T1,
+        sipStatus: 486,
+        cause: 'Refused',
+        sipReason: 'Busy Here',
+      },
+      { type: 'TransferFailed', callId: CALL, callLegId: LEG_B2, sipStatus: 486, reason: 'Busy Here' },
+      {
+        type: 'TransferRequested',
+        callId: CALL,
+        callLegId: LEG_B2,
+        targetKind: 'number',
+        target: 'number +358409999999',
+      },
+      transferLeg(LEG_T2, undefined, 'sip:+358409999999@127.0.0.1:5080'),
+      answered(LEG_T2),
+      { type: 'TransferCompleted', callId: CALL, callLegId: LEG_B2, newCallLegId: LEG_T2 },
+      { type: 'LegEnded', callId: CALL, callLegId: LEG_B2, sipStatus: 200, cause: 'Transferred' },
+      { type: 'LegEnded', callId: CALL, callLegId: LEG_T2, sipStatus: 200, cause: 'CallerHangup' },
+      { type: 'LegEnded', callId: CALL, callLegId: LEG_A, sipStatus: 200, cause: 'CallerHangup' },
+      { type: 'CallEnded', callId: CALL, reason: 'Normal', sipStatus: 200 },
+    ];
+    return facts.map((fact, index) => ({ seq: 700 + index, timeMs: T0 + index * 100, fact }));
+  }
+  const map = buildCallMap(transferEntries(), records())!;
+  const line = (step: (typeof map.timeline)[number]) =>
+    `${step.from} -> ${step.to}: ${step.label}${step.detail ? ` (${step.detail})` : ''}`;
+
+  it('draws the REFERs, the legs to their targets and how each transfer ended', () => {
+    expect(map.timeline.slice(7).map(line)).toEqual([
+      `user:${B} -> switchboard: REFER \u2192 user c@example.com`,
+      `switchboard -> user:${C}: INVITE (transfer to user c@example.com)`,
+      `user:${C} -> switchboard: 180 Ringing`,
+      `user:${C} -> switchboard: 486 Busy Here`,
+      `switchboard -> user:${B}: transfer failed: 486 Busy Here`,
+      `user:${B} -> switchboard: REFER \u2192 number +358409999999`,
+      `switchboard -> trunk:${LEG_T2}: INVITE (transfer to number +358409999999)`,
+      `trunk:${LEG_T2} -> switchboard: 200 OK`,
+      `switchboard -> user:${B}: transfer completed (number +358409999999)`,
+      `switchboard -> user:${B}: BYE (Transferred)`,
+      `switchboard -> trunk:${LEG_T2}: BYE (CallerHangup)`,
+      'caller -> switchboard: BYE',
+      'switchboard -> switchboard: call ended: Normal',
+    ]);
+    const step = (label: string) => map.timeline.find((candidate) => candidate.label === label)!;
+    expect(step('REFER \u2192 user c@example.com')).toMatchObject({
+      factType: 'TransferRequested',
+      kind: 'message',
+      callLegId: LEG_B2,
+    });
+    expect(step('transfer failed: 486 Busy Here')).toMatchObject({
+      factType: 'TransferFailed',
+      callLegId: LEG_B2,
+    });
+    expect(step('transfer completed')).toMatchObject({ factType: 'TransferCompleted', callLegId: LEG_B2 });
+  });
+
+  it('shows the transfer legs with role Transfer, the one to a number as a trunk', () => {
+    expect(map.legs.map((leg) => [leg.callLegId, leg.role, leg.userId, leg.endCause])).toEqual([
+      [LEG_A, 'caller', A, 'CallerHangup'],
+      [LEG_B2, 'allocation', B, 'Transferred'],
+      [LEG_T1, 'transfer', C, 'Busy Here'],
+      [LEG_T2, 'transfer', null, 'CallerHangup'],
+    ]);
+    expect(map.participants.find((participant) => participant.key === `trunk:${LEG_T2}`)).toMatchObject({
+      kind: 'trunk',
+    });
+    const wire = toWireCallMap(map, directory, true);
+    expect(wire.Legs.map((leg) => leg.Role)).toEqual(['Caller', 'Allocation', 'Transfer', 'Transfer']);
+    expect(
+      wire.Timeline.filter((step) => step.Fact.startsWith('Transfer')).map((step) => step.Label),
+    ).toEqual([
+      'REFER \u2192 user c@example.com',
+      'transfer failed: 486 Busy Here',
+      'REFER \u2192 number +358409999999',
+      'transfer completed',
+    ]);
+    // B sees their own REFERs and their outcomes.
+    const labels = restrictCallMap(map, user('b@example.com'))!.map.timeline.map((step) => step.label);
+    expect(labels).toEqual(
+      expect.arrayContaining([
+        'REFER \u2192 user c@example.com',
+        'transfer failed: 486 Busy Here',
+        'transfer completed',
+      ]),
+    );
   });
 });

@@ -49,7 +49,7 @@ export const CALLER = 'caller';
 
 function participantKeyOf(leg: Pick<LegMap, 'role' | 'callLegId' | 'userId'>): string {
   if (leg.role === 'caller') return CALLER;
-  if (leg.role === 'trunk') return `trunk:${leg.callLegId}`;
+  if (leg.role === 'trunk' || (leg.role === 'transfer' && !leg.userId)) return `trunk:${leg.callLegId}`;
   return leg.userId ? `user:${leg.userId}` : `leg:${leg.callLegId}`;
 }
 
@@ -130,16 +130,23 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
         const key = participantKeyOf(leg);
         addParticipant({
           key,
-          kind: fact.role === 'trunk' ? 'trunk' : 'user',
+          // A transfer to a number goes out through the trunk: drawn as a trunk.
+          kind: key.startsWith('trunk:') ? 'trunk' : 'user',
           userId: leg.userId,
           queueId: null,
         });
+        const transferTarget =
+          fact.role === 'transfer'
+            ? (state.transfers ?? []).find((transfer) => transfer.targetLegId === leg.callLegId)?.target
+            : undefined;
         const detail =
           fact.role === 'allocation'
             ? `offer #${allocationOrdinal(state, leg)}${leg.queueId ? ' from the queue' : ''}`
             : fact.role === 'trunk'
               ? `to ${fact.target}`
-              : null;
+              : fact.role === 'transfer'
+                ? `transfer to ${transferTarget ?? fact.target}`
+                : null;
         step(message(SWITCHBOARD, key, 'INVITE', detail, leg.callLegId));
         break;
       }
@@ -220,6 +227,34 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
             fact.callLegId,
           ),
         );
+        break;
+      }
+      case 'TransferRequested':
+      case 'TransferCompleted':
+      case 'TransferFailed': {
+        // The transferor's REFER, and how it ended (NOTIFYs back to the transferor).
+        const leg = created(fact.callLegId);
+        const transferor = leg ? participantKeyOf(leg) : SWITCHBOARD;
+        if (fact.type === 'TransferRequested') {
+          step(message(transferor, SWITCHBOARD, `REFER \u2192 ${fact.target}`, null, fact.callLegId));
+        } else if (fact.type === 'TransferCompleted') {
+          const transfer = (state.transfers ?? []).findLast(
+            (candidate) => candidate.callLegId === fact.callLegId && candidate.completedMs !== null,
+          );
+          step(
+            message(SWITCHBOARD, transferor, 'transfer completed', transfer?.target ?? null, fact.callLegId),
+          );
+        } else {
+          step(
+            message(
+              SWITCHBOARD,
+              transferor,
+              `transfer failed: ${fact.sipStatus} ${fact.reason}`,
+              null,
+              fact.callLegId,
+            ),
+          );
+        }
         break;
       }
       case 'HoldChanged': {
@@ -543,7 +578,13 @@ const CALL_KIND_TEXT = {
   'outbound-callback': 'OutboundCallbackCall',
 } as const;
 
-const ROLE_TEXT = { caller: 'Caller', callee: 'Callee', allocation: 'Allocation', trunk: 'Trunk' } as const;
+const ROLE_TEXT = {
+  caller: 'Caller',
+  callee: 'Callee',
+  allocation: 'Allocation',
+  trunk: 'Trunk',
+  transfer: 'Transfer',
+} as const;
 
 export function userRef(directory: Directory, userId: string | null): WireUserRef | null {
   if (!userId) return null;

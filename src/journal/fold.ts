@@ -22,6 +22,9 @@ import type {
   SipLegIdentifiers,
 } from './types.js';
 
+/** What a transfer's target is: a user, a queue or a number. */
+export type TransferTargetKind = FactOf<'TransferRequested'>['targetKind'];
+
 export interface LegState {
   callLegId: string;
   role: LegRole;
@@ -95,6 +98,40 @@ export interface RecordingOfCall {
   startedMs: number;
 }
 
+/**
+ * One transfer of the call (DESIGN.md §10): asked for by the party of `callLegId` (the transferor)
+ * and then completed (the target answered, or the target queue took the call) or failed. A call
+ * may be transferred several times (the target transfers it on, or the transferor tries again).
+ */
+export interface TransferOfCall {
+  /** The transferor's leg. */
+  callLegId: string;
+  /** Null only when a completion or failure was journaled without its request. */
+  targetKind: TransferTargetKind | null;
+  /** As the records name it: `user c@example.com`, `queue Sales`, `number +358…`. */
+  target: string | null;
+  /** The target user or queue, when the target is one. */
+  userId: string | null;
+  queueId: string | null;
+  /**
+   * The queue the call was transferred from: the transferor's leg's queue (an agent's allocation)
+   * or, for an inbound service call, the queue it was in; null for a direct call's parties.
+   */
+  fromQueueId: string | null;
+  requestedMs: number;
+  /**
+   * The leg call control placed to (or, in an attended transfer, adopted from) the target: the
+   * `LegCreated` with role 'transfer' that followed the request. Null for a queue target.
+   */
+  targetLegId: string | null;
+  completedMs: number | null;
+  /** The target's leg that took the call (`TransferCompleted`); null for a queue target. */
+  newCallLegId: string | null;
+  failedMs: number | null;
+  failSipStatus: number | null;
+  failReason: string | null;
+}
+
 export interface FoldedCall {
   callId: string;
   started: CallStart | null;
@@ -108,6 +145,8 @@ export interface FoldedCall {
   currentQueueId: string | null;
   /** Recordings made of the call; absent in states persisted before recordings existed. */
   recordings?: RecordingOfCall[];
+  /** Transfers of the call, in request order; absent in states persisted before transfers existed. */
+  transfers?: TransferOfCall[];
 }
 
 /**
@@ -120,6 +159,7 @@ export interface QueueEvent {
     | 'UserAllocation'
     | 'UserReject'
     | 'UserConnect'
+    | 'UserTransfer'
     | 'QueueOverflow'
     | 'QueueReject'
     | 'CallDisconnect';
@@ -141,7 +181,17 @@ export function newFoldedCall(callId: string): FoldedCall {
     visits: [],
     currentQueueId: null,
     recordings: [],
+    transfers: [],
   };
+}
+
+/** The transfer that released the party of `callLegId`, if a transfer of theirs completed. */
+export function completedTransferOf(state: FoldedCall, callLegId: string): TransferOfCall | null {
+  return (
+    (state.transfers ?? []).find(
+      (transfer) => transfer.callLegId === callLegId && transfer.completedMs !== null,
+    ) ?? null
+  );
 }
 
 /** Every entry of one call, in order, folded from the empty state. */
@@ -237,8 +287,9 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
       };
       state.visits.push(visit);
       event('CallArrival', queueId, null, t);
-    } else if (visit.leftMs !== null && visit.leftReason !== 'Answered') {
-      // Back in a queue it overflowed from: one visit per queue, a new arrival.
+    } else if (visit.leftMs !== null) {
+      // Back in a queue it left — it overflowed from there, or its agent transferred the call back
+      // into it: one visit per queue, a new arrival. An answered visit keeps its (first) answer.
       visit.leftMs = null;
       visit.leftReason = null;
       event('CallArrival', queueId, null, t);
@@ -264,6 +315,45 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
     leg.userId ??= allocation.userId;
     leg.queueId ??= allocation.queueId;
     return leg;
+  };
+
+  /** The latest transfer of the transferor's leg still waiting for its outcome (or a new one). */
+  const openTransferOf = (callLegId: string): TransferOfCall => {
+    state.transfers ??= [];
+    const open = state.transfers.findLast(
+      (transfer) =>
+        transfer.callLegId === callLegId && transfer.completedMs === null && transfer.failedMs === null,
+    );
+    return open ?? requestTransfer(callLegId, null, null, null, null);
+  };
+
+  const requestTransfer = (
+    callLegId: string,
+    targetKind: TransferTargetKind | null,
+    target: string | null,
+    userId: string | null,
+    queueId: string | null,
+  ): TransferOfCall => {
+    const transferor = state.legs.find((leg) => leg.callLegId === callLegId);
+    const transfer: TransferOfCall = {
+      callLegId,
+      targetKind,
+      target,
+      userId,
+      queueId,
+      fromQueueId:
+        transferor?.queueId ?? (state.started?.callKind === 'inbound-service' ? state.currentQueueId : null),
+      requestedMs: t,
+      targetLegId: null,
+      completedMs: null,
+      newCallLegId: null,
+      failedMs: null,
+      failSipStatus: null,
+      failReason: null,
+    };
+    state.transfers ??= [];
+    state.transfers.push(transfer);
+    return transfer;
   };
 
   switch (fact.type) {
@@ -292,6 +382,14 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
       leg.queueId = fact.queueId ?? leg.queueId;
       leg.target = fact.target;
       leg.sip = { ...fact.sip };
+      if (fact.role === 'transfer') {
+        // The leg to the target of the transfer in progress (one at a time per call).
+        const transfer = (state.transfers ?? []).findLast(
+          (candidate) =>
+            candidate.targetLegId === null && candidate.completedMs === null && candidate.failedMs === null,
+        );
+        if (transfer) transfer.targetLegId = fact.callLegId;
+      }
       break;
     }
     case 'LegRinging': {
@@ -375,6 +473,39 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
       visit.answeredMs ??= t;
       visit.answeredByUserId ??= fact.userId;
       event('UserConnect', fact.queueId, null, t, leg);
+      break;
+    }
+    case 'TransferRequested': {
+      requestTransfer(
+        fact.callLegId,
+        fact.targetKind,
+        fact.target,
+        fact.userId ?? null,
+        fact.queueId ?? null,
+      );
+      break;
+    }
+    case 'TransferCompleted': {
+      const transfer = openTransferOf(fact.callLegId);
+      transfer.completedMs = t;
+      transfer.newCallLegId = fact.newCallLegId ?? null;
+      transfer.targetLegId ??= transfer.newCallLegId;
+      // A service call's agent (not its caller) handed the call on: UserTransfer in the queue it
+      // was transferred from.
+      const transferor = state.legs.find((leg) => leg.callLegId === fact.callLegId);
+      if (transfer.fromQueueId !== null && transferor?.role !== 'caller') {
+        event('UserTransfer', transfer.fromQueueId, transfer.target, t, {
+          callLegId: fact.callLegId,
+          userId: transferor?.userId ?? null,
+        });
+      }
+      break;
+    }
+    case 'TransferFailed': {
+      const transfer = openTransferOf(fact.callLegId);
+      transfer.failedMs = t;
+      transfer.failSipStatus = fact.sipStatus;
+      transfer.failReason = fact.reason;
       break;
     }
     case 'CallEnded': {

@@ -4,7 +4,7 @@
  * not part of it; the processor stamps it when a record's content changes.
  */
 
-import { type LegState, leftForElsewhere, type QueueVisit } from '../../journal/fold.js';
+import { completedTransferOf, type LegState, leftForElsewhere, type QueueVisit } from '../../journal/fold.js';
 import { INTERRUPTED_CAUSE } from '../../journal/recovery.js';
 import type {
   CallbackRequest,
@@ -105,6 +105,22 @@ function callerResult(state: CallState): CallResult | null {
 
 const DECLINE_STATUSES: ReadonlySet<number> = new Set([486, 600, 603]);
 
+/** Where the party of a leg transferred the call (the target description), if a transfer of theirs completed. */
+function transferredTo(state: CallState, callLegId: string | undefined): string | null {
+  if (!callLegId) return null;
+  return completedTransferOf(state, callLegId)?.target ?? null;
+}
+
+/**
+ * When a party that transferred the call was released: its leg's end (call control ends it when
+ * the target answers, or earlier when the party hung up after its REFER). Null for a party that
+ * did not transfer the call: its part lasts until the call's end.
+ */
+function releasedMs(state: CallState, leg: LegState): number | null {
+  if (leg.endCause !== 'Transferred' && completedTransferOf(state, leg.callLegId) === null) return null;
+  return leg.endedMs;
+}
+
 export function deriveRecords(state: CallState, names: Names): DerivedRecords {
   const out: DerivedRecords = {
     userCallEvents: [],
@@ -125,13 +141,18 @@ export function deriveRecords(state: CallState, names: Names): DerivedRecords {
   for (const visit of state.visits) out.serviceCalls.push(header(state, visit, names, aNum, bNum));
 
   for (const leg of state.legs) {
-    const event = allocationEvent(state, leg, names, aNum, bNum);
+    const event =
+      leg.role === 'transfer'
+        ? transferTargetEvent(state, leg, names, aNum, bNum)
+        : allocationEvent(state, leg, names, aNum, bNum);
     if (event) out.userCallEvents.push(event);
   }
 
   const kind = started?.callKind;
   // DirectCall events are written once, after the call disconnects.
   if (started && ended && (kind === 'direct' || kind === 'inbound-service') && callerUserId) {
+    // A caller who transferred the call (REFER from the calling side) took part until released.
+    const callerEndMs = (callerLeg ? releasedMs(state, callerLeg) : null) ?? ended.endedMs;
     out.userCallEvents.push({
       eventId: recordId(recordKey.directCallEvent(state.callId, callerUserId, 'outbound')),
       callId: state.callId,
@@ -147,9 +168,10 @@ export function deriveRecords(state: CallState, names: Names): DerivedRecords {
       queueName: null,
       timestampMs: started.startedMs,
       answerTimeMs: answeredMs,
-      endTimeMs: ended.endedMs,
-      durationSeconds: talkSeconds,
+      endTimeMs: callerEndMs,
+      durationSeconds: answeredMs !== null ? seconds(answeredMs, callerEndMs) : 0,
       recordingIds: legRecordingIds(state, callerLeg?.callLegId),
+      transferredTo: transferredTo(state, callerLeg?.callLegId),
     });
   }
   if (started && ended && kind === 'direct')
@@ -317,6 +339,7 @@ function allocationEvent(
     queueName: leg.queueId ? names.queueName(leg.queueId) : null,
     timestampMs: leg.offeredMs,
     recordingIds: legRecordingIds(state, leg.callLegId),
+    transferredTo: transferredTo(state, leg.callLegId),
   };
   if (leg.connectedMs !== null) {
     const endTimeMs = leg.endedMs ?? state.ended?.endedMs ?? null;
@@ -367,6 +390,8 @@ function calleeEvents(
     } else if (ended.reason === 'Failed') result = 'Failed';
     else result = 'Missed';
     const answerTimeMs = answeredLeg?.answeredMs ?? null;
+    // A callee who transferred the call took part until released, not until the call's end.
+    const endTimeMs = (answeredLeg ? releasedMs(state, answeredLeg) : null) ?? ended.endedMs;
     events.push({
       eventId: recordId(recordKey.directCallEvent(state.callId, userId, 'inbound')),
       callId: state.callId,
@@ -382,10 +407,68 @@ function calleeEvents(
       queueName: null,
       timestampMs: minOf(legs.map((leg) => leg.createdMs)) ?? started.startedMs,
       answerTimeMs,
-      endTimeMs: ended.endedMs,
-      durationSeconds: answerTimeMs !== null ? seconds(answerTimeMs, ended.endedMs) : 0,
+      endTimeMs,
+      durationSeconds: answerTimeMs !== null ? seconds(answerTimeMs, endTimeMs) : 0,
       recordingIds: legRecordingIds(state, answeredLeg?.callLegId),
+      transferredTo: transferredTo(state, answeredLeg?.callLegId),
     });
   }
   return events;
+}
+
+/**
+ * The event of a user a call was transferred to (a leg with role 'transfer' and a user; a number's
+ * trunk leg gives none): inbound, a ServiceCall in the queue the call was transferred from, else
+ * a DirectCall (written once the call has ended, as every DirectCall event). Handled from the
+ * target's answer on (its end filled in when its leg or the call ends); a target that did not
+ * answer is Rejected when it declined (486/600/603), else Missed, once its leg or the call ended.
+ */
+function transferTargetEvent(
+  state: CallState,
+  leg: LegState,
+  names: Names,
+  aNum: string,
+  bNum: string,
+): Unstamped<UserCallEvent> | null {
+  if (leg.userId === null) return null;
+  const transfer =
+    (state.transfers ?? []).find(
+      (candidate) => candidate.targetLegId === leg.callLegId || candidate.newCallLegId === leg.callLegId,
+    ) ?? null;
+  const queueId =
+    transfer?.fromQueueId ?? (state.started?.callKind === 'inbound-service' ? state.currentQueueId : null);
+  if (queueId === null && state.ended === null) return null;
+  const base = {
+    eventId: recordId(recordKey.transferEvent(leg.callLegId)),
+    callId: state.callId,
+    callLegId: leg.callLegId,
+    userId: leg.userId,
+    userName: names.userName(leg.userId),
+    callType: queueId !== null ? ('ServiceCall' as const) : ('DirectCall' as const),
+    direction: 'inbound' as const,
+    aNum,
+    bNum,
+    queueId,
+    queueName: queueId !== null ? names.queueName(queueId) : null,
+    timestampMs: leg.createdMs,
+    recordingIds: legRecordingIds(state, leg.callLegId),
+    transferredTo: transferredTo(state, leg.callLegId),
+  };
+  const endTimeMs = leg.endedMs ?? state.ended?.endedMs ?? null;
+  if (leg.answeredMs !== null) {
+    return {
+      ...base,
+      result: interrupted(state) ? 'Failed' : 'Handled',
+      answerTimeMs: leg.answeredMs,
+      endTimeMs,
+      durationSeconds: endTimeMs !== null ? seconds(leg.answeredMs, endTimeMs) : 0,
+    };
+  }
+  if (endTimeMs === null) return null;
+  let result: CallResult;
+  // Still ringing when crash recovery ended the call: nobody knows how it would have ended.
+  if (leg.endCause === null && interrupted(state)) result = 'Failed';
+  else if (DECLINE_STATUSES.has(leg.endSipStatus ?? 0)) result = 'Rejected';
+  else result = 'Missed';
+  return { ...base, result, answerTimeMs: null, endTimeMs, durationSeconds: 0 };
 }

@@ -14,6 +14,8 @@ export const RECORD_ID_NAMESPACE = '2153f0ba-548d-5d9d-b621-df023b1ee992';
 export const recordKey = {
   /** A user's event for one queue allocation (one per allocation leg, even for the same user). */
   allocationEvent: (callLegId: string) => `usercall:${callLegId}`,
+  /** The event of the user a call was transferred to (one per transfer leg, even for the same user). */
+  transferEvent: (callLegId: string) => `transfercall:${callLegId}`,
   /** A user's DirectCall event: one per user and direction of a call, whatever its devices. */
   directCallEvent: (callId: string, userId: string, direction: Direction) =>
     `directcall:${callId}:${userId}:${direction}`,

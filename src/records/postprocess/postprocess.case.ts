@@ -103,6 +103,8 @@ const USER_NAMES: Readonly<Record<string, string>> = {
   [USER_C]: 'c@example.com',
 };
 
+const QUEUE_NAMES: Readonly<Record<string, string>> = { [QUEUE_SUPPORT]: 'Support', [QUEUE_SALES]: 'Sales' };
+
 /** Timestamp, AnswerTime, EndTime and Duration of an expected user call event. */
 type EventTimes = [
   timestampMs: number,
@@ -120,6 +122,7 @@ function expectedEvents(call: ScriptedCall, bNum: string, stamp: { modifiedMs: u
     fields: Pick<UserCallEvent, 'eventId' | 'callLegId' | 'userId' | 'callType' | 'direction' | 'result'>,
     queueId: string | null,
     [timestampMs, answerTimeMs, endTimeMs, durationSeconds]: EventTimes,
+    transferredTo: string | null,
   ) => ({
     ...fields,
     callId: call.callId,
@@ -127,13 +130,14 @@ function expectedEvents(call: ScriptedCall, bNum: string, stamp: { modifiedMs: u
     aNum: '1001',
     bNum,
     queueId,
-    queueName: queueId === null ? null : 'Support',
+    queueName: queueId === null ? null : (QUEUE_NAMES[queueId] ?? null),
     timestampMs,
     answerTimeMs,
     endTimeMs,
     durationSeconds,
     recordingIds: [],
     ...stamp,
+    transferredTo,
   });
   return {
     direct: (
@@ -142,6 +146,7 @@ function expectedEvents(call: ScriptedCall, bNum: string, stamp: { modifiedMs: u
       callLegId: string,
       result: CallResult,
       times: EventTimes,
+      transferredTo: string | null = null,
     ) =>
       event(
         {
@@ -154,8 +159,16 @@ function expectedEvents(call: ScriptedCall, bNum: string, stamp: { modifiedMs: u
         },
         null,
         times,
+        transferredTo,
       ),
-    allocation: (callLegId: string, userId: string, result: CallResult, times: EventTimes) =>
+    allocation: (
+      callLegId: string,
+      userId: string,
+      result: CallResult,
+      times: EventTimes,
+      transferredTo: string | null = null,
+      queueId: string = QUEUE_SUPPORT,
+    ) =>
       event(
         {
           eventId: recordId(recordKey.allocationEvent(callLegId)),
@@ -165,8 +178,31 @@ function expectedEvents(call: ScriptedCall, bNum: string, stamp: { modifiedMs: u
           direction: 'inbound',
           result,
         },
-        QUEUE_SUPPORT,
+        queueId,
         times,
+        transferredTo,
+      ),
+    /** The event of a transfer's target user: a ServiceCall in `queueId`, or a DirectCall (null). */
+    transferTarget: (
+      callLegId: string,
+      userId: string,
+      queueId: string | null,
+      result: CallResult,
+      times: EventTimes,
+      transferredTo: string | null = null,
+    ) =>
+      event(
+        {
+          eventId: recordId(recordKey.transferEvent(callLegId)),
+          callLegId,
+          userId,
+          callType: queueId === null ? 'DirectCall' : 'ServiceCall',
+          direction: 'inbound',
+          result,
+        },
+        queueId,
+        times,
+        transferredTo,
       ),
   };
 }
@@ -216,6 +252,92 @@ function answeredByMember(
   advance(timing.talkMs);
   call.hangup();
   return callLegId;
+}
+
+const byUser = (x: UserCallEvent, y: UserCallEvent) => x.userId.localeCompare(y.userId);
+
+/** Every record of a snapshot without its Modified (which depends on how facts were batched). */
+function withoutModified(records: Snapshot) {
+  return Object.fromEntries(
+    Object.entries(records).map(([table, rows]) => [
+      table,
+      (rows as { modifiedMs: number }[]).map(({ modifiedMs: _modifiedMs, ...rest }) => rest),
+    ]),
+  );
+}
+
+/** A calls Support at T0; B is offered the call at T0 + 1 s and answers at T0 + 3 s. */
+function queueCallAnsweredByB(journal: SqliteJournal) {
+  setTime(T0);
+  const call = new ScriptedCall(journal).startService(QUEUE_SUPPORT, USER_A);
+  advance(1000);
+  const legB = call.offer(QUEUE_SUPPORT, USER_B);
+  advance(2000);
+  call.connectAllocation(legB, QUEUE_SUPPORT, USER_B);
+  return { call, legB };
+}
+
+/**
+ * One call of each transfer kind, all ended: to a user (answered), to a user who declines and then
+ * one who does not answer, to a number, to another queue, a direct call's transfer, an attended one.
+ */
+function transferScenarios(journal: SqliteJournal): void {
+  const toUser = queueCallAnsweredByB(journal);
+  advance(5000);
+  toUser.call.requestTransfer(toUser.legB, { kind: 'user', userId: USER_C });
+  const legC = toUser.call.placeTransferLeg(USER_C);
+  advance(2000);
+  toUser.call.transferAnswered(toUser.legB, legC, USER_C);
+  advance(20_000);
+  toUser.call.hangup();
+
+  const failing = queueCallAnsweredByB(journal);
+  failing.call.requestTransfer(failing.legB, { kind: 'user', userId: USER_C });
+  failing.call.transferRefused(failing.legB, failing.call.placeTransferLeg(USER_C), 603, 'Decline');
+  advance(1000);
+  failing.call.requestTransfer(failing.legB, { kind: 'user', userId: USER_C });
+  failing.call.transferTimedOut(failing.legB, failing.call.placeTransferLeg(USER_C));
+  advance(1000);
+  failing.call.hangup();
+
+  const toNumber = queueCallAnsweredByB(journal);
+  toNumber.call.requestTransfer(toNumber.legB, { kind: 'number', number: '+358409999999' });
+  const trunkLeg = toNumber.call.placeTransferLeg();
+  advance(3000);
+  toNumber.call.transferAnswered(toNumber.legB, trunkLeg);
+  advance(3000);
+  toNumber.call.hangup();
+
+  const toQueue = queueCallAnsweredByB(journal);
+  advance(1000);
+  toQueue.call.transferToQueue(toQueue.legB, QUEUE_SALES);
+  answeredByMember(toQueue.call, QUEUE_SALES, USER_C, {
+    offerAfterMs: 1000,
+    ringing: true,
+    answerAfterMs: 1000,
+    talkMs: 5000,
+  });
+
+  setTime(T0 + 100_000);
+  const direct = new ScriptedCall(journal).startDirect('1002', USER_A);
+  const directLegB = direct.placeLeg('callee', USER_B);
+  direct.answer(directLegB, USER_B);
+  advance(2000);
+  direct.requestTransfer(directLegB, { kind: 'user', userId: USER_C });
+  const directLegC = direct.placeTransferLeg(USER_C);
+  direct.transferAnswered(directLegB, directLegC, USER_C);
+  advance(2000);
+  direct.hangup();
+
+  const attended = queueCallAnsweredByB(journal);
+  const consultation = new ScriptedCall(journal).startDirect('1003', USER_B, '1002');
+  const consultLegC = consultation.placeLeg('callee', USER_C);
+  advance(1000);
+  consultation.answer(consultLegC, USER_C);
+  advance(1000);
+  attended.call.attendedTransfer(attended.legB, consultation, { userId: USER_C });
+  advance(1000);
+  attended.call.hangup();
 }
 
 /** Everything the seed scenario must produce, exactly. */
@@ -857,13 +979,6 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
         delaySeconds: 0,
         batchSize: 1,
       }).catchUp();
-      const withoutModified = (records: Snapshot) =>
-        Object.fromEntries(
-          Object.entries(records).map(([table, rows]) => [
-            table,
-            (rows as { modifiedMs: number }[]).map(({ modifiedMs: _modifiedMs, ...rest }) => rest),
-          ]),
-        );
       const bulk = await snapshot(store);
       expect(bulk.userCallEvents).toHaveLength(7);
       expect(withoutModified(await snapshot(other))).toEqual(withoutModified(bulk));
@@ -1048,6 +1163,468 @@ export function runPostProcessContract(name: string, makeFactory: () => StoreFac
       expect(Date.now()).toBeGreaterThanOrEqual(ended.timeMs + 400);
       const [event] = await eventsOfCall(store, call.callId);
       expect(event!.modifiedMs).toBeGreaterThanOrEqual(ended.timeMs + 400);
+    });
+
+    // ---- transfers (DESIGN.md §10) -------------------------------------------------------------
+
+    describe('transfers', () => {
+      const toC = 'user c@example.com';
+
+      it('blind transfer of a queue call to a user: the agent released, the target Handled, a 204 UserTransfer', async () => {
+        const pp = processor();
+        const { call, legB } = queueCallAnsweredByB(journal);
+        advance(10_000); // T0 + 13 s: B refers the call to C
+        call.requestTransfer(legB, { kind: 'user', userId: USER_C });
+        const legC = call.placeTransferLeg(USER_C);
+        call.ring(legC);
+        await pp.catchUp();
+        // C's device rings: nothing for C yet; B is still on the call.
+        expect(
+          (await eventsOfCall(store, call.callId)).map((e) => [e.userId, e.endTimeMs, e.transferredTo]),
+        ).toEqual([[USER_B, null, null]]);
+
+        // A restart while C rings: the transfer in progress is read back from the stored state.
+        await pp.stop();
+        const resumed = processor();
+        advance(4000); // T0 + 17 s: C answers, B is released
+        call.transferAnswered(legB, legC, USER_C);
+        await resumed.catchUp();
+        expect(
+          (await eventsOfCall(store, call.callId)).map((e) => [
+            e.userId,
+            e.result,
+            e.answerTimeMs,
+            e.endTimeMs,
+          ]),
+        ).toEqual([
+          [USER_B, 'Handled', T0 + 3000, T0 + 17_000],
+          [USER_C, 'Handled', T0 + 17_000, null],
+        ]);
+
+        advance(60_000); // T0 + 77 s: A hangs up
+        call.hangup();
+        await resumed.catchUp();
+        const expected = expectedEvents(call, '100', { modifiedMs: expect.any(Number) });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 3000, T0 + 77_000, 74]),
+          expected.allocation(legB, USER_B, 'Handled', [T0 + 1000, T0 + 3000, T0 + 17_000, 14], toC),
+          expected.transferTarget(legC, USER_C, QUEUE_SUPPORT, 'Handled', [
+            T0 + 13_000,
+            T0 + 17_000,
+            T0 + 77_000,
+            60,
+          ]),
+        ]);
+        // The header is the whole call's; the first agent who answered stays its AnsweredBy.
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          {
+            result: 'Handled',
+            answerTimeMs: T0 + 3000,
+            answeredByUserId: USER_B,
+            endTimeMs: T0 + 77_000,
+            waitTimeSeconds: 3,
+            durationSeconds: 74,
+            allocationCount: 1,
+          },
+        ]);
+        const details = await store.listServiceCallDetails(call.callId);
+        expect(
+          details.map((d) => [d.eventType, d.userName, d.callLegId, d.reason, d.timestampMs - T0]),
+        ).toEqual([
+          ['CallArrival', null, null, null, 0],
+          ['UserAllocation', 'b@example.com', legB, null, 1000],
+          ['UserConnect', 'b@example.com', legB, null, 3000],
+          ['UserTransfer', 'b@example.com', legB, toC, 17_000],
+          ['CallDisconnect', null, null, 'Normal', 77_000],
+        ]);
+        expect(details.every((d) => d.queueName === 'Support')).toBe(true);
+        expect(await store.listCallbackRequests({ callbackListId: LIST_SUPPORT })).toEqual([]);
+      });
+
+      it('a target who declines or does not answer: Rejected / Missed events, the call goes on with the agent', async () => {
+        const pp = processor();
+        const { call, legB } = queueCallAnsweredByB(journal);
+        advance(10_000); // T0 + 13 s
+        call.requestTransfer(legB, { kind: 'user', userId: USER_C });
+        const declined = call.placeTransferLeg(USER_C);
+        call.ring(declined);
+        advance(2000); // T0 + 15 s: C declines
+        call.transferRefused(legB, declined, 486, 'Busy Here');
+        await pp.catchUp();
+        // A service call's events are written as things happen: C's refusal is there at once.
+        expect((await eventsOfCall(store, call.callId)).map((e) => [e.userId, e.result])).toEqual([
+          [USER_B, 'Handled'],
+          [USER_C, 'Rejected'],
+        ]);
+
+        advance(5000); // T0 + 20 s: B tries again; C's device rings until the transfer times out
+        call.requestTransfer(legB, { kind: 'user', userId: USER_C });
+        const unanswered = call.placeTransferLeg(USER_C);
+        call.ring(unanswered);
+        advance(30_000); // T0 + 50 s
+        call.transferTimedOut(legB, unanswered);
+        advance(10_000); // T0 + 60 s: A hangs up
+        call.hangup();
+        await pp.catchUp();
+
+        const expected = expectedEvents(call, '100', { modifiedMs: expect.any(Number) });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 3000, T0 + 60_000, 57]),
+          expected.allocation(legB, USER_B, 'Handled', [T0 + 1000, T0 + 3000, T0 + 60_000, 57]),
+          expected.transferTarget(declined, USER_C, QUEUE_SUPPORT, 'Rejected', [
+            T0 + 13_000,
+            null,
+            T0 + 15_000,
+            0,
+          ]),
+          expected.transferTarget(unanswered, USER_C, QUEUE_SUPPORT, 'Missed', [
+            T0 + 20_000,
+            null,
+            T0 + 50_000,
+            0,
+          ]),
+        ]);
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          { result: 'Handled', answeredByUserId: USER_B, endTimeMs: T0 + 60_000, durationSeconds: 57 },
+        ]);
+        // No transfer happened: no UserTransfer detail.
+        expect((await store.listServiceCallDetails(call.callId)).map((d) => d.eventType)).toEqual([
+          'CallArrival',
+          'UserAllocation',
+          'UserConnect',
+          'CallDisconnect',
+        ]);
+      });
+
+      it('a transferor who hung up after the REFER, and a target who then declines: the call ends', async () => {
+        const { call, legB } = queueCallAnsweredByB(journal);
+        advance(10_000); // T0 + 13 s
+        call.requestTransfer(legB, { kind: 'user', userId: USER_C });
+        const legC = call.placeTransferLeg(USER_C);
+        call.ring(legC);
+        advance(1000); // T0 + 14 s: B's phone hangs up, as phones do after a blind transfer
+        call.transferorHangsUp(legB);
+        advance(5000); // T0 + 19 s: C declines with 603; nobody is left to keep the call
+        call.transferRefused(legB, legC, 603, 'Decline');
+        call.endAfterFailedTransfer(603);
+        await processor().catchUp();
+        const expected = expectedEvents(call, '100', { modifiedMs: expect.any(Number) });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 3000, T0 + 19_000, 16]),
+          // B took part until their BYE; the transfer did not happen.
+          expected.allocation(legB, USER_B, 'Handled', [T0 + 1000, T0 + 3000, T0 + 14_000, 11]),
+          expected.transferTarget(legC, USER_C, QUEUE_SUPPORT, 'Rejected', [
+            T0 + 13_000,
+            null,
+            T0 + 19_000,
+            0,
+          ]),
+        ]);
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          { result: 'Handled', endTimeMs: T0 + 19_000, answeredByUserId: USER_B },
+        ]);
+      });
+
+      it('blind transfer to a number: the trunk leg gives no event, the agent is TransferredTo the number', async () => {
+        const { call, legB } = queueCallAnsweredByB(journal);
+        advance(10_000); // T0 + 13 s
+        call.requestTransfer(legB, { kind: 'number', number: '+358409999999' });
+        const trunkLeg = call.placeTransferLeg();
+        advance(5000); // T0 + 18 s: answered there
+        call.transferAnswered(legB, trunkLeg);
+        advance(42_000); // T0 + 60 s
+        call.hangup();
+        await processor().catchUp();
+        const expected = expectedEvents(call, '100', { modifiedMs: expect.any(Number) });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 3000, T0 + 60_000, 57]),
+          expected.allocation(
+            legB,
+            USER_B,
+            'Handled',
+            [T0 + 1000, T0 + 3000, T0 + 18_000, 15],
+            'number +358409999999',
+          ),
+        ]);
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          { result: 'Handled', answeredByUserId: USER_B, endTimeMs: T0 + 60_000 },
+        ]);
+        const details = await store.listServiceCallDetails(call.callId);
+        expect(details.filter((d) => d.eventType === 'UserTransfer')).toMatchObject([
+          { userId: USER_B, callLegId: legB, reason: 'number +358409999999', timestampMs: T0 + 18_000 },
+        ]);
+      });
+
+      it('blind transfer to another queue: a second header, allocations there, the disconnect in the last queue', async () => {
+        const pp = processor();
+        const { call, legB } = queueCallAnsweredByB(journal);
+        advance(10_000); // T0 + 13 s: B sends the call to Sales
+        call.transferToQueue(legB, QUEUE_SALES);
+        await pp.catchUp();
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          { queueName: 'Support', result: null, answeredByUserId: USER_B, endTimeMs: null },
+          { queueName: 'Sales', result: null, arrivalTimeMs: T0 + 13_000, allocationCount: 0 },
+        ]);
+        expect(
+          (await eventsOfCall(store, call.callId)).map((e) => [e.userId, e.endTimeMs, e.transferredTo]),
+        ).toEqual([[USER_B, T0 + 13_000, 'queue Sales']]);
+        const legC = answeredByMember(call, QUEUE_SALES, USER_C, {
+          offerAfterMs: 1000, // T0 + 14 s
+          ringing: true,
+          answerAfterMs: 4000, // T0 + 18 s
+          talkMs: 30_000, // T0 + 48 s
+        });
+        await pp.catchUp();
+        const expected = expectedEvents(call, '100', { modifiedMs: expect.any(Number) });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 3000, T0 + 48_000, 45]),
+          expected.allocation(
+            legB,
+            USER_B,
+            'Handled',
+            [T0 + 1000, T0 + 3000, T0 + 13_000, 10],
+            'queue Sales',
+          ),
+          expected.allocation(
+            legC,
+            USER_C,
+            'Handled',
+            [T0 + 14_000, T0 + 18_000, T0 + 48_000, 30],
+            null,
+            QUEUE_SALES,
+          ),
+        ]);
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          {
+            queueName: 'Support',
+            result: 'Handled',
+            answeredByUserId: USER_B,
+            answerTimeMs: T0 + 3000,
+            endTimeMs: T0 + 48_000,
+            allocationCount: 1,
+          },
+          {
+            queueName: 'Sales',
+            result: 'Handled',
+            answeredByUserId: USER_C,
+            arrivalTimeMs: T0 + 13_000,
+            answerTimeMs: T0 + 18_000,
+            waitTimeSeconds: 5,
+            durationSeconds: 30,
+            endTimeMs: T0 + 48_000,
+            allocationCount: 1,
+          },
+        ]);
+        const details = await store.listServiceCallDetails(call.callId);
+        expect(details.map((d) => [d.queueName, d.eventType, d.userName, d.reason])).toEqual([
+          ['Support', 'CallArrival', null, null],
+          ['Support', 'UserAllocation', 'b@example.com', null],
+          ['Support', 'UserConnect', 'b@example.com', null],
+          ['Support', 'UserTransfer', 'b@example.com', 'queue Sales'],
+          ['Sales', 'CallArrival', null, null],
+          ['Sales', 'UserAllocation', 'c@example.com', null],
+          ['Sales', 'UserConnect', 'c@example.com', null],
+          ['Sales', 'CallDisconnect', null, 'Normal'],
+        ]);
+      });
+
+      it('blind transfer back into the same queue: one header, a second arrival, the first answer kept', async () => {
+        const { call, legB } = queueCallAnsweredByB(journal);
+        advance(10_000); // T0 + 13 s
+        call.transferToQueue(legB, QUEUE_SUPPORT);
+        const legC = answeredByMember(call, QUEUE_SUPPORT, USER_C, {
+          offerAfterMs: 2000, // T0 + 15 s
+          ringing: false,
+          answerAfterMs: 3000, // T0 + 18 s
+          talkMs: 20_000, // T0 + 38 s
+        });
+        await processor().catchUp();
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          {
+            queueName: 'Support',
+            result: 'Handled',
+            answeredByUserId: USER_B,
+            answerTimeMs: T0 + 3000,
+            endTimeMs: T0 + 38_000,
+            allocationCount: 2,
+          },
+        ]);
+        expect(
+          (await eventsOfCall(store, call.callId)).map((e) => [
+            e.userId,
+            e.callLegId,
+            e.result,
+            e.transferredTo,
+          ]),
+        ).toEqual([
+          [USER_A, call.callerLegId, 'Handled', null],
+          [USER_B, legB, 'Handled', 'queue Support'],
+          [USER_C, legC, 'Handled', null],
+        ]);
+        expect((await store.listServiceCallDetails(call.callId)).map((d) => [d.eventType, d.reason])).toEqual(
+          [
+            ['CallArrival', null],
+            ['UserAllocation', null],
+            ['UserConnect', null],
+            ['UserTransfer', 'queue Support'],
+            ['CallArrival', null],
+            ['UserAllocation', null],
+            ['UserConnect', null],
+            ['CallDisconnect', 'Normal'],
+          ],
+        );
+      });
+
+      it('blind transfer of a direct call: DirectCall events for all three users, written when it ends', async () => {
+        const pp = processor();
+        setTime(T0);
+        const call = new ScriptedCall(journal).startDirect('1002', USER_A);
+        advance(100);
+        const legB = call.placeLeg('callee', USER_B);
+        advance(2900); // T0 + 3 s
+        call.answer(legB, USER_B);
+        advance(10_000); // T0 + 13 s
+        call.requestTransfer(legB, { kind: 'user', userId: USER_C });
+        const legC = call.placeTransferLeg(USER_C);
+        advance(2000); // T0 + 15 s
+        call.transferAnswered(legB, legC, USER_C);
+        await pp.catchUp();
+        expect(await eventsOfCall(store, call.callId)).toEqual([]);
+        advance(45_000); // T0 + 60 s
+        call.hangup('CalleeHangup');
+        await pp.catchUp();
+        const expected = expectedEvents(call, '1002', { modifiedMs: T0 + 60_000 });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          expected.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 3000, T0 + 60_000, 57]),
+          expected.direct(
+            USER_B,
+            'inbound',
+            legB,
+            'Handled',
+            [T0 + 100, T0 + 3000, T0 + 13_000 + 2000, 12],
+            toC,
+          ),
+          expected.transferTarget(legC, USER_C, null, 'Handled', [T0 + 13_000, T0 + 15_000, T0 + 60_000, 45]),
+        ]);
+        expect(await headersOfCall(store, call.callId)).toEqual([]);
+      });
+
+      it('a caller who transfers the party they called: released, TransferredTo; the callee stays', async () => {
+        setTime(T0);
+        const call = new ScriptedCall(journal).startDirect('1002', USER_A);
+        advance(100);
+        const legB = call.placeLeg('callee', USER_B);
+        advance(1900); // T0 + 2 s
+        call.answer(legB, USER_B);
+        advance(8000); // T0 + 10 s: A refers B to C
+        call.requestTransfer(call.callerLegId, { kind: 'user', userId: USER_C });
+        const legC = call.placeTransferLeg(USER_C);
+        advance(3000); // T0 + 13 s: C answers, A is released
+        call.transferAnswered(call.callerLegId, legC, USER_C);
+        advance(27_000); // T0 + 40 s: B and C hang up
+        call.hangup('CalleeHangup');
+        await processor().catchUp();
+        const expected = expectedEvents(call, '1002', { modifiedMs: expect.any(Number) });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          expected.direct(
+            USER_A,
+            'outbound',
+            call.callerLegId,
+            'Handled',
+            [T0, T0 + 2000, T0 + 13_000, 11],
+            toC,
+          ),
+          expected.direct(USER_B, 'inbound', legB, 'Handled', [T0 + 100, T0 + 2000, T0 + 40_000, 38]),
+          expected.transferTarget(legC, USER_C, null, 'Handled', [T0 + 10_000, T0 + 13_000, T0 + 40_000, 27]),
+        ]);
+      });
+
+      it('attended transfer: the consultation call ends Transferred, the target joins the first call', async () => {
+        const { call, legB } = queueCallAnsweredByB(journal);
+        advance(2000); // T0 + 5 s: B puts A on hold and calls C
+        const consultation = new ScriptedCall(journal).startDirect('1003', USER_B, '1002');
+        const consultLegC = consultation.placeLeg('callee', USER_C);
+        advance(3000); // T0 + 8 s: C answers B
+        consultation.answer(consultLegC, USER_C);
+        advance(12_000); // T0 + 20 s: B joins A and C and drops out of both
+        const adopted = call.attendedTransfer(legB, consultation, { userId: USER_C });
+        advance(40_000); // T0 + 60 s
+        call.hangup();
+        await processor().catchUp();
+
+        const first = expectedEvents(call, '100', { modifiedMs: expect.any(Number) });
+        expect(await eventsOfCall(store, call.callId)).toEqual([
+          first.direct(USER_A, 'outbound', call.callerLegId, 'Handled', [T0, T0 + 3000, T0 + 60_000, 57]),
+          first.allocation(legB, USER_B, 'Handled', [T0 + 1000, T0 + 3000, T0 + 20_000, 17], toC),
+          first.transferTarget(adopted, USER_C, QUEUE_SUPPORT, 'Handled', [
+            T0 + 20_000,
+            T0 + 20_000,
+            T0 + 60_000,
+            40,
+          ]),
+        ]);
+        expect(
+          (await store.listServiceCallDetails(call.callId)).filter((d) => d.eventType === 'UserTransfer'),
+        ).toMatchObject([{ userId: USER_B, callLegId: legB, reason: toC, timestampMs: T0 + 20_000 }]);
+        expect(await headersOfCall(store, call.callId)).toMatchObject([
+          { result: 'Handled', answeredByUserId: USER_B, endTimeMs: T0 + 60_000 },
+        ]);
+
+        // The consultation call: B's and C's DirectCall events, ended when the transfer joined them
+        // (both start at the same time: by user).
+        expect(
+          (await eventsOfCall(store, consultation.callId))
+            .sort(byUser)
+            .map((e) => [
+              e.userId,
+              e.direction,
+              e.result,
+              e.answerTimeMs,
+              e.endTimeMs,
+              e.durationSeconds,
+              e.transferredTo,
+            ]),
+        ).toEqual([
+          [USER_B, 'outbound', 'Handled', T0 + 8000, T0 + 20_000, 12, null],
+          [USER_C, 'inbound', 'Handled', T0 + 8000, T0 + 20_000, 12, null],
+        ]);
+        expect(await headersOfCall(store, consultation.callId)).toEqual([]);
+      });
+
+      it('replays and rebuilds transferred calls to the same records, whatever the batch size', async () => {
+        transferScenarios(journal);
+        await processor({ now: () => T0 + 600_000 }).catchUp();
+        const before = await snapshot(store);
+        // 3 + 4 + 2 + 3 + 3 (direct) + 3 and 2 (attended) user events
+        expect(before.userCallEvents).toHaveLength(20);
+        expect(before.details.filter((d) => d.eventType === 'UserTransfer')).toHaveLength(4);
+
+        // Replay from 0 over the populated store, and a second consumer: nothing changes.
+        await store.setCheckpoint('records', 0);
+        await processor({ now: () => T0 + 700_000 }).catchUp();
+        expect(await snapshot(store)).toEqual(before);
+        await processor({ consumerName: 'audit', now: () => T0 + 800_000 }).catchUp();
+        expect(await snapshot(store)).toEqual(before);
+
+        // Rebuilt into an empty store: the same ids, content and Modified (same clock).
+        const empty = await factory.open(`transfers${storeCount}`);
+        const rebuild = (into: RecordStore, batchSize?: number) =>
+          createPostProcessor({
+            journal,
+            store: into,
+            directory,
+            delaySeconds: 0,
+            batchSize,
+            now: () => T0 + 600_000,
+          }).catchUp();
+        await rebuild(empty);
+        expect(await snapshot(empty)).toEqual(before);
+        // One fact per transaction (the calls' state persisted and read back between facts): the
+        // same records; only Modified differs (a record rewritten within one clock tick moves on).
+        const oneByOne = await factory.open(`transfers1by1${storeCount}`);
+        await rebuild(oneByOne, 1);
+        expect(withoutModified(await snapshot(oneByOne))).toEqual(withoutModified(before));
+      });
     });
   });
 }

@@ -95,6 +95,24 @@ function routeOf(dialled: string): CallRoute {
     : { kind: 'trunk', uri: `sip:${dialled}@127.0.0.1:5080` };
 }
 
+/** What a REFER names, resolved (call.ts resolveTransferTarget). */
+export type TransferTarget =
+  | { kind: 'user'; userId: string }
+  | { kind: 'queue'; queueId: string }
+  | { kind: 'number'; number: string };
+
+/** The target as the journal (and the records) describe it: `user c@example.com`, `queue Sales`, … */
+export function transferDescription(target: TransferTarget): string {
+  switch (target.kind) {
+    case 'user':
+      return `user ${TEST_TENANT.users.find((user) => user.userId === target.userId)?.username ?? '?'}`;
+    case 'queue':
+      return `queue ${TEST_TENANT.queues.find((queue) => queue.queueId === target.queueId)?.name ?? '?'}`;
+    case 'number':
+      return `number ${target.number}`;
+  }
+}
+
 const sip = () => ({ sipCallId: `${randomUUID()}@127.0.0.1`, localTag: randomUUID().slice(0, 8) });
 
 /** One call, journaled step by step the way call control does it. */
@@ -103,6 +121,8 @@ export class ScriptedCall {
   readonly callerLegId = randomUUID();
   private readonly connectedLegs: string[] = [];
   private answeredBy: string | undefined;
+  /** The caller transferred the call away (its leg is released; the call goes on without it). */
+  private callerGone = false;
 
   constructor(private journal: Journal) {}
 
@@ -290,7 +310,7 @@ export class ScriptedCall {
     for (const callLegId of this.connectedLegs) {
       this.legEnded(callLegId, 200, cause);
     }
-    this.legEnded(this.callerLegId, 200, cause);
+    if (!this.callerGone) this.legEnded(this.callerLegId, 200, cause);
     return this.append({
       type: 'CallEnded',
       callId: this.callId,
@@ -321,6 +341,150 @@ export class ScriptedCall {
   unavailable(): JournalEntry {
     this.legEnded(this.callerLegId, 480, 'Unavailable');
     return this.append({ type: 'CallEnded', callId: this.callId, reason: 'Unavailable', sipStatus: 480 });
+  }
+
+  // ---- transfers (call.ts onRefer, completeTransfer, transferFailed, transferToQueue) ----------
+
+  /** The party of `transferorLegId` sends a REFER (accepted) naming `target`. */
+  requestTransfer(transferorLegId: string, target: TransferTarget): this {
+    this.append({
+      type: 'TransferRequested',
+      callId: this.callId,
+      callLegId: transferorLegId,
+      targetKind: target.kind,
+      target: transferDescription(target),
+      ...(target.kind === 'user' ? { userId: target.userId } : {}),
+      ...(target.kind === 'queue' ? { queueId: target.queueId } : {}),
+    });
+    return this;
+  }
+
+  /** The leg to a transfer's user (all their devices) or, without a user, to a number via the trunk. */
+  placeTransferLeg(userId?: string): string {
+    const callLegId = randomUUID();
+    this.append({
+      type: 'LegCreated',
+      callId: this.callId,
+      callLegId,
+      role: 'transfer',
+      direction: 'outbound',
+      userId,
+      target: userId ? 'sip:1003@127.0.0.1:5063' : 'sip:+358409999999@127.0.0.1:5080',
+      sip: sip(),
+    });
+    return callLegId;
+  }
+
+  /**
+   * The target answers: the transfer completes, the transferor is released and the caller is
+   * connected to the target (call.ts onAnswered → completeTransfer).
+   */
+  transferAnswered(transferorLegId: string, targetLegId: string, targetUserId?: string): this {
+    this.append({ type: 'LegAnswered', callId: this.callId, callLegId: targetLegId, sip: sip() });
+    this.append({
+      type: 'TransferCompleted',
+      callId: this.callId,
+      callLegId: transferorLegId,
+      newCallLegId: targetLegId,
+    });
+    this.legEnded(transferorLegId, 200, 'Transferred');
+    if (transferorLegId === this.callerLegId) {
+      // The calling side transferred the party it talks to: that party stays, with the target.
+      this.callerGone = true;
+      this.connectedLegs.push(targetLegId);
+      return this;
+    }
+    this.connectedLegs.splice(0, this.connectedLegs.length, targetLegId);
+    this.answeredBy = targetUserId;
+    return this;
+  }
+
+  /** The target's device refuses the transfer's INVITE: the call goes on with the transferor. */
+  transferRefused(transferorLegId: string, targetLegId: string, sipStatus = 486, reason = 'Busy Here'): this {
+    this.legEnded(targetLegId, sipStatus, 'Refused', reason);
+    this.append({
+      type: 'TransferFailed',
+      callId: this.callId,
+      callLegId: transferorLegId,
+      sipStatus,
+      reason,
+    });
+    return this;
+  }
+
+  /** Nobody answers the transfer's INVITE in time: it is cancelled (call.ts transfer timer). */
+  transferTimedOut(transferorLegId: string, targetLegId: string): this {
+    this.legEnded(targetLegId, 487, 'NoAnswer');
+    this.append({
+      type: 'TransferFailed',
+      callId: this.callId,
+      callLegId: transferorLegId,
+      sipStatus: 480,
+      reason: 'No Answer',
+    });
+    return this;
+  }
+
+  /** The transferor hangs up after its REFER was accepted, as phones do (call.ts onBye). */
+  transferorHangsUp(transferorLegId: string): this {
+    this.legEnded(transferorLegId, 200, 'Transferred');
+    return this;
+  }
+
+  /** The transfer failed with its transferor gone: nobody is left to keep the call (call.ts hangup). */
+  endAfterFailedTransfer(sipStatus: number): JournalEntry {
+    this.legEnded(this.callerLegId, sipStatus, 'TransferFailed');
+    return this.append({
+      type: 'CallEnded',
+      callId: this.callId,
+      reason: 'Normal',
+      sipStatus: 200,
+      answeredByUserId: this.answeredBy,
+    });
+  }
+
+  /** A blind transfer into a queue: it takes the call at once, the transferor is released. */
+  transferToQueue(transferorLegId: string, queueId: string): this {
+    this.requestTransfer(transferorLegId, { kind: 'queue', queueId });
+    this.append({ type: 'TransferCompleted', callId: this.callId, callLegId: transferorLegId });
+    this.legEnded(transferorLegId, 200, 'Transferred');
+    this.connectedLegs.splice(0, this.connectedLegs.length);
+    this.append({ type: 'QueueEntered', callId: this.callId, queueId });
+    return this;
+  }
+
+  /**
+   * An attended transfer joins `consultation`'s callee into this call (call 1, DESIGN.md §10), in
+   * call control's order (call.ts joinConsultation): the request here; the consultation gives its
+   * callee's leg away; the same dialog is adopted here as a new transfer leg, answered at once;
+   * the consultation ends (cause 'Transferred', nobody connected any more); the transferor is
+   * released here. Returns the adopted leg.
+   */
+  attendedTransfer(transferorLegId: string, consultation: ScriptedCall, target: { userId: string }): string {
+    this.requestTransfer(transferorLegId, { kind: 'user', userId: target.userId });
+    const [given] = consultation.connectedLegs.splice(0);
+    if (given) consultation.legEnded(given, 200, 'Transferred');
+    consultation.answeredBy = undefined;
+    const adopted = this.placeTransferLeg(target.userId);
+    this.append({ type: 'LegAnswered', callId: this.callId, callLegId: adopted, sip: sip() });
+    consultation.legEnded(consultation.callerLegId, 200, 'Transferred');
+    consultation.append({
+      type: 'CallEnded',
+      callId: consultation.callId,
+      reason: 'Normal',
+      sipStatus: 200,
+      cause: 'Transferred',
+    });
+    this.append({
+      type: 'TransferCompleted',
+      callId: this.callId,
+      callLegId: transferorLegId,
+      newCallLegId: adopted,
+    });
+    this.legEnded(transferorLegId, 200, 'Transferred');
+    this.connectedLegs.splice(0, this.connectedLegs.length, adopted);
+    this.answeredBy = target.userId;
+    return adopted;
   }
 
   overflow(fromQueueId: string, toQueueId: string): this {

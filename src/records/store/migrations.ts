@@ -204,6 +204,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('callback_requests').ifExists().execute();
     },
   },
+  '0003_transferred_to': {
+    // Transfers (DESIGN.md §10): where the user of an event transferred the call, null when they
+    // did not (and in every row written before). Added last, after modified_ms, on both dialects.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('user_call_events').addColumn('transferred_to', 'text').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('user_call_events').dropColumn('transferred_to').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,8 +1,10 @@
 /**
  * The refactoring to one definition per record kind (issue 11) must not change the schema on disk:
  * SQLite files and PostgreSQL schemas made by earlier versions keep working, and new ones are made
- * alike. ./on-disk-schema.json was dumped from stores created by the code before the refactoring;
- * fresh stores must match it exactly, and each kind's columns must be its table's, in order.
+ * alike. ./on-disk-schema.json was dumped from stores created by the code before the refactoring,
+ * plus exactly what later migrations added (0003: `user_call_events.transferred_to`, nullable text,
+ * appended last); fresh stores must match it exactly, and each kind's columns must be its table's,
+ * in order.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -39,6 +39,7 @@ function userEvent(overrides: Partial<UserCallEvent> = {}): UserCallEvent {
     durationSeconds: 60,
     recordingIds: [],
     modifiedMs: T0 + 62_500,
+    transferredTo: null,
     ...overrides,
   };
 }

@@ -23,5 +23,10 @@ export const userCallEventSchema = z.object({
   ...legTimesShape,
   recordingIds: z.array(z.string()),
   modifiedMs: epochMsSchema,
+  /**
+   * Where this user transferred the call (`user c@example.com`, `queue Sales`, `number +358…`);
+   * null when they did not. Last: the column was added by migration 0003.
+   */
+  transferredTo: z.string().nullable(),
 });
 export type UserCallEvent = z.infer<typeof userCallEventSchema>;

@@ -40,10 +40,21 @@ export const userCallEventWireSchema = z.object({
   Duration: seconds('Talk time in seconds.'),
   RecordingIds: z.array(z.string()),
   Modified: wireTime('When this record was last written.'),
+  TransferredTo: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        'Where this user transferred the call (blind or attended): `user <username>`, `queue <name>` or ' +
+        '`number <number>`; null when they did not. Their EndTime is when the transfer released them.',
+    }),
 });
 export type UserCallEventWire = z.input<typeof userCallEventWireSchema>;
 
-/** The EnreachAPI `UserCallEvent` (field order is part of the contract: clients compare JSON). */
+/**
+ * The EnreachAPI `UserCallEvent` (field order is part of the contract: clients compare JSON).
+ * `TransferredTo` (transfers, DESIGN.md §10) came later and goes last, after `Modified`.
+ */
 export function toWireUserCallEvent(event: UserCallEvent): UserCallEventWire {
   const direction = DIRECTION_CODES[event.direction];
   return {
@@ -68,5 +79,6 @@ export function toWireUserCallEvent(event: UserCallEvent): UserCallEventWire {
     Duration: event.durationSeconds,
     RecordingIds: [...event.recordingIds],
     Modified: formatApiTime(event.modifiedMs),
+    TransferredTo: event.transferredTo ?? null,
   };
 }
