@@ -15,7 +15,7 @@ import type { Platform } from '../src/platform.js';
 import { decodeMp3 } from '../src/recordings/testing.js';
 import { dominantTone } from '../src/testing/audio.js';
 import type { TestUa } from '../src/testing/test-ua.js';
-import { mediaPhone, seedCallWithTones } from './support/media-phones.js';
+import { mediaPhone, seedCallWithTones, untilAgentConnected } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import { freeUdpPort } from './support/sipp.js';
 
@@ -244,5 +244,84 @@ describe('who a recording belongs to', () => {
       'the outbound record with its recording',
     );
     expect(records[0]!.RecordingIds).toEqual([recordingId]);
+  });
+});
+
+describe('a recorded call across a transfer', () => {
+  it('is one recording: A on channel 0 throughout, B then C on channel 1, listed on all three', async () => {
+    for (const extension of ['1001', '1002', '1003']) platform.location.removeAll(extension, 'unregistered');
+    const a = await device('1001');
+    const b = await device('1002');
+    b.answerAfterRinging(20);
+    const call = a.call('100');
+    const answer = await call.waitForFinal(10_000);
+    expect(answer.status).toBe(200);
+    const callId = answer.headers.get('X-Server-Call-Id')!;
+    await untilAgentConnected(a, answer);
+    const agentCall = b.incoming[0]!;
+    a.media!.startTone(1000);
+    b.media!.startTone(500);
+    await b.media!.waitForTone(1000, TONES, { timeoutMs: 5000 });
+    const connectedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // C registers only now (the queue offered the call to B first) and takes the transfer.
+    const c = await device('1003');
+    c.answerAfterRinging(20);
+    const accepted = await b.sendInDialog(agentCall.dialog!, 'REFER', undefined, [
+      ['Refer-To', `<sip:1003@${DOMAIN}>`],
+    ]);
+    expect(accepted.status).toBe(202);
+    await agentCall.waitForBye(8000);
+    b.media!.stop(); // a released phone stops sending
+    c.media!.startTone(1500);
+    await c.media!.waitForTone(1000, TONES, { timeoutMs: 5000 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await call.hangup()).status).toBe(200);
+    const connectedMs = Date.now() - connectedAt;
+
+    const recordingId = await waitFor(
+      async () => {
+        const rows = await platform.recordings.recordingsOfCall(callId);
+        return rows.length === 1 && rows[0]!.state === 'ready' ? rows[0]!.recordingId : undefined;
+      },
+      30_000,
+      'the one rendered recording',
+    );
+    expect(await platform.recordings.recordingsOfCall(callId)).toHaveLength(1);
+    const admin = await env.rest('admin@example.com', 'secret-admin');
+    const info = (await admin.get(`/calls/recordings/${recordingId}`)).body as { URL: string };
+    const mp3 = new Uint8Array(await (await fetch(new URL(info.URL, platform.httpUrl))).arrayBuffer());
+    const { sampleRate, channels } = await decodeMp3(mp3);
+    const seconds = channels[0]!.length / sampleRate;
+    console.log(
+      `recording across a transfer: ${(seconds * 1000).toFixed(0)} ms for ${connectedMs} ms connected`,
+    );
+    expect(Math.abs(seconds * 1000 - connectedMs)).toBeLessThan(1500);
+    const part = (channel: number, fromS: number, toS: number) =>
+      dominantTone(
+        channels[channel]!.subarray(Math.round(fromS * sampleRate), Math.round(toS * sampleRate)),
+        sampleRate,
+        TONES,
+      ).frequency;
+    // A throughout; B at the start, C at the end.
+    expect(part(0, 0.3, 1.2)).toBe(1000);
+    expect(part(0, seconds - 1.2, seconds - 0.3)).toBe(1000);
+    expect(part(1, 0.3, 1.2)).toBe(500);
+    expect(part(1, seconds - 1.2, seconds - 0.3)).toBe(1500);
+    // Listed on the header and on the events of A, B and C.
+    const events = await waitFor(
+      async () => {
+        const rows = await admin.list<{ UserId: string; RecordingIds: string[] }>('/calls', {
+          CallId: callId,
+        });
+        return rows.length >= 3 ? rows : undefined;
+      },
+      10_000,
+      'the events of A, B and C',
+    );
+    for (const extension of ['1001', '1002', '1003']) {
+      const userId = platform.directory.userByExtension(extension)!.userId;
+      expect(events.find((event) => event.UserId === userId)?.RecordingIds, extension).toEqual([recordingId]);
+    }
   });
 });

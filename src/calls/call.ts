@@ -281,6 +281,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   private waitingAudio?: Playlist;
   /** Music to a party whose peer holds the call, by the listener's CallLegId. */
   private readonly holdMusic = new Map<string, Playlist>();
+  /** The call's recording, once started: continued across transfers while the caller's side stays. */
+  private recording?: { recordingId: string; aLegId: string };
   /** CallLegIds of the parties holding the call. */
   private readonly holding = new Set<string>();
   /** Every SDP the caller is sent carries one origin (the engine's change with its pairings). */
@@ -1113,20 +1115,35 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       );
       return;
     }
-    const recordingId = randomUUID();
     const aLegId = this.aParty.callLegId;
+    // After a transfer (or a requeue) the same caller's recording goes on with the new party.
+    const continuing = this.recording?.aLegId === aLegId ? this.recording : undefined;
+    const recordingId = continuing?.recordingId ?? randomUUID();
+    this.recording = { recordingId, aLegId };
     media.startRecording(this.callId).then(
       (ports) => {
-        this.append({
-          type: 'RecordingStarted',
-          callId: this.callId,
-          recordingId,
-          owner,
-          aLegId,
-          bLegId: bLeg.callLegId,
-          aEnginePorts: ports[this.tagOf(this.aParty)],
-          bEnginePorts: ports[this.tagOf(bLeg)],
-        });
+        const aEnginePorts = ports[this.tagOf(this.aParty)];
+        const bEnginePorts = ports[this.tagOf(bLeg)];
+        if (continuing)
+          this.append({
+            type: 'RecordingContinued',
+            callId: this.callId,
+            recordingId,
+            bLegId: bLeg.callLegId,
+            aEnginePorts,
+            bEnginePorts,
+          });
+        else
+          this.append({
+            type: 'RecordingStarted',
+            callId: this.callId,
+            recordingId,
+            owner,
+            aLegId,
+            bLegId: bLeg.callLegId,
+            aEnginePorts,
+            bEnginePorts,
+          });
       },
       (err: unknown) =>
         this.services.logger.error(

@@ -206,6 +206,9 @@ export function buildCallMap(entries: readonly JournalEntry[], records: CallReco
       case 'RecordingStarted':
         step(note(SWITCHBOARD, 'recording started', fact.recordingId, fact.bLegId));
         break;
+      case 'RecordingContinued':
+        step(note(SWITCHBOARD, 'recording continues', fact.recordingId, fact.bLegId));
+        break;
       case 'QueueAnswered':
         addQueue(fact.queueId);
         step(note(queueKey(fact.queueId), 'queue answered the caller', 'queue audio', fact.callLegId));

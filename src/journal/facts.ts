@@ -318,6 +318,21 @@ export const TransferFailedSchema = z.object({
   reason: z.string(),
 });
 
+/**
+ * A recording goes on with another party on channel 1 (the call was transferred and its caller
+ * bridged to the target, or re-queued and answered by another agent): the engine's ports of the
+ * new pairing join the recording's, so that one file covers the whole call.
+ */
+export const RecordingContinuedSchema = z.object({
+  type: z.literal('RecordingContinued'),
+  callId,
+  recordingId: z.string(),
+  /** The party now on channel 1. */
+  bLegId: z.string(),
+  aEnginePorts: z.array(z.number().int()).optional(),
+  bEnginePorts: z.array(z.number().int()).optional(),
+});
+
 /** Every fact of the current version. */
 export const JournalFactSchema = z.discriminatedUnion('type', [
   CallStartedSchema,
@@ -339,6 +354,7 @@ export const JournalFactSchema = z.discriminatedUnion('type', [
   TransferRequestedSchema,
   TransferCompletedSchema,
   TransferFailedSchema,
+  RecordingContinuedSchema,
 ]);
 
 /** What version 1 left unspecified that upgrading needs: the routing of that time. */

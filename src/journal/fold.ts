@@ -94,6 +94,11 @@ export interface RecordingOfCall {
   bLegId: string;
   /** The engine ports each side sends to; null in recordings journaled without them. */
   aEnginePorts: number[] | null;
+  /**
+   * Parties that were on channel 1 after `bLegId` (RecordingContinued: a transfer's target, the
+   * next agent); absent in states persisted before transfers.
+   */
+  continuedWith?: string[];
   bEnginePorts: number[] | null;
   startedMs: number;
 }
@@ -427,6 +432,18 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
         bEnginePorts: fact.bEnginePorts ?? null,
         startedMs: t,
       });
+      break;
+    }
+    case 'RecordingContinued': {
+      const recording = state.recordings?.find((candidate) => candidate.recordingId === fact.recordingId);
+      if (!recording) break;
+      const continuedWith = (recording.continuedWith ??= []);
+      if (continuedWith.includes(fact.bLegId) || recording.bLegId === fact.bLegId) break;
+      continuedWith.push(fact.bLegId);
+      const union = (ports: number[] | null, more: number[] | undefined): number[] | null =>
+        ports === null || more === undefined ? ports : [...new Set([...ports, ...more])];
+      recording.aEnginePorts = union(recording.aEnginePorts, fact.aEnginePorts);
+      recording.bEnginePorts = union(recording.bEnginePorts, fact.bEnginePorts);
       break;
     }
     case 'QueueEntered': {

@@ -84,7 +84,9 @@ export function recordingJobsOf(call: FoldedCall): RecordingJob[] {
       call.legs.find((leg) => leg.callLegId === callLegId)?.userId ?? null;
     const partyUserIds = [
       ...new Set(
-        [userOf(recording.aLegId), userOf(recording.bLegId)].filter((id): id is string => id !== null),
+        [recording.aLegId, recording.bLegId, ...(recording.continuedWith ?? [])]
+          .map(userOf)
+          .filter((id): id is string => id !== null),
       ),
     ];
     return {
@@ -201,7 +203,8 @@ export function createRecordingWorker(opts: RecordingWorkerOptions): RecordingWo
   async function renderEndedCalls(entries: JournalEntry[]): Promise<void> {
     const callIds = new Set<string>();
     for (const { fact } of entries) {
-      if (fact.type === 'CallEnded' || fact.type === 'RecordingStarted') callIds.add(fact.callId);
+      if (fact.type === 'CallEnded' || fact.type === 'RecordingStarted' || fact.type === 'RecordingContinued')
+        callIds.add(fact.callId);
     }
     for (const callId of callIds) {
       const call = foldCall(callId, await journal.readCall(callId));

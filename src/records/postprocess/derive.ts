@@ -56,7 +56,12 @@ function callRecordingIds(state: CallState): string[] {
 function legRecordingIds(state: CallState, callLegId: string | undefined): string[] {
   if (!callLegId) return [];
   return (state.recordings ?? [])
-    .filter((recording) => recording.aLegId === callLegId || recording.bLegId === callLegId)
+    .filter(
+      (recording) =>
+        recording.aLegId === callLegId ||
+        recording.bLegId === callLegId ||
+        (recording.continuedWith ?? []).includes(callLegId),
+    )
     .map((recording) => recording.recordingId);
 }
 
