@@ -437,7 +437,8 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
     case 'RecordingContinued': {
       const recording = state.recordings?.find((candidate) => candidate.recordingId === fact.recordingId);
       if (!recording) break;
-      const continuedWith = (recording.continuedWith ??= []);
+      recording.continuedWith ??= [];
+      const { continuedWith } = recording;
       if (continuedWith.includes(fact.bLegId) || recording.bLegId === fact.bLegId) break;
       continuedWith.push(fact.bLegId);
       const union = (ports: number[] | null, more: number[] | undefined): number[] | null =>
