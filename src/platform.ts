@@ -20,6 +20,7 @@ import { legacyRoutingOf } from './journal/facts.js';
 import { recoverInterruptedCalls } from './journal/recovery.js';
 import { openSqliteJournal, type SqliteJournal } from './journal/sqlite-journal.js';
 import { createLogger, type Logger } from './logger.js';
+import { EngineAudioCache } from './media/engine-audio.js';
 import { builtinAudio, PromptComposer } from './media/prompts.js';
 import { RtpEngine } from './media/rtpengine.js';
 import {
@@ -309,6 +310,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     authThrottle: new AuthFailureThrottle(opts.tenant.sip.authThrottle),
   });
   const userAgent = new UserAgent({ stack });
+  const engineAudio = new EngineAudioCache(join(opts.dataDir, 'audio-cache'));
   const callControl = new CallControl({
     userAgent,
     registrar,
@@ -327,6 +329,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       prompts: new PromptComposer(join(opts.dataDir, 'prompts')),
       holdMusic: opts.tenant.audio?.musicOnHold ?? builtinAudio.music,
       goodbyePrompt: builtinAudio.goodbye,
+      // rtpengine paces low-rate WAVs in bursts: such files play from 48 kHz copies.
+      playable: (file) => engineAudio.playable(file),
     },
   });
   mediaEvents.restarted = () => callControl.mediaEngineRestarted();

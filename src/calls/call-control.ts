@@ -63,6 +63,8 @@ export interface CallAudioSettings {
   holdMusic?: string;
   /** Before a waiting call is hung up after its queue's maxWaitSeconds. */
   goodbyePrompt?: string;
+  /** The file to hand the engine for a configured one (an evenly paced copy, see src/media/engine-audio.ts). */
+  playable?(file: string): string;
 }
 
 /** Weight of the newest answered call's wait in a queue's expected wait (an exponential average). */
@@ -100,6 +102,7 @@ export class CallControl {
       prompts: opts.audio?.prompts,
       holdMusic: opts.audio?.holdMusic,
       goodbyePrompt: opts.audio?.goodbyePrompt,
+      playable: opts.audio?.playable,
       queuePosition: (call) => this.queuePosition(call),
       findLegByDialog: (sipCallId, tag, otherTag) => {
         for (const call of this.calls.values()) {
@@ -194,6 +197,15 @@ export class CallControl {
   onInvite(request: SipRequest, tx: InviteServerTransaction): void {
     const { stack } = this;
     const { directory } = this.opts;
+    if (request.headers.get('Replaces') !== undefined) {
+      // RFC 3891 from a phone (taking over a call from another device) is not supported yet:
+      // refused rather than mistaken for a new call to the Request-URI.
+      this.logger.info({ sipCallId: request.headers.get('Call-ID') }, 'call: INVITE with Replaces refused');
+      tx.respond(
+        stack.createResponse(request, 420, 'Bad Extension', { headers: [['Unsupported', 'replaces']] }),
+      );
+      return;
+    }
     const trunk = directory.trunkBySource(tx.flow.address, senderPort(request, tx.flow));
     let callerUser: User | undefined;
     if (!trunk) {

@@ -103,6 +103,8 @@ export interface CallServices {
     tag: string,
     otherTag: string,
   ): { call: Call; leg: InboundLeg | OutboundLeg } | undefined;
+  /** The file to hand the media engine for a configured audio file (see src/media/engine-audio.ts). */
+  playable?(file: string): string;
   /** A queue call was answered by an agent after waiting `waitMs`. */
   waitObserved?(queueId: string, waitMs: number): void;
 }
@@ -335,6 +337,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       callId: this.callId,
       logger: this.services.logger,
       append: (fact) => this.append(fact),
+      playable: this.services.playable,
     };
   }
 

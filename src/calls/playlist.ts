@@ -23,6 +23,8 @@ export interface PlaylistServices {
   callId: string;
   logger: Logger;
   append(fact: JournalFact): void;
+  /** The file to hand the engine for a configured one (e.g. an evenly paced copy); default itself. */
+  playable?(file: string): string;
 }
 
 export interface PlaylistPlan {
@@ -116,7 +118,8 @@ export class Playlist {
     const { media, callId, logger } = this.services;
     // Only the latest segment moves the playlist on (an interjection supersedes a loop replay).
     const segment = ++this.segment;
-    media.play(callId, this.toTag, item.file).then(
+    const file = this.services.playable?.(item.file) ?? item.file;
+    media.play(callId, this.toTag, file).then(
       ({ durationMs }) => {
         if (generation !== this.generation || segment !== this.segment) return;
         if (journal)
