@@ -413,7 +413,7 @@ async function startKamailioWithMedia(
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
-function processCpuSeconds(pid: number | undefined): number | undefined {
+export function processCpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

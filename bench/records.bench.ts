@@ -24,6 +24,8 @@ export interface BenchResult {
   name: string;
   value: number;
   unit: string;
+  /** What the figure must reach, when the benchmark itself knows (else bench/run.ts targetOf). */
+  target?: string;
 }
 
 export interface BenchRecordsOptions {
@@ -106,6 +108,7 @@ function* generateEvents(
       endTimeMs: timestampMs + 5000 + talkSeconds * 1000,
       durationSeconds: talkSeconds,
       recordingIds: [],
+      transferredTo: null,
       modifiedMs: timestampMs + 15_000 + talkSeconds * 1000,
     });
     if (batch.length === SEED_BATCH) {

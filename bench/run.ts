@@ -3,7 +3,8 @@
  * bench/results/<timestamp>.json and bench/results/latest.json (with the machine it ran on), and
  * refreshes the table in README.md between the bench markers.
  *
- *   npm run bench                      everything (≈27 min: 1,000,000 records per store, call ramps, media ≈12 min)
+ *   npm run bench                      everything (≈30 min: 1,000,000 records per store, call ramps, media ≈12 min,
+ *                                      queue audio ≈3 min)
  *   npm run bench -- --quick           small sizes, to check the benchmarks themselves
  *   npm run bench -- --only parser,records,calls
  *   npm run bench -- --only kamailio,direct,kamailio-tcp,direct-tcp
@@ -18,6 +19,12 @@
  *                                      media phases only
  *   npm run bench -- --only media --steps 10,50,100
  *                                      the anchored-call ramps try these concurrent call counts only
+ *   npm run bench -- --only queue-audio
+ *                                      queue audio (see bench/queue-audio.bench.ts): waiting callers
+ *                                      hearing music, and queue calls/s bridged to agents
+ *   npm run bench -- --only queue-waiting,queue-rate --steps 10,20
+ *                                      queue audio phases only; --steps are the waiting callers tried,
+ *                                      and the calls/s tried unless --rates names those
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -25,26 +32,41 @@ import { join } from 'node:path';
 import { benchCalls, isPhase, type Phase, parseRates } from './calls.bench.js';
 import { benchMedia, isMediaPhase, type MediaPhase, parseSteps } from './media.bench.js';
 import { benchParser } from './parser.bench.js';
+import {
+  benchQueueAudio,
+  isQueueAudioPhase,
+  type QueueAudioPhase,
+  queueAudioOptions,
+} from './queue-audio.bench.js';
 import { type BenchResult, benchRecords } from './records.bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
-const SUITES = ['parser', 'records', 'calls', 'media'];
+const SUITES = ['parser', 'records', 'calls', 'media', 'queue-audio'];
 const selected = onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : SUITES;
 // A calls phase named on its own runs the calls suite with the phases named (the others skipped).
 const phases = selected.filter(isPhase);
 // Likewise a media phase (kamailio-media, anchored, wide, recording) runs the media suite with those only.
 const mediaPhaseNames = selected.filter(isMediaPhase);
-const unknown = selected.filter((name) => !SUITES.includes(name) && !isPhase(name) && !isMediaPhase(name));
+// And a queue audio phase (queue-waiting, queue-rate) the queue audio suite.
+const queueAudioPhaseNames = selected.filter(isQueueAudioPhase);
+const unknown = selected.filter(
+  (name) => !SUITES.includes(name) && !isPhase(name) && !isMediaPhase(name) && !isQueueAudioPhase(name),
+);
 if (unknown.length > 0) throw new Error(`--only: unknown suite or phase ${unknown.join(', ')}`);
 const only = new Set(selected.filter((name) => SUITES.includes(name)));
 if (phases.length > 0) only.add('calls');
 if (mediaPhaseNames.length > 0) only.add('media');
+if (queueAudioPhaseNames.length > 0) only.add('queue-audio');
 const callPhases: ReadonlySet<Phase> | undefined =
   phases.length > 0 && !selected.includes('calls') ? new Set(phases) : undefined;
 const mediaPhases: ReadonlySet<MediaPhase> | undefined =
   mediaPhaseNames.length > 0 && !selected.includes('media') ? new Set(mediaPhaseNames) : undefined;
+const queueAudioPhases: ReadonlySet<QueueAudioPhase> | undefined =
+  queueAudioPhaseNames.length > 0 && !selected.includes('queue-audio')
+    ? new Set(queueAudioPhaseNames)
+    : undefined;
 const ratesIndex = process.argv.indexOf('--rates');
 const rates = ratesIndex >= 0 ? parseRates(process.argv[ratesIndex + 1]) : undefined;
 const stepsIndex = process.argv.indexOf('--steps');
@@ -103,7 +125,18 @@ if (only.has('media')) {
   }))
     rows.push({ suite: 'media', ...r });
 }
-for (const row of rows) row.target = targetOf(row);
+if (only.has('queue-audio')) {
+  console.error(
+    'queue audio (waiting callers hearing music; queue calls bridged to agents, audio both ways)…',
+  );
+  for (const r of await benchQueueAudio({
+    ...queueAudioOptions({ quick, steps, rates }),
+    phases: queueAudioPhases,
+    log,
+  }))
+    rows.push({ suite: 'queue-audio', ...r });
+}
+for (const row of rows) row.target ??= targetOf(row);
 
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -141,7 +174,15 @@ console.table(
 
 // The README shows the latest full run (not --quick, every suite and phase, the default rates) and
 // the machine it ran on.
-if (!quick && !rates && !steps && !callPhases && !mediaPhases && SUITES.every((suite) => only.has(suite))) {
+if (
+  !quick &&
+  !rates &&
+  !steps &&
+  !callPhases &&
+  !mediaPhases &&
+  !queueAudioPhases &&
+  SUITES.every((suite) => only.has(suite))
+) {
   const readmePath = join(ROOT, 'README.md');
   const readme = readFileSync(readmePath, 'utf8');
   const table = [
