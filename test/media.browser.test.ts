@@ -18,7 +18,7 @@ import {
 } from './support/browser-audio.js';
 import { mediaPhone } from './support/media-phones.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
-import { openPhonePage, type PhonePage } from './support/webphone-pages.js';
+import { type PhonePage, tenantPhonePage } from './support/webphone-pages.js';
 
 const DOMAIN = 'switchboard.local';
 const TONES = [500, 1000, 1500];
@@ -58,15 +58,8 @@ afterAll(async () => {
 const udpPhone = (extension: string): Promise<TestUa> =>
   mediaPhone(platform, extension, { domain: DOMAIN, opened });
 
-async function browserPhone(extension: string): Promise<PhonePage> {
-  const page = await openPhonePage(browser.browser, platform.httpUrl, {
-    extension,
-    password: platform.directory.userByExtension(extension)!.password,
-    domain: DOMAIN,
-  });
-  opened.push(page);
-  return page;
-}
+const browserPhone = (extension: string): Promise<PhonePage> =>
+  tenantPhonePage(browser.browser, platform, extension, { domain: DOMAIN, opened });
 
 function expectEngineAddress(sdp: Buffer, notPort: number): void {
   const media = parseRemoteSdp(sdp.toString());

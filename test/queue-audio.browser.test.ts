@@ -15,7 +15,7 @@ import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
 import type { TestUa } from '../src/testing/test-ua.js';
 import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
-import { waitUntil } from '../src/testing/wait.js';
+import { waitUntil, waitUntilAsync } from '../src/testing/wait.js';
 import type { QueueStatus, WebPhoneCall } from '../src/webphone/webphone.js';
 import { openRecordingPage, type RecordingPage } from './support/browser.js';
 import {
@@ -27,7 +27,7 @@ import {
 } from './support/browser-audio.js';
 import { mediaPhone } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform } from './support/platform.js';
-import { openPhonePage, type PhonePage, type RecordedEvent } from './support/webphone-pages.js';
+import { type PhonePage, type RecordedEvent, tenantPhonePage } from './support/webphone-pages.js';
 
 const DOMAIN = 'switchboard.local';
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
@@ -95,7 +95,7 @@ afterEach(async () => {
   for (const item of opened.splice(0).reverse()) await item.close();
   for (const extension of ['1001', '1002', '1003']) platform.location.removeAll(extension, 'unregistered');
   await waitUntil(() => platform.callControl.activeCalls.length === 0, 8000, 'no call left');
-  await eventually(
+  await waitUntilAsync(
     async () => (await platform.media!.listCalls()).length === 0,
     5000,
     'the engine holds no call',
@@ -114,15 +114,8 @@ afterAll(async () => {
 const udpPhone = (extension: string): Promise<TestUa> =>
   mediaPhone(platform, extension, { domain: DOMAIN, opened });
 
-async function browserPhone(extension: string): Promise<PhonePage> {
-  const page = await openPhonePage(browser.browser, platform.httpUrl, {
-    extension,
-    password: platform.directory.userByExtension(extension)!.password,
-    domain: DOMAIN,
-  });
-  opened.push(page);
-  return page;
-}
+const browserPhone = (extension: string): Promise<PhonePage> =>
+  tenantPhonePage(browser.browser, platform, extension, { domain: DOMAIN, opened });
 
 /** The console signed in as `email`, its softphone registered. */
 async function openConsole(email: string, password: string): Promise<RecordingPage> {
@@ -253,7 +246,7 @@ async function phoneHears(phone: TestUa, frequency: number, what: string, timeou
 /** The service call header of `callId` once post-processing wrote it with `result`. */
 async function serviceCall(callId: string, result: string): Promise<Json> {
   let headers: Json[] = [];
-  await eventually(
+  await waitUntilAsync(
     async () => {
       headers = await admin.list<Json>('/servicecall', { CallId: callId });
       return headers.some((header) => header.Result === result);
@@ -262,15 +255,6 @@ async function serviceCall(callId: string, result: string): Promise<Json> {
     `the service call record of ${callId}`,
   );
   return headers.find((header) => header.Result === result)!;
-}
-
-/** Poll an async condition (REST, the engine). */
-async function eventually(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const apiTime = (value: unknown): number => Date.parse(`${String(value)}Z`.replace(/ZZ$/, 'Z'));

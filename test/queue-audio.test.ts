@@ -11,7 +11,7 @@ import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
 import type { TestUa } from '../src/testing/test-ua.js';
 import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
-import { waitUntil } from '../src/testing/wait.js';
+import { waitUntil, waitUntilAsync } from '../src/testing/wait.js';
 import { mediaPhone } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform } from './support/platform.js';
 
@@ -110,7 +110,7 @@ afterEach(async () => {
   for (const extension of ['1001', '1002', '1003']) platform.location.removeAll(extension, 'unregistered');
   await waitUntil(() => platform.callControl.activeCalls.length === 0, 8000, 'no call left');
   // No leak: the engine forgets every call once it ended.
-  await eventually(
+  await waitUntilAsync(
     async () => (await platform.media!.listCalls()).length === 0,
     5000,
     'the engine holds no call',
@@ -128,7 +128,7 @@ const phone = (extension: string): Promise<TestUa> =>
 /** The service call header and its details once post-processing wrote them. */
 async function serviceCall(callId: string, result?: string): Promise<{ header: Json; details: Json[] }> {
   let headers: Json[] = [];
-  await eventually(
+  await waitUntilAsync(
     async () => {
       headers = await admin.list<Json>('/servicecall', { CallId: callId });
       return headers.length > 0 && (result === undefined || headers.some((h) => h.Result === result));
@@ -138,15 +138,6 @@ async function serviceCall(callId: string, result?: string): Promise<{ header: J
   );
   const header = headers.find((h) => result === undefined || h.Result === result)!;
   return { header, details: await admin.list<Json>(`/servicecall/${callId}/details`) };
-}
-
-/** Poll an async condition (REST, the journal, the engine). */
-async function eventually(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** The call's journal facts by type (AudioPlayed with the kind of audio). */
@@ -357,7 +348,7 @@ describe('leaving a queue after answering', () => {
     const answer = await call.waitForFinal(5000);
     const callId = answer.headers.get('X-Server-Call-Id')!;
     await first.media!.waitForTone(HZ.greeting, ALL, { timeoutMs: 4000 });
-    await eventually(
+    await waitUntilAsync(
       async () => (await journalTypes(callId)).includes('AudioPlayed:position'),
       5000,
       'the position announced',
@@ -430,7 +421,7 @@ describe('hold plays music to the other party', () => {
 
 async function waitFor2(callId: string): Promise<Json[]> {
   let headers: Json[] = [];
-  await eventually(
+  await waitUntilAsync(
     async () => {
       headers = await admin.list<Json>('/servicecall', { CallId: callId });
       return headers.length >= 2 && headers.every((h) => h.Result !== null);

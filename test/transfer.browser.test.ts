@@ -25,7 +25,7 @@ import type { Platform } from '../src/platform.js';
 import type { SipRequest, SipResponse } from '../src/sip/message.js';
 import type { IncomingCall, TestUa } from '../src/testing/test-ua.js';
 import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
-import { waitUntil } from '../src/testing/wait.js';
+import { waitUntil, waitUntilAsync } from '../src/testing/wait.js';
 import type { TransferEvent, WebPhoneCall } from '../src/webphone/webphone.js';
 import { openRecordingPage, type RecordingPage } from './support/browser.js';
 import {
@@ -36,7 +36,7 @@ import {
 } from './support/browser-audio.js';
 import { mediaPhone, untilAgentConnected } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform } from './support/platform.js';
-import { openPhonePage, type PhonePage, type RecordedEvent } from './support/webphone-pages.js';
+import { type PhonePage, type RecordedEvent, tenantPhonePage } from './support/webphone-pages.js';
 
 const DOMAIN = 'switchboard.local';
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
@@ -114,15 +114,8 @@ afterAll(async () => {
 const udpPhone = (extension: string): Promise<TestUa> =>
   mediaPhone(platform, extension, { domain: DOMAIN, opened });
 
-async function browserPhone(extension: string): Promise<PhonePage> {
-  const page = await openPhonePage(browser.browser, platform.httpUrl, {
-    extension,
-    password: platform.directory.userByExtension(extension)!.password,
-    domain: DOMAIN,
-  });
-  opened.push(page);
-  return page;
-}
+const browserPhone = (extension: string): Promise<PhonePage> =>
+  tenantPhonePage(browser.browser, platform, extension, { domain: DOMAIN, opened });
 
 const userId = (extension: string): string => platform.directory.userByExtension(extension)!.userId;
 
@@ -212,19 +205,10 @@ function notified(ua: TestUa): string[] {
 
 // ---- records -------------------------------------------------------------------------------------
 
-/** Poll an async condition (REST). */
-async function eventually(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** The service call headers of `callId` once post-processing wrote one `Handled`, and its details. */
 async function serviceCall(callId: string): Promise<{ headers: Json[]; details: Json[] }> {
   let headers: Json[] = [];
-  await eventually(
+  await waitUntilAsync(
     async () => {
       headers = await admin.list<Json>('/servicecall', { CallId: callId });
       return headers.some((header) => header.Result === 'Handled');

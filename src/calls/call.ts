@@ -1196,7 +1196,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     if (this.transfer?.transferor === leg) {
       // A phone hangs up after its blind transfer was accepted: the call waits for the target.
       this.transfer.transferorGone = true;
-      this.endParty(leg, 200, 'Transferred');
+      this.endLeg(leg, 200, 'Transferred');
       return;
     }
     if (this.state === 'queued' && leg === this.callerLeg) {
@@ -1775,7 +1775,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       ...(newCallLegId ? { newCallLegId } : {}),
     });
     if (transferor.isActive) transferor.sendBye('SIP;cause=200;text="Call transferred"');
-    this.endParty(transferor, 200, 'Transferred');
+    this.endLeg(transferor, 200, 'Transferred');
     this.holding.delete(transferor.callLegId);
     // Whatever the released phone still sends must not reach the caller.
     this.media
@@ -1935,28 +1935,13 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.finish(status, 'Normal', cause);
   }
 
-  /** Mark any party's leg ended before the call ends (a transferor): the caller's leg too. */
-  private endParty(leg: InboundLeg | OutboundLeg, status: number, cause: LegEndCause): void {
-    if (leg instanceof OutboundLeg) {
-      this.endLeg(leg, status, cause);
-      return;
-    }
-    leg.end(this.services.now());
-    this.services.dialogs.unbind(leg);
-    if (this.endedLegs.has(leg.callLegId)) return;
-    this.endedLegs.add(leg.callLegId);
-    this.append({
-      type: 'LegEnded',
-      callId: this.callId,
-      callLegId: leg.callLegId,
-      sipStatus: status,
-      cause,
-    });
-    this.release(leg.callLegId);
-  }
-
-  /** Mark a placed leg ended: journal it once and release its user. */
-  private endLeg(leg: OutboundLeg, status: number, cause: LegEndCause, sipReason?: string): void {
+  /** Mark a leg ended (a placed one, or the caller's): journal it once and release its user. */
+  private endLeg(
+    leg: InboundLeg | OutboundLeg,
+    status: number,
+    cause: LegEndCause,
+    sipReason?: string,
+  ): void {
     leg.end(this.services.now());
     this.services.dialogs.unbind(leg);
     if (this.endedLegs.has(leg.callLegId)) return;
@@ -1976,20 +1961,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   private finish(status: number, reason: CallEndReason, cause: LegEndCause, callCause?: CallEndCause): void {
     if (this.state === 'ended') return;
-    const now = this.services.now();
     this.state = 'ended';
     clearTimeout(this.probeTimer);
-    this.callerLeg.end(now);
-    this.services.dialogs.unbind(this.callerLeg);
-    if (!this.endedLegs.has(this.callerLeg.callLegId))
-      this.append({
-        type: 'LegEnded',
-        callId: this.callId,
-        callLegId: this.callerLeg.callLegId,
-        sipStatus: status,
-        cause,
-      });
-    this.release(this.callerLeg.callLegId);
+    clearTimeout(this.transfer?.timer);
+    this.endLeg(this.callerLeg, status, cause);
     for (const callLegId of [...this.heldUsers.keys()]) this.release(callLegId);
     this.queueSession?.stop();
     this.waitingAudio?.dispose();

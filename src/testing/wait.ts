@@ -17,3 +17,16 @@ export async function waitUntil(
     await sleep(2);
   }
 }
+
+/** `waitUntil` for a condition that must be awaited (REST, the journal, the media engine). */
+export async function waitUntilAsync(
+  predicate: () => Promise<boolean>,
+  timeoutMs = 3000,
+  what = 'condition',
+): Promise<void> {
+  const started = Date.now();
+  while (!(await predicate())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

@@ -264,3 +264,25 @@ export async function runSeedScenario(
     mediaStates,
   };
 }
+
+/**
+ * A webphone page signed in as a user of the platform's tenant (its password from the directory),
+ * added to `opened` so that the suite closes it.
+ */
+export async function tenantPhonePage(
+  browser: Browser,
+  platform: {
+    httpUrl: string;
+    directory: { userByExtension(extension: string): { password: string } | undefined };
+  },
+  extension: string,
+  options: { domain: string; opened: { close(): Promise<void> }[] },
+): Promise<PhonePage> {
+  const page = await openPhonePage(browser, platform.httpUrl, {
+    extension,
+    password: platform.directory.userByExtension(extension)!.password,
+    domain: options.domain,
+  });
+  options.opened.push(page);
+  return page;
+}
