@@ -358,3 +358,52 @@ describe('attended transfer', () => {
     expect((await call.hangup()).status).toBe(200);
   });
 });
+describe('INVITE with Replaces', () => {
+  it("another device of B takes over B's call: A is re-INVITEd and talks to it, the first device gets BYE", async () => {
+    const a = await phone('1001');
+    const b1 = await phone('1002');
+    b1.answerAfterRinging(30);
+    const call = a.call('1002');
+    const answer = await call.waitForFinal(5000);
+    expect(answer.status).toBe(200);
+    const callId = answer.headers.get('X-Server-Call-Id')!;
+    await expectTalking(a.media!, HZ.caller, b1.media!, HZ.agent);
+    const first = b1.incoming[0]!;
+    const dialog = first.dialog!;
+    // The second device registers for 1002 too and replaces the first one's dialog (to-tag: ours).
+    const b2 = await phone('1002');
+    const takeOver = b2.call('1001', [
+      ['Replaces', `${dialog.sipCallId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}`],
+    ]);
+    const taken = await takeOver.waitForFinal(8000);
+    expect(taken.status).toBe(200);
+    expect(taken.headers.get('X-Server-Call-Id')).toBe(callId);
+    await first.waitForBye(5000);
+    await expectTalking(a.media!, HZ.caller, b2.media!, HZ.target);
+    expect(platform.callControl.call(callId)?.state).toBe('connected');
+    expect((await call.hangup()).status).toBe(200);
+    await takeOver.waitForBye(5000);
+  });
+
+  it("naming no call is 481, another user's call 403", async () => {
+    const a = await phone('1001');
+    const b = await phone('1002');
+    b.answerAfterRinging(30);
+    const call = a.call('1002');
+    expect((await call.waitForFinal(5000)).status).toBe(200);
+    const d = await phone('1004');
+    const nothing = await d
+      .call('1001', [['Replaces', 'no-such-call;to-tag=x;from-tag=y']])
+      .waitForFinal(5000);
+    expect(nothing.status).toBe(481);
+    const dialog = b.incoming[0]!.dialog!;
+    const foreign = await d
+      .call('1001', [
+        ['Replaces', `${dialog.sipCallId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}`],
+      ])
+      .waitForFinal(5000);
+    expect(foreign.status).toBe(403);
+    expect(b.incoming[0]!.ended).toBe(false);
+    expect((await call.hangup()).status).toBe(200);
+  });
+});

@@ -17,7 +17,7 @@ import { type Flow, flowKey } from '../sip/transport/types.js';
 import type { InviteTarget, UserAgent } from '../sip/ua/index.js';
 import { parseUri } from '../sip/uri.js';
 import { AgentStates } from './agents.js';
-import { Call, type CallServices, type InboundLeg, type OutboundLeg } from './call.js';
+import { Call, type CallServices } from './call.js';
 import { CALL_HEADERS } from './headers.js';
 import type { MediaEngine } from './media.js';
 import {
@@ -27,7 +27,7 @@ import {
   type OutboundRequest,
   presentedNumber,
 } from './outbound.js';
-import { trunkTarget } from './transfer.js';
+import { parseReplaces, trunkTarget } from './transfer.js';
 
 export interface CallControlOptions {
   /** The SIP user agent whose usages the calls are made of (and whose dialog table routes to them). */
@@ -106,7 +106,7 @@ export class CallControl {
       queuePosition: (call) => this.queuePosition(call),
       findLegByDialog: (sipCallId, tag, otherTag) => {
         for (const call of this.calls.values()) {
-          for (const leg of [call.callerLeg, ...call.legs.values()]) {
+          for (const leg of call.allLegs) {
             const dialog = leg.dialog;
             if (!leg.isActive || !dialog || dialog.sipCallId !== sipCallId) continue;
             const tags = [dialog.localTag, dialog.remoteTag];
@@ -185,7 +185,7 @@ export class CallControl {
   onFlowClosed(flow: Flow): void {
     const key = flowKey(flow);
     for (const call of [...this.calls.values()]) {
-      const legs: (InboundLeg | OutboundLeg)[] = [call.callerLeg, ...call.legs.values()];
+      const legs = call.allLegs;
       const lost = legs.find((leg) => leg.isActive && leg.dialog && flowKey(leg.dialog.flow) === key);
       if (lost) call.hangup(lost, 'ConnectionLost', 408);
     }
@@ -197,15 +197,6 @@ export class CallControl {
   onInvite(request: SipRequest, tx: InviteServerTransaction): void {
     const { stack } = this;
     const { directory } = this.opts;
-    if (request.headers.get('Replaces') !== undefined) {
-      // RFC 3891 from a phone (taking over a call from another device) is not supported yet:
-      // refused rather than mistaken for a new call to the Request-URI.
-      this.logger.info({ sipCallId: request.headers.get('Call-ID') }, 'call: INVITE with Replaces refused');
-      tx.respond(
-        stack.createResponse(request, 420, 'Bad Extension', { headers: [['Unsupported', 'replaces']] }),
-      );
-      return;
-    }
     const trunk = directory.trunkBySource(tx.flow.address, senderPort(request, tx.flow));
     let callerUser: User | undefined;
     if (!trunk) {
@@ -216,6 +207,11 @@ export class CallControl {
         tx.respond(stack.createResponse(request, 403, 'Forbidden'));
         return;
       }
+    }
+    const replacesHeader = request.headers.get('Replaces');
+    if (replacesHeader !== undefined) {
+      this.onInviteReplaces(request, tx, replacesHeader, callerUser);
+      return;
     }
     const requestUri = parseUri(request.uri);
     const dialled = decodeURIComponent(requestUri?.user ?? '');
@@ -274,6 +270,32 @@ export class CallControl {
     if (targetUser) call.routeToUser(targetUser);
     else if (queue) call.routeToQueue(queue);
     else call.routeToTrunk(trunkTarget(outboundTrunk!, dialled));
+  }
+
+  /**
+   * An INVITE with `Replaces` (RFC 3891): a device of a user taking over one of that user's legs
+   * in a live call (`Call.takeOver`). The dialog is looked up among every call's legs, from our side:
+   * its to-tag is ours, its from-tag the device's.
+   */
+  private onInviteReplaces(
+    request: SipRequest,
+    tx: InviteServerTransaction,
+    value: string,
+    callerUser: User | undefined,
+  ): void {
+    const replaces = parseReplaces(value);
+    const found = replaces
+      ? this.services.findLegByDialog?.(replaces.sipCallId, replaces.toTag, replaces.fromTag)
+      : undefined;
+    if (!replaces || !found) {
+      tx.respond(this.stack.createResponse(request, 481, 'Call/Transaction Does Not Exist (Replaces)'));
+      return;
+    }
+    if (!callerUser) {
+      tx.respond(this.stack.createResponse(request, 403, 'Forbidden (only a user may take over a call)'));
+      return;
+    }
+    found.call.takeOver(found.leg, request, tx, callerUser);
   }
 
   /**

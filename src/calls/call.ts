@@ -149,6 +149,8 @@ const RELAYED_HEADERS = [
 export class InboundLeg extends InviteServerUsage<InboundLeg> {
   readonly callLegId: string = randomUUID();
   readonly role: LegRole = 'caller';
+  /** Inbound legs are nobody's queue allocation (see OutboundLeg.queueId). */
+  readonly queueId: string | undefined = undefined;
 
   constructor(
     stack: SipStack,
@@ -204,7 +206,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   readonly callerLeg: InboundLeg;
   readonly legs = new Map<string, OutboundLeg>();
   state: CallState = 'routing';
-  connectedLeg?: OutboundLeg;
+  connectedLeg?: InboundLeg | OutboundLeg;
   queueSession?: QueueSession;
   private readonly callerDisplayName?: string;
   /** userIds whose agent-busy count this call holds, per leg, so every increment is released once. */
@@ -1584,7 +1586,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         side !== survivor &&
         side.call.state === 'connected' &&
         side.call.callerLeg === side.leg &&
-        side.call.connectedLeg !== undefined,
+        side.call.connectedLeg instanceof OutboundLeg,
     );
     if (!survivor || !donor) {
       refuse(501, 'Not Implemented (attended transfer needs a call the user answered and one it placed)');
@@ -1609,7 +1611,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     consultation: Call,
     notifyVia: InboundLeg | OutboundLeg,
   ): Promise<void> {
-    const target = consultation.connectedLeg!;
+    const target = consultation.connectedLeg as OutboundLeg;
     const user = target.userId ? this.services.directory.userById(target.userId) : undefined;
     const description = user ? `user ${user.username}` : `number ${consultation.bNum}`;
     this.append({
@@ -1708,6 +1710,169 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     if (this.state === 'ended') return;
     if (this.callerLeg.dialog) this.callerLeg.sendBye('SIP;cause=200;text="Call transferred"');
     this.finish(200, 'Normal', 'Transferred', 'Transferred');
+  }
+
+  /**
+   * An INVITE with `Replaces` (RFC 3891) naming a leg of this call: another device of the same
+   * user takes that leg's place (moving a call from a desk phone to a softphone, say). The party
+   * that stays is re-INVITEd with an offer made from the new device's (through the engine under a
+   * fresh tag, as rtpengine requires of a party that answered before); the new device gets the
+   * answer in its 200 OK, with the call's identifiers, and the replaced device a BYE. The journal
+   * says it as a transfer to the same user: TransferRequested, the new leg (role `transfer`,
+   * inbound), TransferCompleted.
+   */
+  takeOver(
+    replaced: InboundLeg | OutboundLeg,
+    request: SipRequest,
+    tx: InviteServerTransaction,
+    user: User,
+  ): void {
+    const { stack, logger } = this.services;
+    const refuse = (status: number, reason: string): void => {
+      logger.info({ callId: this.callId, status, reason }, 'call: INVITE with Replaces refused');
+      tx.respond(stack.createResponse(request, status, reason));
+    };
+    const other =
+      replaced === this.aParty ? this.connectedLeg : replaced === this.connectedLeg ? this.aParty : undefined;
+    if (this.state !== 'connected' || !other) {
+      refuse(481, 'Call/Transaction Does Not Exist (Replaces names no connected party)');
+      return;
+    }
+    if (replaced.userId !== user.userId) {
+      refuse(403, "Forbidden (Replaces names another user's call)");
+      return;
+    }
+    if (this.transfer) {
+      refuse(491, 'Request Pending (a transfer is in progress)');
+      return;
+    }
+    const leg = new InboundLeg(
+      stack,
+      { invite: request, transaction: tx, now: this.services.now() },
+      user.userId,
+      this,
+    );
+    this.append({
+      type: 'TransferRequested',
+      callId: this.callId,
+      callLegId: replaced.callLegId,
+      targetKind: 'user',
+      target: `user ${user.username}`,
+      userId: user.userId,
+    });
+    this.append({
+      type: 'LegCreated',
+      callId: this.callId,
+      callLegId: leg.callLegId,
+      role: 'transfer',
+      direction: 'inbound',
+      userId: user.userId,
+      target: flowText(leg.flow),
+      sip: leg.identifiers,
+    });
+    this.hold(leg.callLegId, user.userId);
+    this.takeoverLegs.add(leg);
+    void this.replaceParty(replaced, leg, other);
+  }
+
+  private replacements = 0;
+  /** Legs of devices that took over a party's place by an INVITE with Replaces. */
+  private readonly takeoverLegs = new Set<InboundLeg>();
+
+  /** Every leg of the call: the caller's, those it placed, and those that took a party over. */
+  get allLegs(): (InboundLeg | OutboundLeg)[] {
+    return [this.callerLeg, ...this.takeoverLegs, ...this.legs.values()];
+  }
+
+  private async replaceParty(
+    replaced: InboundLeg | OutboundLeg,
+    leg: InboundLeg,
+    other: InboundLeg | OutboundLeg,
+  ): Promise<void> {
+    const { callId } = this;
+    const media = this.media;
+    const offer = leg.invite.body;
+    const failed = (status: number, reason: string): void => {
+      if (leg.pending) leg.reject(status, reason);
+      this.endLeg(leg, status, 'Refused', reason);
+      this.append({
+        type: 'TransferFailed',
+        callId,
+        callLegId: replaced.callLegId,
+        sipStatus: status,
+        reason,
+      });
+    };
+    const live = (): boolean =>
+      this.state === 'connected' &&
+      leg.pending &&
+      (this.aParty === replaced || this.connectedLeg === replaced);
+    if (!isSdp(offer, leg.invite.headers.get('Content-Type'))) {
+      failed(488, 'Not Acceptable Here (an offer is needed)');
+      return;
+    }
+    try {
+      const otherTag = `${other.callLegId}.r${++this.replacements}`;
+      const toOther = media
+        ? await media.offer({ callId, fromTag: leg.callLegId, sdp: offer, toward: endpointKind(other.flow) })
+        : offer;
+      if (!live()) return;
+      const body = media
+        ? this.reofferTo(other, toOther)
+        : other === this.callerLeg
+          ? this.sdpToCaller(toOther)
+          : toOther;
+      const response =
+        other === this.callerLeg
+          ? await this.reinviteCaller(body)
+          : await sendReinvite(other as OutboundLeg, body);
+      if (!live()) return;
+      if (
+        !response ||
+        response.status >= 300 ||
+        !isSdp(response.body, response.headers.get('Content-Type'))
+      ) {
+        failed(
+          response?.status && response.status >= 300 ? response.status : 480,
+          'the other party did not accept',
+        );
+        return;
+      }
+      if (other === this.callerLeg) this.callerMedia = response.body;
+      else this.sdpFrom.set(other.callLegId, response.body);
+      const answer = media
+        ? await media.answer({
+            callId,
+            fromTag: leg.callLegId,
+            toTag: otherTag,
+            sdp: response.body,
+            toward: endpointKind(leg.flow),
+          })
+        : response.body;
+      if (!live()) return;
+      if (media) this.engineTags.set(other.callLegId, otherTag);
+      leg.answer(answer, 'application/sdp', this.services.now());
+      this.append({ type: 'LegAnswered', callId, callLegId: leg.callLegId, sip: leg.identifiers });
+      this.services.dialogs.bind(leg);
+      if (this.aParty === replaced) this.aParty = leg;
+      else this.connectedLeg = leg;
+      this.append({
+        type: 'TransferCompleted',
+        callId,
+        callLegId: replaced.callLegId,
+        newCallLegId: leg.callLegId,
+      });
+      if (replaced.isActive) replaced.sendBye('SIP;cause=200;text="Replaced"');
+      this.endLeg(replaced, 200, 'Transferred');
+      media
+        ?.blockMedia(callId, this.tagOf(replaced), true)
+        .catch((err: unknown) =>
+          this.services.logger.warn({ err, callId }, 'call: media engine block failed'),
+        );
+    } catch (err) {
+      this.services.logger.error({ err, callId }, 'call: taking over a call (Replaces) failed');
+      failed(500, 'Server Internal Error');
+    }
   }
 
   /** The transfer target's leg; its caller id is the queue's for a service call, else the transferor's. */
@@ -1821,7 +1986,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     // The engine paired the caller with the target's branch when it was offered: pair it with the
     // transferor again, as it answered.
     const answered = this.connectedLeg;
-    if (this.media && this.state === 'connected' && answered) {
+    if (this.media && this.state === 'connected' && answered instanceof OutboundLeg) {
       this.answerThroughEngine(answered, this.partyMedia(answered)).catch((err: unknown) =>
         this.mediaFailed(err, answered, 'restore after a failed transfer'),
       );
@@ -1921,8 +2086,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.finish(status, callerGone ? 'CallerCancelled' : 'Failed', cause);
       return;
     }
-    const parties: (InboundLeg | OutboundLeg)[] = [this.callerLeg, ...this.legs.values()];
-    for (const leg of parties) {
+    for (const leg of this.allLegs) {
       if (!leg.isActive) continue;
       if (leg !== from) {
         if (leg.dialog) leg.sendBye();
@@ -1930,7 +2094,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           leg.cancel('SIP;cause=487;text="Call ended"', this.services.now());
         else leg.reject(480);
       }
-      if (leg instanceof OutboundLeg) this.endLeg(leg, status, cause);
+      if (leg !== this.callerLeg) this.endLeg(leg, status, cause);
     }
     this.finish(status, 'Normal', cause);
   }
