@@ -174,25 +174,35 @@ describe('a stale rtpengine left by a killed platform', () => {
   it('is stopped by the next start with the same data directory (its pid file), and only it', async () => {
     const engineDir = mkdtempSync(join(tmpdir(), 'sb-stale-'));
     const pidFile = join(engineDir, 'rtpengine.pid');
-    const port = await pickFreeUdpPort();
-    // An rtpengine no platform object owns any more (its parent was SIGKILLed).
-    const orphan = spawn(
-      'rtpengine',
-      [
-        '--config-file=none',
-        '--foreground',
-        '--table=-1',
-        '--interface=127.0.0.1',
-        `--listen-ng=127.0.0.1:${port}`,
-        '--port-min=23000',
-        '--port-max=23099',
-        `--pidfile=${pidFile}`,
-      ],
-      { stdio: 'ignore' },
-    );
+    // An rtpengine no platform object owns any more (its parent was SIGKILLed). Started again when
+    // it dies at once: with suites running in parallel its ng port can be taken before it binds it.
+    const spawnOrphan = async () => {
+      for (let attempt = 1; ; attempt++) {
+        const port = await pickFreeUdpPort();
+        const child = spawn(
+          'rtpengine',
+          [
+            '--config-file=none',
+            '--foreground',
+            '--table=-1',
+            '--interface=127.0.0.1',
+            `--listen-ng=127.0.0.1:${port}`,
+            '--port-min=23000',
+            '--port-max=23099',
+            `--pidfile=${pidFile}`,
+          ],
+          { stdio: 'ignore' },
+        );
+        await waitUntil(() => existsSync(pidFile) || child.exitCode !== null, 5000, 'the orphan pid file');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        if (child.exitCode === null && child.signalCode === null) return child;
+        rmSync(pidFile, { force: true });
+        if (attempt === 3) throw new Error('the orphan rtpengine did not stay up in 3 attempts');
+      }
+    };
+    const orphan = await spawnOrphan();
     const exited = new Promise((resolve) => orphan.once('exit', resolve));
     try {
-      await waitUntil(() => existsSync(pidFile), 5000, 'the orphan pid file');
       // A pid file naming some other process is left alone.
       const other = join(engineDir, 'other.pid');
       writeFileSync(other, String(process.pid));
