@@ -25,7 +25,7 @@ import {
   waitForTone,
   webphonePeerConnection,
 } from './support/browser-audio.js';
-import { mediaPhone } from './support/media-phones.js';
+import { endMediaTest, mediaPhone } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { type PhonePage, type RecordedEvent, tenantPhonePage } from './support/webphone-pages.js';
 
@@ -91,16 +91,8 @@ queues:
   admin = await env.rest('admin@example.com', 'secret-admin');
 }, 60_000);
 
-afterEach(async () => {
-  for (const item of opened.splice(0).reverse()) await item.close();
-  for (const extension of ['1001', '1002', '1003']) platform.location.removeAll(extension, 'unregistered');
-  await waitUntil(() => platform.callControl.activeCalls.length === 0, 8000, 'no call left');
-  await waitUntilAsync(
-    async () => (await platform.media!.listCalls()).length === 0,
-    5000,
-    'the engine holds no call',
-  );
-});
+// No leak: after each test no call is left, in call control or in the media engine.
+afterEach(() => endMediaTest(platform, opened, ['1001', '1002', '1003']));
 
 afterAll(async () => {
   if (figures.length > 0) console.info(`queue audio in the browser, measured:\n  ${figures.join('\n  ')}`);

@@ -12,7 +12,7 @@ import type { Platform } from '../src/platform.js';
 import type { TestUa } from '../src/testing/test-ua.js';
 import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
 import { waitUntil, waitUntilAsync } from '../src/testing/wait.js';
-import { mediaPhone } from './support/media-phones.js';
+import { endMediaTest, mediaPhone } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform } from './support/platform.js';
 
 const DOMAIN = 'switchboard.local';
@@ -105,17 +105,8 @@ queues:
   admin = await env.rest('admin@example.com', 'secret-admin');
 }, 30_000);
 
-afterEach(async () => {
-  for (const item of opened.splice(0).reverse()) await item.close();
-  for (const extension of ['1001', '1002', '1003']) platform.location.removeAll(extension, 'unregistered');
-  await waitUntil(() => platform.callControl.activeCalls.length === 0, 8000, 'no call left');
-  // No leak: the engine forgets every call once it ended.
-  await waitUntilAsync(
-    async () => (await platform.media!.listCalls()).length === 0,
-    5000,
-    'the engine holds no call',
-  );
-});
+// No leak: after each test no call is left, in call control or in the media engine.
+afterEach(() => endMediaTest(platform, opened, ['1001', '1002', '1003']));
 
 afterAll(async () => {
   await env?.close();

@@ -11,8 +11,8 @@ import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
 import { Dialog } from '../src/sip/dialog.js';
 import type { SipRequest, SipResponse } from '../src/sip/message.js';
-import { RtpPeer } from '../src/testing/rtp-peer.js';
-import { type IncomingCall, type OutgoingCall, TestUa } from '../src/testing/test-ua.js';
+import type { RtpPeer } from '../src/testing/rtp-peer.js';
+import type { IncomingCall, OutgoingCall, TestUa } from '../src/testing/test-ua.js';
 import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
 import { waitUntil } from '../src/testing/wait.js';
 import { mediaPhone, untilAgentConnected } from './support/media-phones.js';
@@ -187,13 +187,13 @@ describe('blind transfer of a queue call by its agent', () => {
 
   it('to an external number: the carrier gets the queue as caller id and talks to the caller', async () => {
     const { a, b, call, agentCall, callId } = await queueCallAnsweredByB();
-    const carrierMedia = await RtpPeer.open({ host: '127.0.0.1' });
-    const carrier = await TestUa.overUdp(
-      { host: '127.0.0.1', port: platform.sipPort },
-      { extension: 'carrier', password: 'none', domain: DOMAIN, media: carrierMedia },
-      { port: trunkPort },
-    );
-    opened.push(carrierMedia, carrier);
+    // The carrier: a device at the trunk's address (it does not register).
+    const carrier = await mediaPhone(platform, 'carrier', {
+      domain: DOMAIN,
+      opened,
+      local: { port: trunkPort },
+    });
+    const carrierMedia = carrier.media!;
     carrier.answerAfterRinging(50);
     expect((await refer(b, agentCall, `<sip:+3589555000@${DOMAIN}>`)).status).toBe(202);
     await agentCall.waitForBye(8000);

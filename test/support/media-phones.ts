@@ -10,7 +10,7 @@ import type { Platform } from '../../src/platform.js';
 import type { SipResponse } from '../../src/sip/message.js';
 import { RtpPeer } from '../../src/testing/rtp-peer.js';
 import { TestUa } from '../../src/testing/test-ua.js';
-import { waitUntil } from '../../src/testing/wait.js';
+import { waitUntil, waitUntilAsync } from '../../src/testing/wait.js';
 
 export interface Closable {
   close(): Promise<void>;
@@ -88,4 +88,23 @@ export async function seedCallWithTones(
   const connectedMs = Date.now() - answeredAt;
   await waitUntil(() => platform.callControl.activeCalls.length === 0, 5000, 'the call ended');
   return { callId, ...legs, connectedMs };
+}
+
+/**
+ * The end of a media test: close what it opened, forget its phones' registrations, and check
+ * that no call is left — in call control, and in the media engine (no leaked engine state).
+ */
+export async function endMediaTest(
+  platform: Platform,
+  opened: Closable[],
+  extensions: readonly string[],
+): Promise<void> {
+  for (const item of opened.splice(0).reverse()) await item.close();
+  for (const extension of extensions) platform.location.removeAll(extension, 'unregistered');
+  await waitUntil(() => platform.callControl.activeCalls.length === 0, 8000, 'no call left');
+  await waitUntilAsync(
+    async () => (await platform.media!.listCalls()).length === 0,
+    5000,
+    'the engine holds no call',
+  );
 }
