@@ -10,7 +10,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { openCredentialStore } from './api/credentials/index.js';
 import { apiPlugin } from './api/server.js';
 import type { RateLimits } from './api/types.js';
+import { AgentService } from './calls/agent-service.js';
+import { openAgentStateStore } from './calls/agent-store.js';
+import { AgentStates } from './calls/agents.js';
 import { CallControl } from './calls/call-control.js';
+import { classificationPlugin } from './classification/plugin.js';
+import { openClassificationStore } from './classification/store.js';
 import { createDirectory } from './config/directory.js';
 import { defaultQueueAudio } from './config/schema.js';
 import type { TlsMaterial } from './config/tls-files.js';
@@ -100,6 +105,8 @@ export interface Platform {
   readonly location: LocationService;
   readonly registrar: Registrar;
   readonly callControl: CallControl;
+  /** Agents' availability, serving and wrap-up (persisted, journaled), and the queues' live status. */
+  readonly agents: AgentService;
   readonly journal: SqliteJournal;
   readonly store: RecordStore;
   readonly postProcessor: PostProcessor;
@@ -152,7 +159,20 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   });
   const store = await openRecordStore(database);
   const credentials = await openCredentialStore(database);
+  const classifications = await openClassificationStore(database);
   const recordings = await openRecordingStore(database);
+  // Registrations, and the agents' states that call control allocates by. What agents set before a
+  // restart (availability, serving) is restored before the first call or request.
+  const location = new LocationService();
+  const agentStates = new AgentStates(directory, location);
+  const agents = new AgentService({
+    directory,
+    agents: agentStates,
+    store: await openAgentStateStore(database),
+    journal,
+    logger: logger.child({ component: 'agents' }),
+  });
+  await agents.load();
   // Rendered MP3s; the media engine's own capture spool is <dataDir>/rtpengine/recordings.
   const recordingsDir = join(opts.dataDir, 'recordings');
   const recordingFiles = localRecordingFiles(recordingsDir);
@@ -205,7 +225,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const http = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     disableRequestLogging: true,
-    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+    // EnreachAPI clients send paths with a doubled slash (`//authuser/...`): routed as single ones.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, caseSensitive: false },
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
   }) as unknown as FastifyInstance;
   http.get('/health', async () => ({
@@ -232,6 +253,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     credentials,
     callbacks: store,
     recordings: { store: recordings, files: recordingFiles, tokens: recordingTokens },
+    agents,
     logger,
     rateLimits: opts.apiRateLimits,
     extensions: [
@@ -243,6 +265,15 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
           credentials,
           rateLimits: opts.apiRateLimits,
           recordings,
+        });
+      },
+      async (api) => {
+        await api.register(classificationPlugin, {
+          directory,
+          schemas: directory.tenant.classificationSchemas ?? [],
+          store: classifications,
+          records: store,
+          callbacks: store,
         });
       },
     ],
@@ -298,7 +329,6 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     largeRequestsOverTcp: opts.tenant.sip.largeRequestsOverTcp,
   });
 
-  const location = new LocationService();
   const auth = new DigestAuthenticator({ realm: opts.tenant.domain });
   const registrar = new Registrar({
     stack,
@@ -322,6 +352,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     ringTimeoutMs: opts.ringTimeoutMs,
     probeIntervalMs: opts.probeIntervalMs,
     callbackRequests: store,
+    agents: agentStates,
     media,
     audio: {
       defaultQueueAudio: defaultQueueAudio(),
@@ -329,11 +360,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       prompts: new PromptComposer(join(opts.dataDir, 'prompts')),
       holdMusic: opts.tenant.audio?.musicOnHold ?? builtinAudio.music,
       goodbyePrompt: builtinAudio.goodbye,
+      closedPrompt: builtinAudio.closed,
       // rtpengine paces low-rate WAVs in bursts: such files play from 48 kHz copies.
       playable: (file) => engineAudio.playable(file),
     },
   });
   mediaEvents.restarted = () => callControl.mediaEngineRestarted();
+  agents.attachCalls(callControl);
   // The UA hands each out-of-dialog request to the part of the platform that owns its method.
   userAgent.delegate = {
     onRegister: (request, transaction) => registrar.handle(request, transaction),
@@ -354,6 +387,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     location,
     registrar,
     callControl,
+    agents,
     media,
     mediaProcess,
     journal,
@@ -372,6 +406,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       if (closed) return;
       closed = true;
       callControl.close();
+      agents.close();
       registrar.close();
       await stack.close();
       await media?.close();

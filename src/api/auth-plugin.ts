@@ -25,6 +25,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated user on `auth: 'basic'` routes; undefined elsewhere. */
     caller: User | undefined;
+    /** The id of the secret key that authenticated `caller`. */
+    callerKeyId: string | undefined;
   }
   interface FastifyContextConfig {
     /** How the route is reached: HTTP Basic, or without credentials (then limited per address). */
@@ -38,8 +40,6 @@ export interface HttpAuthDeps {
   rateLimits?: Partial<RateLimits>;
   /** Epoch milliseconds; injectable so that throttling and key expiry can be tested. */
   now?: () => number;
-  /** How many of a user's newest secret keys are accepted. Default 10. */
-  maxActiveKeysPerUser?: number;
   /** How long a verified secret key is remembered. Default 60 000. */
   verifiedKeyCacheMs?: number;
 }
@@ -60,7 +60,6 @@ export function createHttpAuth(deps: HttpAuthDeps): HttpAuth {
       credentials: deps.credentials,
       rateLimits,
       now,
-      maxActiveKeysPerUser: deps.maxActiveKeysPerUser ?? 10,
       verifiedKeyCacheMs: deps.verifiedKeyCacheMs ?? 60_000,
     }),
     rateLimits,
@@ -108,6 +107,7 @@ function tokenBucketStore(auth: HttpAuth): new () => FastifyRateLimitStore {
 
 const plugin: FastifyPluginAsync<{ auth: HttpAuth }> = async (app, { auth }) => {
   app.decorateRequest('caller', undefined);
+  app.decorateRequest('callerKeyId', undefined);
   await app.register(rateLimit, {
     // Applied by the hook below, after authentication, not by the plugin's own route hook.
     global: false,
@@ -123,7 +123,9 @@ const plugin: FastifyPluginAsync<{ auth: HttpAuth }> = async (app, { auth }) => 
     const mode = request.routeOptions.config.auth;
     if (mode === undefined) return;
     if (mode === 'basic') {
-      request.caller = await auth.authenticator.authenticate(request.headers.authorization);
+      const { user, keyId } = await auth.authenticator.authenticateKey(request.headers.authorization);
+      request.caller = user;
+      request.callerKeyId = keyId;
     }
     const budget = await spend(request);
     if (!budget.isAllowed && budget.isExceeded) {

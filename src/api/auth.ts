@@ -1,15 +1,23 @@
 /**
- * Authentication: the /authuser password exchange that mints secret keys, and HTTP Basic
- * `email:SecretKey` on every other endpoint.
+ * Authentication: the /authuser password exchange that mints secret keys, HTTP Basic
+ * `email:SecretKey` on every other endpoint, and the keys' lifecycle.
  *
- * Secret keys are stored only as scrypt hashes with a per-key salt. Verifying a key against the
- * store costs one scrypt per stored key, which is too slow for every request of a busy
- * integration, so a verified key is remembered for a short while under an HMAC with a per-process
- * random key (the plain key is never kept). Wrong passwords and wrong keys are throttled per user.
+ * Secret keys are stored only as scrypt hashes with a per-key salt, next to a public key id and a
+ * short SHA-256 lookup tag that finds the key's row, so that a request costs one scrypt however
+ * many keys the user has. Even one scrypt is too slow for every request of a busy integration, so
+ * a verified key is remembered for a short while under an HMAC with a per-process random key (the
+ * plain key is never kept). Wrong passwords and wrong keys are throttled per user.
+ *
+ * A key stays valid until it is revoked: by DELETE /authuser/{email}/keys/{keyId}, or by a password
+ * change. The password is configuration (the tenant file; SIP digest uses the same one), so a
+ * password change is the configured password of a user differing from the one their keys were
+ * minted under: the store keeps a scrypt hash of that password, and the first authentication or
+ * login of the user after the change (a restart with the new configuration) revokes every key the
+ * user had before it.
  */
-import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Directory, User } from '../config/types.js';
-import type { CredentialStore } from './credentials/index.js';
+import type { CredentialStore, StoredSecretKey } from './credentials/index.js';
 import { tooManyRequests, unauthorized } from './errors.js';
 import { TokenBuckets } from './token-buckets.js';
 import type { RateLimits } from './types.js';
@@ -47,6 +55,14 @@ export async function hashSecretKey(secretKey: string): Promise<string> {
     salt.toString('base64url'),
     derived.toString('base64url'),
   ].join('$');
+}
+
+/**
+ * The lookup tag of a key: 16 base64url characters (96 bits) of its SHA-256. It finds the key's row
+ * without trying every hash; a key is 256 random bits, so the tag tells nothing usable about it.
+ */
+export function secretKeyLookup(secretKey: string): string {
+  return createHash('sha256').update(secretKey, 'utf8').digest('base64url').slice(0, 16);
 }
 
 /** Whether the key matches the stored hash; false (never a throw) for a hash in an unknown format. */
@@ -107,17 +123,47 @@ export interface AuthenticatorOptions {
   /** Only `authFailures` is used here: the failed-login throttle. */
   rateLimits: Pick<RateLimits, 'authFailures'>;
   now: () => number;
-  maxActiveKeysPerUser: number;
   verifiedKeyCacheMs: number;
 }
+
+/** A key as listed: never its secret or hash. */
+export interface SecretKeyInfo {
+  keyId: string;
+  userId: string;
+  createdMs: number;
+  lastUsedMs: number | null;
+}
+
+/** Who a request authenticated as, and with which key. */
+export interface Authenticated {
+  user: User;
+  keyId: string;
+}
+
+interface VerifiedKey {
+  expiresMs: number;
+  userId: string;
+  keyId: string;
+}
+
+const toKeyInfo = ({ keyId, userId, createdMs, lastUsedMs }: StoredSecretKey): SecretKeyInfo => ({
+  keyId,
+  userId,
+  createdMs,
+  lastUsedMs,
+});
 
 export class Authenticator {
   private readonly passwordFailures: TokenBuckets;
   private readonly keyFailures: TokenBuckets;
   private readonly cacheKey = randomBytes(32);
-  /** HMAC(userId, key) → expiry (epoch ms). Map order = insertion order, used to bound its size. */
-  private readonly verified = new Map<string, number>();
+  /** HMAC(userId, key) → the key and until when. Map order = insertion order, used to bound its size. */
+  private readonly verified = new Map<string, VerifiedKey>();
   private static readonly MAX_CACHED = 10_000;
+  /** userId → HMAC of the configured password whose keys are known to be current in this process. */
+  private readonly passwordsChecked = new Map<string, string>();
+  /** userId → the password check under way (one at a time per user). */
+  private readonly passwordChecks = new Map<string, Promise<void>>();
 
   constructor(private readonly options: AuthenticatorOptions) {
     const { rateLimits, now } = options;
@@ -134,7 +180,10 @@ export class Authenticator {
    * POST /authuser/{email}: checks the configured password and mints a new secret key, stored hashed.
    * Every failure — unknown user or wrong password — is the same 401.
    */
-  async issueSecretKey(email: string, password: string): Promise<{ user: User; secretKey: string }> {
+  async issueSecretKey(
+    email: string,
+    password: string,
+  ): Promise<{ user: User; secretKey: string; keyId: string }> {
     const user = this.options.directory.userByUsername(email.trim());
     const throttleKey = this.throttleKey(user, email);
     // A token is taken before checking and given back on success, so that a burst of parallel
@@ -153,13 +202,18 @@ export class Authenticator {
     );
     if (user === undefined || !matches) throw unauthorized('Invalid user name or password');
     this.passwordFailures.refund(throttleKey);
+    // Keys of a previous password are revoked before the new one is saved.
+    await this.revokeKeysOfOldPasswords(user);
     const secretKey = generateSecretKey();
-    await this.options.credentials.saveSecretKeyHash(
-      user.userId,
-      await hashSecretKey(secretKey),
-      this.options.now(),
-    );
-    return { user, secretKey };
+    const keyId = randomUUID();
+    await this.options.credentials.saveSecretKey({
+      keyId,
+      userId: user.userId,
+      keyHash: await hashSecretKey(secretKey),
+      lookup: secretKeyLookup(secretKey),
+      createdMs: this.options.now(),
+    });
+    return { user, secretKey, keyId };
   }
 
   /**
@@ -167,6 +221,11 @@ export class Authenticator {
    * throttled. The request budget is the rate-limit plugin's (./auth-plugin.ts).
    */
   async authenticate(authorization: string | undefined): Promise<User> {
+    return (await this.authenticateKey(authorization)).user;
+  }
+
+  /** As `authenticate`, with the id of the key that authenticated. */
+  async authenticateKey(authorization: string | undefined): Promise<Authenticated> {
     const credentials = parseBasicAuthorization(authorization);
     if (credentials === undefined) {
       throw unauthorized('Authentication required: HTTP Basic with your user name and secret key');
@@ -180,37 +239,108 @@ export class Authenticator {
         allowed.retryAfterSeconds,
       );
     }
-    if (user === undefined || !(await this.verifyKey(user, credentials.secret))) throw unauthorized();
+    if (user === undefined) throw unauthorized();
+    await this.revokeKeysOfOldPasswords(user);
+    const keyId = await this.verifyKey(user, credentials.secret);
+    if (keyId === undefined) throw unauthorized();
     this.keyFailures.refund(throttleKey);
-    return user;
+    return { user, keyId };
   }
 
-  private async verifyKey(user: User, secretKey: string): Promise<boolean> {
-    if (secretKey === '') return false;
+  /** The user's keys, newest first. */
+  async listKeys(user: User): Promise<SecretKeyInfo[]> {
+    await this.revokeKeysOfOldPasswords(user);
+    return (await this.options.credentials.listSecretKeys(user.userId)).map(toKeyInfo);
+  }
+
+  /** Revokes one key of the user: it is refused from now on. Undefined when the user has no such key. */
+  async revokeKey(user: User, keyId: string): Promise<SecretKeyInfo | undefined> {
+    const key = (await this.options.credentials.listSecretKeys(user.userId)).find(
+      (stored) => stored.keyId === keyId,
+    );
+    if (key === undefined || !(await this.options.credentials.deleteSecretKey(user.userId, keyId))) {
+      return undefined;
+    }
+    this.forget((verified) => verified.keyId === keyId);
+    return toKeyInfo(key);
+  }
+
+  /**
+   * The id of the user's stored key that matches, or undefined. The candidates are the keys with
+   * the presented key's lookup tag (and untagged keys from before tags); a match is remembered.
+   */
+  private async verifyKey(user: User, secretKey: string): Promise<string | undefined> {
+    if (secretKey === '') return undefined;
     const nowMs = this.options.now();
     const cacheKey = createHmac('sha256', this.cacheKey)
       .update(`${user.userId}\0${secretKey}`)
       .digest('base64');
-    const expiresMs = this.verified.get(cacheKey);
-    if (expiresMs !== undefined && expiresMs > nowMs) return true;
-    if (expiresMs !== undefined) this.verified.delete(cacheKey);
+    const cached = this.verified.get(cacheKey);
+    if (cached !== undefined && cached.expiresMs > nowMs) return cached.keyId;
+    if (cached !== undefined) this.verified.delete(cacheKey);
 
-    const hashes = await this.options.credentials.listSecretKeyHashes(user.userId);
-    for (const storedHash of hashes.slice(0, this.options.maxActiveKeysPerUser)) {
-      if (await verifySecretKey(secretKey, storedHash)) {
-        this.remember(cacheKey, nowMs + this.options.verifiedKeyCacheMs);
-        return true;
+    const lookup = secretKeyLookup(secretKey);
+    const candidates = await this.options.credentials.findSecretKeyCandidates(user.userId, lookup);
+    for (const candidate of candidates) {
+      if (await verifySecretKey(secretKey, candidate.keyHash)) {
+        // Once per cache period at most: a write per request would be a write per request.
+        await this.options.credentials.markSecretKeyUsed(candidate.keyId, nowMs, lookup);
+        this.remember(cacheKey, {
+          expiresMs: nowMs + this.options.verifiedKeyCacheMs,
+          userId: user.userId,
+          keyId: candidate.keyId,
+        });
+        return candidate.keyId;
       }
     }
-    return false;
+    return undefined;
   }
 
-  private remember(cacheKey: string, expiresMs: number): void {
-    this.verified.set(cacheKey, expiresMs);
+  /**
+   * Revokes every key of the user when the configured password is not the one their keys were
+   * minted under (a password change), and records the current one. Checked against the store once
+   * per user and password in this process; after that it costs one HMAC.
+   */
+  private async revokeKeysOfOldPasswords(user: User): Promise<void> {
+    const passwordTag = createHmac('sha256', this.cacheKey)
+      .update(`password\0${user.userId}\0${user.password}`)
+      .digest('base64');
+    if (this.passwordsChecked.get(user.userId) === passwordTag) return;
+    let check = this.passwordChecks.get(user.userId);
+    if (check === undefined) {
+      check = this.checkPassword(user, passwordTag).finally(() => this.passwordChecks.delete(user.userId));
+      this.passwordChecks.set(user.userId, check);
+    }
+    await check;
+    // A check under way for an older password (a reconfiguration meanwhile) does not cover this one.
+    if (this.passwordsChecked.get(user.userId) !== passwordTag) await this.revokeKeysOfOldPasswords(user);
+  }
+
+  private async checkPassword(user: User, passwordTag: string): Promise<void> {
+    const { credentials, now } = this.options;
+    const stored = await credentials.getPasswordHash(user.userId);
+    if (stored === undefined || !(await verifySecretKey(user.password, stored))) {
+      // First sight of the user (keys from before this check are kept), or a changed password.
+      if (stored !== undefined) {
+        await credentials.deleteSecretKeys(user.userId);
+        this.forget((verified) => verified.userId === user.userId);
+      }
+      await credentials.setPasswordHash(user.userId, await hashSecretKey(user.password), now());
+    }
+    this.passwordsChecked.set(user.userId, passwordTag);
+  }
+
+  private forget(which: (verified: VerifiedKey) => boolean): void {
+    for (const [key, verified] of this.verified) if (which(verified)) this.verified.delete(key);
+  }
+
+  private remember(cacheKey: string, verified: VerifiedKey): void {
+    this.verified.set(cacheKey, verified);
     if (this.verified.size <= Authenticator.MAX_CACHED) return;
     const nowMs = this.options.now();
-    for (const [key, expiry] of this.verified) {
-      if (expiry <= nowMs || this.verified.size > Authenticator.MAX_CACHED) this.verified.delete(key);
+    for (const [key, entry] of this.verified) {
+      if (entry.expiresMs <= nowMs || this.verified.size > Authenticator.MAX_CACHED)
+        this.verified.delete(key);
     }
   }
 }

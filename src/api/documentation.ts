@@ -16,7 +16,7 @@ import { COMPONENTS, type ComponentName } from './schemas.js';
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: a parameter is missing, malformed or not accepted here; Message and Parameter say which.',
   401: 'No, malformed or wrong credentials.',
-  403: 'An explicit filter names an entity whose records the caller may not see.',
+  403: 'An explicit filter names an entity whose records the caller may not see, or the path names something the caller may not act on (another user’s keys, a callback list without its permission).',
   404: 'Unknown id, or one the caller may not see.',
   409: "The change contradicts the entity's state (e.g. closing a callback request that is not Open).",
   415: 'The body is not application/json.',
@@ -31,15 +31,18 @@ const codeList = (codes: Record<string, number>): string =>
 export const API_DESCRIPTION = [
   "Switchboard's REST API, compatible with the EnreachAPI (formerly BeneAPI) call-information endpoints.",
   'Authentication: POST /authuser/{email} with the password returns a SecretKey; every other endpoint ' +
-    'takes HTTP Basic with the user name (email) and that key. Service discovery (GET /api/user) needs no credentials.',
+    'takes HTTP Basic with the user name (email) and that key. A key stays valid until it is revoked ' +
+    "(DELETE /authuser/{email}/keys/{KeyId}; GET /authuser/{email}/keys lists them) or the user's password " +
+    'changes. Service discovery (GET /api/user) needs no credentials.',
   'Format: JSON with PascalCase field names; list endpoints return bare JSON arrays. Times are UTC ' +
     'ISO-8601 with milliseconds and Z (2024-05-01T08:00:00.000Z). Requests may send X-Json-Serializer: 2, ' +
     'which selects exactly this format; it is the only format, so the header may also be left out, and any ' +
     'other value is a 400.',
   'Filters: StartTime and EndTime, or ModifiedAfter and ModifiedBefore, in UTC as ' +
     "'yyyy-MM-dd HH:mm:ss' (a space or '+' between date and time) or ISO-8601, at most 31 days apart; " +
-    'or CallId alone. Parameter names are case-insensitive; paths work with or without a trailing slash. ' +
-    'An unknown or repeated parameter is a 400.',
+    'or CallId (alone, or with a window: both apply). Parameter names are case-insensitive; paths work with ' +
+    'or without a trailing slash and with doubled slashes. Unknown query parameters are ignored; a known ' +
+    'parameter with a bad value, or repeated, is a 400, and so is an unknown field in a JSON body.',
   `Codes: Direction 0 = Inbound, 1 = Outbound. CallType ${codeList(CALL_TYPE_CODES)}. ` +
     `EndResult ${codeList(END_RESULT_CODES)}. ServiceCallDetail EventType ${codeList(ServiceCallEventType)} ` +
     '(2 and 101–205 as in EnreachVoice; 1, 201 and 202 are Switchboard codes).',
@@ -89,7 +92,7 @@ export function swaggerOptions(serverUrl: string): SwaggerOptions {
       servers: [{ url: serverUrl }],
       tags: [
         { name: 'Authentication', description: 'Discovery and secret keys.' },
-        { name: 'Directory', description: 'Users, queues and callback lists.' },
+        { name: 'Directory', description: 'Users, queues, callback lists and the phonebook.' },
         { name: 'Call information', description: 'Call records written by post-processing.' },
         {
           name: 'Callback requests',

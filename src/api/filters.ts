@@ -1,7 +1,8 @@
 /**
  * The call-information filters of DESIGN.md §3 and the visibility rules of §4, shared by every
- * record endpoint: exactly one selection (a time window, a modified window, or a CallId), at most
- * 31 days wide, plus explicit entity filters that must name only entities the caller may see.
+ * record endpoint: a time window, a modified window, or a CallId — or a CallId and a window, both
+ * applied —, windows at most 31 days wide, plus explicit entity filters that must name only
+ * entities the caller may see.
  */
 import { visibleScope } from '../config/permissions.js';
 import type { GrantKind, User } from '../config/types.js';
@@ -32,20 +33,25 @@ function windowOf(from: number | undefined, to: number | undefined, fromName: st
   return { fromMs: from, toMs: to };
 }
 
-export function toSelection(query: SelectionParameters): RecordSelection {
+/** A time or modified window, applied on top of a CallId selection. */
+export interface SelectionWindow {
+  by: 'time' | 'modified';
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * What a listing reads: the store's selection, and — when a CallId comes with a window — the window,
+ * which the listing applies to the call's records (both filters hold).
+ */
+export interface Selection {
+  selection: RecordSelection;
+  window?: SelectionWindow;
+}
+
+function windowOfQuery(query: SelectionParameters): SelectionWindow | undefined {
   const hasTime = query.StartTime !== undefined || query.EndTime !== undefined;
   const hasModified = query.ModifiedAfter !== undefined || query.ModifiedBefore !== undefined;
-  if (query.CallId !== undefined) {
-    if (hasTime || hasModified) {
-      const windowNames = ['StartTime', 'EndTime', 'ModifiedAfter', 'ModifiedBefore'] as const;
-      const other = windowNames.find((name) => query[name] !== undefined) ?? 'StartTime';
-      throw unknownParameter(
-        other,
-        `CallId cannot be combined with ${other}: give CallId alone, or a window`,
-      );
-    }
-    return { by: 'callId', callId: query.CallId };
-  }
   if (hasTime && hasModified) {
     throw unknownParameter(
       'ModifiedAfter',
@@ -59,10 +65,30 @@ export function toSelection(query: SelectionParameters): RecordSelection {
       ...windowOf(query.ModifiedAfter, query.ModifiedBefore, 'ModifiedAfter', 'ModifiedBefore'),
     };
   }
+  return undefined;
+}
+
+export function toSelection(query: SelectionParameters): Selection {
+  const window = windowOfQuery(query);
+  if (query.CallId !== undefined) {
+    const selection: RecordSelection = { by: 'callId', callId: query.CallId };
+    return window === undefined ? { selection } : { selection, window };
+  }
+  if (window !== undefined) return { selection: window };
   throw missingParameter(
     'StartTime',
     'StartTime and EndTime, ModifiedAfter and ModifiedBefore, or CallId is required',
   );
+}
+
+/**
+ * Whether a record is in the window: by its time (`timeMs`: when its call started — the column the
+ * store selects time windows by) or by when it was modified; as the store's windows, end exclusive.
+ */
+export function inWindow(window: SelectionWindow | undefined, timeMs: number, modifiedMs: number): boolean {
+  if (window === undefined) return true;
+  const at = window.by === 'time' ? timeMs : modifiedMs;
+  return at >= window.fromMs && at < window.toMs;
 }
 
 export function inScope(scope: IdScope, entityId: string | null): boolean {

@@ -15,6 +15,7 @@ import {
   userCallEventWireSchema,
   wireId,
 } from '../records/kinds/index.js';
+import { wireTime, wireTimeOrNull } from '../records/kinds/shared-wire.js';
 import { CALLBACK_CLOSED_STATUSES, CALLBACK_REQUEST_STATUSES } from '../records/types.js';
 import { parseApiTime } from './time.js';
 
@@ -105,7 +106,7 @@ const selectionShape = {
   ).optional(),
   CallId: idParameter(
     'CallId',
-    'One call: every record of this CallId. Not combined with a window.',
+    'One call: every record of this CallId. With a window too, only those of its records in the window.',
   ).optional(),
 };
 
@@ -164,11 +165,19 @@ export const authUserBody = z.object({
     .meta({ description: "The user's password." }),
 });
 
+export const authUserKeyParams = z.object({
+  email: z.string().min(1).meta({ description: 'The user name (email address) whose key it is.' }),
+  KeyId: idParameter('KeyId', 'The id of the secret key, as listed by GET /authuser/{email}/keys.'),
+});
+
 export const userIdParams = z.object({ UserId: idParameter('UserId', 'The user id.') });
 export const callIdParams = z.object({ CallId: idParameter('CallId', 'The CallId of the service call.') });
 export const eventIdParams = z.object({ EventId: idParameter('EventId', 'The Id of the user call event.') });
 export const recordingIdParams = z.object({
   RecordingId: idParameter('RecordingId', 'The recording id, as listed in RecordingIds of call records.'),
+});
+export const transcriptIdParams = z.object({
+  TranscriptId: idParameter('TranscriptId', 'The transcript id.'),
 });
 export const recordingFileQuery = z.object({
   token: z
@@ -196,6 +205,15 @@ export const discoveryEntrySchema = z.object({
   username: z.string().meta({ description: 'The user name as configured.' }),
   apiEndpoint: z.string().meta({ description: "Base URL of this REST API, with a trailing '/'." }),
   uiEndpoint: z.string().meta({ description: 'Base URL of the web console.' }),
+  authority: z.string().meta({
+    description:
+      "Where the user authenticates: POST {authority}authuser/{email} mints a secret key. This server's " +
+      "public URL, with a trailing '/' (Switchboard has no OpenID Connect provider).",
+  }),
+  basicAuthEndpoint: z.string().meta({
+    description:
+      "Base URL of the API that takes HTTP Basic email:SecretKey: apiEndpoint, with a trailing '/'.",
+  }),
 });
 
 export const authUserResponseSchema = z.object({
@@ -203,6 +221,18 @@ export const authUserResponseSchema = z.object({
   SecretKey: z
     .string()
     .meta({ description: 'A new secret key for HTTP Basic authentication (email:SecretKey).' }),
+  KeyId: wireId('The id of the new key: how GET /authuser/{email}/keys lists it and DELETE revokes it.'),
+});
+
+export const secretKeyInfoSchema = z.object({
+  Id: wireId('The key id (the secret itself is never shown again).'),
+  UserId: wireId('Whose key it is.'),
+  Created: wireTime('When the key was minted.'),
+  LastUsed: wireTimeOrNull(
+    'When the key last authenticated a request, to the minute (a verified key is remembered for a ' +
+      'minute before it is checked against the store again); null if never.',
+  ),
+  Current: z.boolean().meta({ description: 'Whether this key authenticated the request that lists it.' }),
 });
 
 export const userSchema = z.object({
@@ -215,7 +245,35 @@ export const userSchema = z.object({
   Extension: z.string().meta({ description: 'SIP extension.' }),
   Number: z.string().nullable().meta({ description: 'Direct number, if configured.' }),
   Role: z.enum(['Agent', 'Admin']),
+  OrganizationID: wireId(
+    "The user's organization: the tenant's one organization, a stable id derived from its domain.",
+  ),
 });
+
+export const queueStatusSchema = z
+  .object({
+    OpenStatus: z.number().int().meta({
+      description: "1 = open, 0 = closed, from the queue's opening hours (always open without any).",
+    }),
+    QueueLength: z.number().int().meta({
+      description: 'Calls in the queue not yet connected to an agent: waiting, or ringing at a member.',
+    }),
+    MaxWaitTime: z
+      .number()
+      .int()
+      .meta({ description: 'Seconds the longest of those calls has waited; 0 when none.' }),
+    OngoingCalls: z.number().int().meta({ description: "The queue's calls connected to an agent now." }),
+    FreeAgents: z.number().int().meta({
+      description:
+        'Serving agents who may be offered a call now: registered, Available, not on a call, not in wrap-up.',
+    }),
+    ServingAgents: z.number().int().meta({
+      description:
+        'Members serving the queue who are Available and registered (free, on a call or in wrap-up).',
+    }),
+    AgentsOnWrapUp: z.number().int().meta({ description: 'Serving agents in wrap-up after a call.' }),
+  })
+  .meta({ description: 'Live status of the queue, as of the response.' });
 
 export const queueSchema = z.object({
   Id: wireId('The queue id.'),
@@ -227,6 +285,8 @@ export const queueSchema = z.object({
     .string()
     .nullable()
     .meta({ description: 'Callback list that receives unanswered calls.' }),
+  TypeId: z.literal(4).meta({ description: '4 = service queue (the only kind of queue here).' }),
+  Status: queueStatusSchema,
 });
 
 export const callbackListSchema = z.object({
@@ -247,6 +307,130 @@ export const recordingSchema = z.object({
   Duration: z.number().int().meta({ description: 'Length of the recording in whole seconds.' }),
   TimeStamp: z.iso.datetime().meta({ description: 'When the recording started (the call was connected).' }),
   ContentType: z.string().meta({ description: "MIME type of the file: 'audio/mpeg'." }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Phonebook (GET /directory).
+
+/** Entry types of the phonebook: 2 is what the public EnreachVoice MCP server asks for to get queues. */
+export const DIRECTORY_ENTRY_TYPES = { User: 1, Queue: 2 } as const;
+export type DirectoryEntryType = keyof typeof DIRECTORY_ENTRY_TYPES;
+const ENTRY_TYPE_NAMES: Record<string, DirectoryEntryType> = {
+  '1': 'User',
+  user: 'User',
+  users: 'User',
+  '2': 'Queue',
+  queue: 'Queue',
+  queues: 'Queue',
+};
+/** What a phonebook Number may be: digits (or '*', '#') with '+', spaces, dashes, dots and parentheses. */
+const PHONEBOOK_NUMBER = /^(?=.*[0-9*#])[+0-9*#(][0-9*# ().-]{0,39}$/;
+export const MAX_DIRECTORY_ENTRIES = 10_000;
+export const DEFAULT_DIRECTORY_ENTRIES = 1000;
+
+export const directoryIdParams = z.object({
+  DirectoryId: idParameter('DirectoryId', 'The directory id, as listed by GET /directory.'),
+});
+
+const entryTypesParameter = z
+  .string()
+  .transform((text, ctx) => {
+    const types = new Set<DirectoryEntryType>();
+    for (const part of text.split(',').map((item) => item.trim())) {
+      const type = ENTRY_TYPE_NAMES[part.toLowerCase()];
+      if (type === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `EntryTypes has an unknown entry type ${quoteValue(part)}: expected 1 (User) or 2 (Queue), comma-separated`,
+        });
+        return z.NEVER;
+      }
+      types.add(type);
+    }
+    return [...types];
+  })
+  .meta({
+    description:
+      'Only entries of these types: 1 or User (users), 2 or Queue (queues). Comma-separated; the parameter may also be repeated. Default: all.',
+  });
+LIST_PARAMETERS.add(entryTypesParameter);
+
+export const directoryEntriesQuery = z.object({
+  EntryTypes: entryTypesParameter.optional(),
+  Number: z
+    .string()
+    .trim()
+    .regex(PHONEBOOK_NUMBER, {
+      error:
+        "Number must be a phone number or extension: digits with an optional '+' (spaces, dashes and parentheses allowed)",
+    })
+    .optional()
+    .meta({
+      description:
+        'Only entries with this number among their numbers or extension. Spaces, dashes, dots and ' +
+        "parentheses are ignored, a leading 00 is '+', and a national number with a leading 0 matches " +
+        'the international number it ends.',
+      examples: ['+358401000001', '1001'],
+    }),
+  MaxCount: z
+    .string()
+    .transform((text, ctx) => {
+      const trimmed = text.trim();
+      const count = /^[0-9]{1,6}$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+      if (!Number.isInteger(count) || count < 1 || count > MAX_DIRECTORY_ENTRIES) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `MaxCount must be a whole number from 1 to ${MAX_DIRECTORY_ENTRIES}, got ${quoteValue(text)}`,
+        });
+        return z.NEVER;
+      }
+      return count;
+    })
+    .optional()
+    .meta({
+      description: `At most this many entries (1 to ${MAX_DIRECTORY_ENTRIES}; default ${DEFAULT_DIRECTORY_ENTRIES}).`,
+    }),
+});
+
+export const directorySchema = z.object({
+  ID: wireId('The directory id.'),
+  Name: z.string().meta({ description: "The directory's name: 'Default', the tenant's users and queues." }),
+});
+
+const nullableText = (description: string) => z.string().nullable().meta({ description });
+
+export const directoryEntrySchema = z.object({
+  Id: wireId('The entry id: the user id or the queue id.'),
+  EntryType: z.number().int().meta({ description: '1 = User, 2 = Queue.' }),
+  EntryTypeString: z.enum(['User', 'Queue']),
+  UserId: wireId('The user, for a user entry; null for a queue.').nullable(),
+  QueueId: wireId('The queue, for a queue entry; null for a user.').nullable(),
+  FirstName: z.string().meta({
+    description:
+      "A user's first name (the first word of the display name); '' for a queue or a user without one.",
+  }),
+  LastName: z.string().meta({
+    description:
+      "The rest of a user's display name ('' if one word); the user name when the user has no display name; a queue's name.",
+  }),
+  DisplayName: z.string().meta({ description: 'The name to show: display name, user name or queue name.' }),
+  Email: nullableText("A user's email address (their user name); null for a queue."),
+  WorkNumber: nullableText("A user's direct number or a queue's number, if configured."),
+  MobileNumber: nullableText('Not configured in Switchboard: always null.'),
+  OtherNumber: nullableText('Not configured in Switchboard: always null.'),
+  Extension: nullableText('The SIP extension, if any.'),
+  Description: nullableText("'Service queue' for a queue; null for a user."),
+  Title: nullableText('Not configured in Switchboard: always null.'),
+  Company: nullableText("The tenant's domain."),
+  Subcompany: nullableText('Not configured in Switchboard: always null.'),
+  Department: nullableText('Not configured in Switchboard: always null.'),
+  Location: nullableText('Not configured in Switchboard: always null.'),
+});
+
+export const directoryEntriesSchema = z.object({
+  Entries: z.array(directoryEntrySchema).meta({
+    description: 'The matching entries, users first (by user name), then queues (by name).',
+  }),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +486,10 @@ export const COMPONENTS = {
   Error: errorBodySchema,
   DiscoveryEntry: discoveryEntrySchema,
   AuthUserResponse: authUserResponseSchema,
+  SecretKeyInfo: secretKeyInfoSchema,
+  Directory: directorySchema,
+  DirectoryEntry: directoryEntrySchema,
+  DirectoryEntries: directoryEntriesSchema,
   User: userSchema,
   Queue: queueSchema,
   CallbackList: callbackListSchema,

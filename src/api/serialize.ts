@@ -2,6 +2,8 @@
  * Directory entries → the EnreachAPI wire format of ./schemas.ts. Records have theirs in their
  * kind's folder (src/records/kinds/<kind>/wire.ts).
  */
+
+import type { QueueStatus } from '../calls/queue-status.js';
 import type { CallbackList, Queue, Tenant, User } from '../config/types.js';
 import type { Wire } from './schemas.js';
 
@@ -12,10 +14,19 @@ export function apiBaseUrl(tenant: Tenant): string {
 
 export function toDiscoveryEntry(tenant: Tenant, user: User): Wire<'DiscoveryEntry'> {
   const baseUrl = apiBaseUrl(tenant);
-  return { siloName: tenant.domain, username: user.username, apiEndpoint: baseUrl, uiEndpoint: baseUrl };
+  return {
+    siloName: tenant.domain,
+    username: user.username,
+    apiEndpoint: baseUrl,
+    uiEndpoint: baseUrl,
+    // Keys are minted and checked by this same server.
+    authority: baseUrl,
+    basicAuthEndpoint: baseUrl,
+  };
 }
 
-export function toWireUser(user: User): Wire<'User'> {
+/** `organizationId`: the directory's (`Directory.organizationId`). */
+export function toWireUser(user: User, organizationId: string): Wire<'User'> {
   const displayName = user.displayName?.trim() || null;
   const space = displayName === null ? -1 : displayName.indexOf(' ');
   return {
@@ -28,10 +39,14 @@ export function toWireUser(user: User): Wire<'User'> {
     Extension: user.extension,
     Number: user.number ?? null,
     Role: user.role === 'admin' ? 'Admin' : 'Agent',
+    OrganizationID: organizationId,
   };
 }
 
-export function toWireQueue(queue: Queue): Wire<'Queue'> {
+/** Service queue: `TypeId` 4. */
+export const SERVICE_QUEUE_TYPE_ID = 4;
+
+export function toWireQueue(queue: Queue, status: QueueStatus): Wire<'Queue'> {
   return {
     Id: queue.queueId,
     Name: queue.name,
@@ -39,6 +54,16 @@ export function toWireQueue(queue: Queue): Wire<'Queue'> {
     Numbers: queue.number === undefined ? [] : [queue.number],
     MemberUserIds: [...queue.memberUserIds],
     CallbackListId: queue.callbackListId ?? null,
+    TypeId: SERVICE_QUEUE_TYPE_ID,
+    Status: {
+      OpenStatus: status.openStatus,
+      QueueLength: status.queueLength,
+      MaxWaitTime: status.maxWaitSeconds,
+      OngoingCalls: status.ongoingCalls,
+      FreeAgents: status.freeAgents,
+      ServingAgents: status.servingAgents,
+      AgentsOnWrapUp: status.agentsOnWrapUp,
+    },
   };
 }
 

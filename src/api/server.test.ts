@@ -28,6 +28,8 @@ describe('service discovery', () => {
         username: 'a@example.com',
         apiEndpoint: api().baseUrl,
         uiEndpoint: api().baseUrl,
+        authority: api().baseUrl,
+        basicAuthEndpoint: api().baseUrl,
       },
     ]);
     expect(api().baseUrl.endsWith('/')).toBe(true);
@@ -73,7 +75,7 @@ describe('authentication', () => {
     expect(firstKey.length).toBeGreaterThanOrEqual(40);
     expect(first.headers.get('cache-control')).toBe('no-store');
 
-    const stored = await api().credentials.listSecretKeyHashes(c.userId);
+    const stored = (await api().credentials.listSecretKeys(c.userId)).map((key) => key.keyHash);
     expect(stored).toHaveLength(2);
     for (const hash of stored) {
       expect(hash).toMatch(/^scrypt\$16384\$8\$1\$/);
@@ -82,6 +84,7 @@ describe('authentication', () => {
     }
     expect(await verifySecretKey(secondKey, stored[0]!)).toBe(true);
     expect(stored[0]).not.toBe(stored[1]);
+    expect(asRecord(second.body).KeyId).toBe((await api().credentials.listSecretKeys(c.userId))[0]!.keyId);
 
     for (const key of [firstKey, secondKey]) {
       const me = await request(api().baseUrl, '/users/me', {
@@ -156,6 +159,7 @@ describe('directory', () => {
       Extension: '1001',
       Number: '+358401000001',
       Role: 'Agent',
+      OrganizationID: api().directory.organizationId,
     });
     expect(JSON.stringify(response.body)).not.toContain('secret-a');
   });
@@ -196,6 +200,17 @@ describe('directory', () => {
       Numbers: ['+35810100100'],
       MemberUserIds: support.memberUserIds,
       CallbackListId: support.callbackListId,
+      TypeId: 4,
+      // Without call control (no agent desk) the live counts are zeros; no opening hours: open.
+      Status: {
+        OpenStatus: 1,
+        QueueLength: 0,
+        MaxWaitTime: 0,
+        OngoingCalls: 0,
+        FreeAgents: 0,
+        ServingAgents: 0,
+        AgentsOnWrapUp: 0,
+      },
     });
     const lists = asRecords((await api().get('/callbacklists', 'nobody@example.com')).body);
     expect(lists.map((list) => list.Name).sort()).toEqual(['Sales callbacks', 'Support callbacks']);

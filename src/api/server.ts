@@ -12,7 +12,14 @@
  *
  * `createApiServer(deps)` is a complete Fastify instance (API routes, JSON 404s), ready to `listen`;
  * `apiPlugin` mounts the same into an existing instance created with
- * `routerOptions: { ignoreTrailingSlash: true }` (EnreachAPI clients add a trailing '/').
+ * `routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true }` (EnreachAPI clients
+ * add a trailing '/', and some join URLs into `//authuser/...`).
+ *
+ * Tolerance that real clients of the EnreachAPI (ASP.NET) rely on: paths with and without a trailing
+ * slash and with doubled slashes, unknown query parameters ignored (logged at debug), an empty body
+ * with `Content-Type: application/json` taken as no body (Python `requests` sends one on DELETE),
+ * and a JSON 404 in the API's error format for unknown paths — for the whole host unless it has a
+ * not-found handler of its own.
  *
  * The API claims only its own paths (see ./README.md); `/`, `/sip` and `/webphone.js` stay free.
  */
@@ -22,6 +29,7 @@ import {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginAsync,
+  type FastifyReply,
   type FastifyRequest,
   fastify,
 } from 'fastify';
@@ -38,10 +46,11 @@ import { callRoutes } from './routes/calls.js';
 import type { RouteContext } from './routes/context.js';
 import { directoryRoutes } from './routes/directory.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { phonebookRoutes } from './routes/phonebook.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { apiBaseUrl } from './serialize.js';
 import type { ApiDeps } from './types.js';
-import { validatorCompiler } from './validation.js';
+import { ignoredQueryParameters, validatorCompiler } from './validation.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Bodies are a user name and a password at most. */
@@ -66,10 +75,50 @@ function trailingSlashIgnored(app: FastifyInstance): boolean {
   return config.routerOptions?.ignoreTrailingSlash === true || config.ignoreTrailingSlash === true;
 }
 
+function duplicateSlashesIgnored(app: FastifyInstance): boolean {
+  const config = app.initialConfig;
+  return config.routerOptions?.ignoreDuplicateSlashes === true || config.ignoreDuplicateSlashes === true;
+}
+
+/** Unknown query parameters are ignored (./validation.ts); which ones, for whoever debugs a client. */
+async function logIgnoredParameters(request: FastifyRequest): Promise<void> {
+  const ignored = ignoredQueryParameters(request.routeOptions.schema?.querystring, request.query);
+  if (ignored.length > 0) {
+    request.log.debug(
+      { parameters: ignored, url: request.routeOptions.url },
+      'unknown query parameters ignored',
+    );
+  }
+}
+
+/**
+ * The not-found handler: on a host whose router does not merge doubled slashes, a path with them
+ * is sent (308: same method and body) to the path without them; any other unknown path is the
+ * API's JSON 404.
+ */
+function notFoundHandler(mergesSlashes: boolean) {
+  return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const [path = '', query] = request.url.split(/\?(.*)/s, 2);
+    if (!mergesSlashes && path.includes('//')) {
+      const merged = path.replace(/\/{2,}/g, '/');
+      return reply.redirect(query === undefined ? merged : `${merged}?${query}`, 308);
+    }
+    return sendNoRoute(request, reply);
+  };
+}
+
 export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   if (!trailingSlashIgnored(app)) {
     // EnreachAPI clients call every path with and without a trailing '/'.
     throw new Error('apiPlugin needs a host created with routerOptions: { ignoreTrailingSlash: true }');
+  }
+  const mergesSlashes = duplicateSlashesIgnored(app);
+  try {
+    app.setNotFoundHandler(notFoundHandler(mergesSlashes));
+  } catch (error) {
+    // The host answers unknown paths itself (Fastify allows one handler per prefix): keep its own.
+    if (!(error instanceof Error && error.message.startsWith('Not found handler already set'))) throw error;
+    app.log.debug('apiPlugin: the host has its own not-found handler; unknown paths get its answer');
   }
   const auth = deps.auth ?? createHttpAuth(deps);
   const context: RouteContext = {
@@ -77,17 +126,32 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     records: deps.records,
     authenticator: auth.authenticator,
     ...(deps.callbacks === undefined ? {} : { callbacks: deps.callbacks }),
+    ...(deps.agents === undefined ? {} : { agents: deps.agents }),
     ...(deps.now === undefined ? {} : { now: deps.now }),
   };
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(sendHttpError);
+  // An empty JSON body is no body (and what the route needs from it is then missing): Python
+  // `requests` sends Content-Type: application/json and Content-Length: 0 on a DELETE.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   app.addHook('onRoute', (route) => {
     route.bodyLimit ??= BODY_LIMIT_BYTES;
   });
   app.addHook('onSend', jsonResponseHeaders);
   await app.register(authPlugin, { auth });
+  // Every route's, the extensions' too (they share the validator that ignores them).
+  app.addHook('preValidation', logIgnoredParameters);
   await app.register(swagger, swaggerOptions(apiBaseUrl(deps.directory.tenant)));
   await app.register(swaggerUi, {
     routePrefix: '/docs/ui',
@@ -102,6 +166,7 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
       discoveryRoutes,
       authUserRoutes,
       directoryRoutes,
+      phonebookRoutes,
       callRoutes,
       callbackRequestRoutes,
     ]) {
@@ -124,18 +189,18 @@ export const apiPlugin: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   });
 };
 
-/** A complete server: the API plugin plus JSON answers for unknown paths. Call `listen` on it. */
+/** A complete server: the API plugin, which answers unknown paths with JSON too. Call `listen` on it. */
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   // Widened so that the instance has the plain FastifyInstance type the platform composes with.
   const loggerInstance: FastifyBaseLogger = deps.logger ?? silentLogger;
   const app = fastify({
     loggerInstance,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     // Errors Fastify raises before routing (a malformed URL) get the API's error format too.
     frameworkErrors: (error, request, reply) => sendHttpError(error, request, reply),
   });
+  // The plugin sets the not-found handler (the API's JSON 404).
   app.register(apiPlugin, deps);
-  app.setNotFoundHandler(sendNoRoute);
   app.setErrorHandler(sendHttpError);
   return app;
 }

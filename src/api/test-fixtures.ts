@@ -25,7 +25,7 @@ import type {
   UserCallEvent,
   UserCallEventQuery,
 } from '../records/types.js';
-import type { CredentialStore } from './credentials/index.js';
+import type { CredentialStore, NewSecretKey, StoredSecretKey } from './credentials/index.js';
 import { createApiServer } from './server.js';
 import type { ApiDeps } from './types.js';
 
@@ -462,16 +462,53 @@ export class InMemoryRecords implements RecordReader {
 }
 
 export class InMemoryCredentials implements CredentialStore {
-  readonly saved = new Map<string, Array<{ keyHash: string; createdMs: number }>>();
+  /** Every user's keys, newest first. */
+  readonly saved = new Map<string, StoredSecretKey[]>();
+  readonly passwordHashes = new Map<string, string>();
 
-  async saveSecretKeyHash(userId: string, keyHash: string, createdMs: number): Promise<void> {
-    const keys = this.saved.get(userId) ?? [];
-    keys.unshift({ keyHash, createdMs });
-    this.saved.set(userId, keys);
+  async saveSecretKey(key: NewSecretKey): Promise<void> {
+    const keys = this.saved.get(key.userId) ?? [];
+    keys.unshift({ ...key, lastUsedMs: null });
+    this.saved.set(key.userId, keys);
   }
 
-  async listSecretKeyHashes(userId: string): Promise<string[]> {
-    return (this.saved.get(userId) ?? []).map((key) => key.keyHash);
+  async listSecretKeys(userId: string): Promise<StoredSecretKey[]> {
+    return (this.saved.get(userId) ?? []).map((key) => ({ ...key }));
+  }
+
+  async findSecretKeyCandidates(userId: string, lookup: string): Promise<StoredSecretKey[]> {
+    return (await this.listSecretKeys(userId)).filter((key) => key.lookup === lookup || key.lookup === null);
+  }
+
+  async markSecretKeyUsed(keyId: string, usedMs: number, lookup: string): Promise<void> {
+    for (const keys of this.saved.values()) {
+      for (const key of keys) {
+        if (key.keyId !== keyId) continue;
+        key.lastUsedMs = usedMs;
+        key.lookup = lookup;
+      }
+    }
+  }
+
+  async deleteSecretKey(userId: string, keyId: string): Promise<boolean> {
+    const keys = this.saved.get(userId) ?? [];
+    const kept = keys.filter((key) => key.keyId !== keyId);
+    this.saved.set(userId, kept);
+    return kept.length < keys.length;
+  }
+
+  async deleteSecretKeys(userId: string): Promise<number> {
+    const count = this.saved.get(userId)?.length ?? 0;
+    this.saved.delete(userId);
+    return count;
+  }
+
+  async getPasswordHash(userId: string): Promise<string | undefined> {
+    return this.passwordHashes.get(userId);
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
+    this.passwordHashes.set(userId, passwordHash);
   }
 }
 

@@ -1,4 +1,5 @@
 /** Types of the REST API package: what it is built from and how it is tuned. */
+
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Directory } from '../config/types.js';
@@ -8,6 +9,7 @@ import type { RecordingTokens } from '../recordings/token.js';
 import type { CallbackRequestStore, RecordReader } from '../records/types.js';
 import type { HttpAuth } from './auth-plugin.js';
 import type { CredentialStore } from './credentials/index.js';
+import type { AgentDesk } from './routes/context.js';
 
 /** A token bucket: `capacity` tokens at most, `refillPerSecond` added back per second. */
 export interface BucketConfig {
@@ -48,15 +50,15 @@ export interface ApiDeps {
    * by `<dataDir>/recording-token.key` (src/recordings/README.md).
    */
   recordings?: RecordingApiDeps;
+  /**
+   * Agents' availability, queue serving and wrap-up, and the queues' live status
+   * (src/calls/agent-service.ts): the agent routes and `/queues` Status are served with it.
+   */
+  agents?: AgentDesk;
   logger?: Logger;
   /** Epoch milliseconds; injectable so that throttling and key expiry can be tested. */
   now?: () => number;
   rateLimits?: Partial<RateLimits>;
-  /**
-   * How many of a user's newest secret keys are accepted (each POST /authuser mints one).
-   * Default 10.
-   */
-  maxActiveKeysPerUser?: number;
   /** How long a verified secret key is remembered before it is checked against the store again. Default 60 000. */
   verifiedKeyCacheMs?: number;
   /**

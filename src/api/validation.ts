@@ -5,9 +5,10 @@
  * a plain `schema.safeParse` cannot do:
  *
  * - parameter names match case-insensitively (clients write `userids`, `UserIds` and `UserIDs`);
- * - an unknown or repeated parameter is a 400 rather than silently ignored, because an ignored
- *   filter returns more than the integration asked for (a `z.looseObject` schema lets unknown
- *   parameters through, for endpoints that have always ignored them);
+ * - an unknown query parameter is ignored, as the EnreachAPI (ASP.NET) does — real clients send
+ *   extras (./server.ts logs them at debug) —, but a known one with a bad value, or repeated, is a
+ *   400; an unknown body field is a 400 (a misspelt field of a write must not be lost silently;
+ *   a `z.looseObject` schema lets unknown fields through);
  * - id-list parameters may be repeated and comma-separated;
  * - a failure is a 400 whose `Parameter` and message name the parameter as the schema spells it.
  */
@@ -43,7 +44,7 @@ export function parseParameters<S extends z.ZodObject>(
     for (const [key, value] of Object.entries(raw)) {
       const name = canonical.get(key.toLowerCase());
       if (name === undefined) {
-        if (loose) continue;
+        if (loose || where === 'query') continue;
         const accepted = names.length === 0 ? 'none' : names.join(', ');
         const what = where === 'body' ? 'field' : 'parameter';
         throw unknownParameter(key, `Unknown ${what} ${quoteValue(key)}; this endpoint accepts: ${accepted}`);
@@ -77,6 +78,13 @@ export function parseParameters<S extends z.ZodObject>(
 }
 
 const isDefined = (value: unknown): boolean => value !== undefined;
+
+/** The query parameters of a request that its route's schema does not know (ignored, see above). */
+export function ignoredQueryParameters(schema: unknown, query: unknown): string[] {
+  if (!(schema instanceof z.ZodObject) || typeof query !== 'object' || query === null) return [];
+  const known = new Set(Object.keys(schema.shape).map((name) => name.toLowerCase()));
+  return Object.keys(query).filter((key) => !known.has(key.toLowerCase()));
+}
 
 function isListParameter(schema: z.ZodType | undefined): boolean {
   if (schema === undefined) return false;

@@ -1,11 +1,36 @@
 /**
- * Who can take a queue call right now. A member is offered a call only when registered, not on
- * another call (ringing or connected), and not in wrap-up after a previous service call. Every
- * change that can make someone available is announced so that waiting calls are re-evaluated at
- * once instead of by polling.
+ * Who can take a queue call right now. A member is offered a call of a queue only when
+ * `Available` (DESIGN.md §11), serving that queue, registered, not on another call (ringing or
+ * connected), and not in wrap-up after a previous service call. Every change that can make
+ * someone available is announced so that waiting calls are re-evaluated at once instead of by
+ * polling.
+ *
+ * This is the live, in-memory picture. Availability and serving are changed — persisted,
+ * journaled, and their `EndTime`s kept — by `AgentService` (./agent-service.ts), which applies
+ * each change here.
  */
 import type { Directory, User } from '../config/types.js';
+import type { Availability } from '../journal/types.js';
 import type { LocationService } from '../sip/registrar.js';
+
+export type { Availability } from '../journal/types.js';
+
+/** A user's availability as set (DESIGN.md §11); the default is Available, never modified. */
+export interface AvailabilityState {
+  availability: Availability;
+  note: string | null;
+  /** Back to Available automatically at this time (epoch ms). */
+  endTimeMs: number | null;
+  /** When it was last set; null when never. */
+  modifiedMs: number | null;
+}
+
+export const DEFAULT_AVAILABILITY: Readonly<AvailabilityState> = Object.freeze({
+  availability: 'Available',
+  note: null,
+  endTimeMs: null,
+  modifiedMs: null,
+});
 
 export class AgentStates {
   /** userId → number of legs (ringing or connected) the user is on. */
@@ -15,6 +40,10 @@ export class AgentStates {
   /** userId → epoch ms since which the user has been idle (for longest-idle). */
   private readonly idleSince = new Map<string, number>();
   private readonly wrapUpTimers = new Map<string, NodeJS.Timeout>();
+  /** userId → availability, for users whose availability was ever set. */
+  private readonly availabilities = new Map<string, AvailabilityState>();
+  /** `${userId} ${queueId}` of memberships switched off (serving is on unless switched off). */
+  private readonly notServing = new Set<string>();
   private readonly listeners = new Set<(userId: string) => void>();
   private readonly startedAtMs: number;
 
@@ -35,6 +64,12 @@ export class AgentStates {
     return this.location.isRegistered(user.extension);
   }
 
+  /** Whether the user (by id) has a registered device. */
+  isRegisteredId(userId: string): boolean {
+    const user = this.directory.userById(userId);
+    return user !== undefined && this.isRegistered(user);
+  }
+
   isBusy(userId: string): boolean {
     return (this.activeLegs.get(userId) ?? 0) > 0;
   }
@@ -43,11 +78,51 @@ export class AgentStates {
     return (this.wrapUpUntil.get(userId) ?? 0) > this.now();
   }
 
-  /** Registered, not on a call, not in wrap-up. */
+  /** When the user's wrap-up ends (epoch ms), or null when not in wrap-up. */
+  wrapUpEndsAtMs(userId: string): number | null {
+    const until = this.wrapUpUntil.get(userId) ?? 0;
+    return until > this.now() ? until : null;
+  }
+
+  availabilityOf(userId: string): AvailabilityState {
+    return this.availabilities.get(userId) ?? DEFAULT_AVAILABILITY;
+  }
+
+  /** Set a user's availability (AgentService has persisted and journaled it). */
+  setAvailability(userId: string, state: AvailabilityState): void {
+    const before = this.availabilityOf(userId).availability;
+    this.availabilities.set(userId, { ...state });
+    if (state.availability === 'Available' && before !== 'Available') this.announce(userId);
+  }
+
+  isServing(userId: string, queueId: string): boolean {
+    return !this.notServing.has(`${userId} ${queueId}`);
+  }
+
+  /** Switch a member's serving of one queue (AgentService has persisted and journaled it). */
+  setServing(userId: string, queueId: string, serving: boolean): void {
+    const key = `${userId} ${queueId}`;
+    const was = !this.notServing.has(key);
+    if (serving) this.notServing.delete(key);
+    else this.notServing.add(key);
+    if (serving && !was) this.announce(userId);
+  }
+
+  /** Registered, Available, not on a call, not in wrap-up: may be offered a queue call. */
   isAvailable(userId: string): boolean {
     const user = this.directory.userById(userId);
     if (!user) return false;
-    return this.isRegistered(user) && !this.isBusy(userId) && !this.isInWrapUp(userId);
+    return (
+      this.availabilityOf(userId).availability === 'Available' &&
+      this.isRegistered(user) &&
+      !this.isBusy(userId) &&
+      !this.isInWrapUp(userId)
+    );
+  }
+
+  /** `isAvailable` and serving the queue: may be offered this queue's call now. */
+  canTake(userId: string, queueId: string): boolean {
+    return this.isServing(userId, queueId) && this.isAvailable(userId);
   }
 
   idleSinceMs(userId: string): number {
@@ -75,6 +150,16 @@ export class AgentStates {
       this.wrapUpTimers.set(userId, timer);
     }
     if (count <= 0) this.announce(userId);
+  }
+
+  /** End the user's wrap-up now ("end wrap-up now"). Returns whether they were in wrap-up. */
+  endWrapUp(userId: string): boolean {
+    const was = this.isInWrapUp(userId);
+    this.wrapUpUntil.delete(userId);
+    clearTimeout(this.wrapUpTimers.get(userId));
+    this.wrapUpTimers.delete(userId);
+    if (was) this.announce(userId);
+    return was;
   }
 
   /** Listen for "this user may have become available". */

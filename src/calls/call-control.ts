@@ -51,6 +51,11 @@ export interface CallControlOptions {
   media?: MediaEngine;
   /** What the engine plays: queue audio defaults, prompts, hold music (DESIGN.md §9). */
   audio?: CallAudioSettings;
+  /**
+   * The live agent states (availability, serving, wrap-up): the platform makes them first, so that
+   * `AgentService` restores what was set before the first call; made here when not given.
+   */
+  agents?: AgentStates;
 }
 
 /** The audio call control has the media engine play, besides each queue's own configuration. */
@@ -63,6 +68,8 @@ export interface CallAudioSettings {
   holdMusic?: string;
   /** Before a waiting call is hung up after its queue's maxWaitSeconds. */
   goodbyePrompt?: string;
+  /** To a caller of a closed queue (opening hours), before the platform hangs up. */
+  closedPrompt?: string;
   /** The file to hand the engine for a configured one (an evenly paced copy, see src/media/engine-audio.ts). */
   playable?(file: string): string;
 }
@@ -82,7 +89,7 @@ export class CallControl {
     this.logger = opts.logger ?? silentLogger;
     this.stack = opts.userAgent.stack;
     const now = opts.now ?? Date.now;
-    this.agents = new AgentStates(opts.directory, opts.location, now);
+    this.agents = opts.agents ?? new AgentStates(opts.directory, opts.location, now);
     this.services = {
       stack: this.stack,
       directory: opts.directory,
@@ -102,6 +109,7 @@ export class CallControl {
       prompts: opts.audio?.prompts,
       holdMusic: opts.audio?.holdMusic,
       goodbyePrompt: opts.audio?.goodbyePrompt,
+      closedPrompt: opts.audio?.closedPrompt,
       playable: opts.audio?.playable,
       queuePosition: (call) => this.queuePosition(call),
       findLegByDialog: (sipCallId, tag, otherTag) => {

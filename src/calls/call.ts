@@ -4,6 +4,7 @@
  * `callId` for its whole life, whatever legs, queues and allocations it goes through.
  */
 import { randomUUID } from 'node:crypto';
+import { isOpenAt } from '../config/opening-hours.js';
 import type { Directory, Queue, QueueAudio, User } from '../config/types.js';
 import type {
   AllocationRejectReason,
@@ -97,6 +98,8 @@ export interface CallServices {
   holdMusic?: string;
   /** Played before the platform hangs up a call that waited longer than its queue's maxWaitSeconds. */
   goodbyePrompt?: string;
+  /** Played to a caller of a closed queue (opening hours) before the platform hangs up. */
+  closedPrompt?: string;
   /** The leg of any live call whose dialog has this SIP Call-ID and these two tags (either order). */
   findLegByDialog?(
     sipCallId: string,
@@ -295,8 +298,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   private lastCallerSdp?: Buffer;
   /** A re-INVITE of ours to the caller is in progress (the caller's own gets 491). */
   private reinvitingCaller = false;
-  /** The caller exceeded the queue's max wait and hears the goodbye before the platform hangs up. */
-  private leavingAfterMaxWait = false;
+  /**
+   * The queue is done with the caller, who hears a parting prompt (max wait's goodbye, a closed
+   * queue's prompt) before the platform hangs up: hanging up meanwhile ends the call Unavailable.
+   */
+  private hearingPartingPrompt = false;
 
   /** The tag and via-branch of the queue's silent party in the media engine. */
   private get queueTag(): string {
@@ -542,12 +548,29 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   // ---- routing outcomes ------------------------------------------------------------------------
 
-  /** A direct call to a user: every device rings; 480 when none is registered. */
+  /**
+   * A direct call to a user: every device rings; 480 when none is registered. A user who is
+   * DoNotDisturb is not rung: 486 Busy Here, or 480 when the user's `dndResponse` says so. (Busy
+   * and OffWork users still get direct calls: availability is about queue calls.)
+   */
   routeToUser(user: User): void {
     this.begin({ kind: 'user', userId: user.userId });
+    const refusal = this.doNotDisturb(user);
+    if (refusal) {
+      this.fail(refusal.status, refusal.reason, refusal.phrase);
+      return;
+    }
     const leg = this.placeUserLeg(user);
     if (!leg) this.fail(480, 'Unavailable', 'Temporarily Unavailable');
     else this.startRingTimer();
+  }
+
+  /** How a call to `user` is refused while the user is DoNotDisturb; undefined when they are not. */
+  private doNotDisturb(user: User): { status: number; reason: CallEndReason; phrase: string } | undefined {
+    if (this.services.agents.availabilityOf(user.userId).availability !== 'DoNotDisturb') return undefined;
+    return user.dndResponse === 'unavailable'
+      ? { status: 480, reason: 'Unavailable', phrase: 'Temporarily Unavailable (Do Not Disturb)' }
+      : { status: 486, reason: 'Busy', phrase: 'Busy Here (Do Not Disturb)' };
   }
 
   routeToTrunk(target: InviteTarget): void {
@@ -564,10 +587,49 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     timer.unref();
   }
 
-  /** An inbound service call: the caller waits in the queue and hears ringing. */
+  /** An inbound service call: the caller waits in the queue (or, when it is closed, is refused). */
   routeToQueue(queue: Queue): void {
     this.begin({ kind: 'queue', queueId: queue.queueId }, { queueId: queue.queueId });
+    if (!isOpenAt(queue.openingHours, this.services.now())) {
+      this.refuseClosed(queue);
+      return;
+    }
     this.enterQueue(queue);
+  }
+
+  /**
+   * The queue's opening hours say closed: the call never waits (QueueLeft `ScheduleClosed`, the
+   * service call's detail 102 QueueScheduleClosed). With a media engine the queue answers the
+   * caller, who hears the closed prompt, then the platform hangs up (BYE with Reason 480); without
+   * one (or with `ringWhileWaiting`, or when the engine fails) the caller gets 480.
+   */
+  private refuseClosed(queue: Queue): void {
+    this.append({ type: 'QueueLeft', callId: this.callId, queueId: queue.queueId, reason: 'ScheduleClosed' });
+    const closed = (): void => this.fail(480, 'Unavailable', 'Temporarily Unavailable (queue closed)');
+    const prompt = this.services.closedPrompt;
+    const audio = this.audioOf(queue);
+    if (!this.media || !prompt || audio?.ringWhileWaiting || !this.callerLeg.pending) {
+      closed();
+      return;
+    }
+    // Queued without a queue session: the caller is answered and hears a prompt, nothing waits.
+    this.state = 'queued';
+    this.hearingPartingPrompt = true;
+    this.answerByQueue(queue, 'closed', 0).then(
+      (answered) => {
+        if (this.state === 'ended') return;
+        if (!answered || !this.media) {
+          closed();
+          return;
+        }
+        this.waitingAudio ??= new Playlist(this.playlistServices(), this.callerLeg.callLegId);
+        this.waitingAudio.start({
+          once: [{ file: prompt, audio: 'closed', queueId: queue.queueId }],
+          onFinished: closed,
+        });
+      },
+      (err: unknown) => this.mediaFailed(err, this.callerLeg, 'queue answer (closed)'),
+    );
   }
 
   /**
@@ -594,8 +656,13 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     }
     const audio = this.audioOf(queue);
     if (this.media && audio && !audio.ringWhileWaiting && this.callerLeg.pending) {
-      this.answerForQueue(queue, audio).then(startAllocating, (err: unknown) =>
-        this.mediaFailed(err, this.callerLeg, 'queue answer'),
+      this.answerByQueue(queue, 'waiting', audioDurationMs(audio.greeting)).then(
+        (answered) => {
+          if (answered) this.playWaitingAudio(queue, audio);
+          else if (this.state === 'queued' && this.callerLeg.pending) this.callerLeg.provisional(180);
+          startAllocating();
+        },
+        (err: unknown) => this.mediaFailed(err, this.callerLeg, 'queue answer'),
       );
       return;
     }
@@ -607,9 +674,15 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
    * Answer the caller for the queue: the engine pairs the caller with a silent party of the
    * queue's (its answer takes the audio on a discard port, and the caller's media is blocked
    * while it waits), and the caller gets the engine's SDP in a 200 OK — with the call's
-   * identifiers, as every answer. Then the queue's audio plays to the caller.
+   * identifiers, as every answer, and `X-Queue-State` (`waiting`, or `closed` for a closed queue's
+   * prompt). Resolves true once answered (then the caller may hear audio); false when the engine
+   * could not be reached (the call goes on signalling-only) or the caller went away meanwhile.
    */
-  private async answerForQueue(queue: Queue, audio: QueueAudio): Promise<void> {
+  private async answerByQueue(
+    queue: Queue,
+    queueState: 'waiting' | 'closed',
+    greetingMs: number,
+  ): Promise<boolean> {
     const media = this.media!;
     const { callId } = this;
     const callerLegId = this.callerLeg.callLegId;
@@ -626,11 +699,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       if (!this.anchored && isMediaError(err) && UNREACHABLE.has(err.code)) {
         this.services.logger.error(
           { err, callId },
-          'call: media engine unreachable; this queue call waits with ringing, signalling-only',
+          'call: media engine unreachable; this queue call goes on signalling-only',
         );
         this.media = undefined;
-        this.callerLeg.provisional(180);
-        return;
+        return false;
       }
       throw err;
     }
@@ -645,13 +717,13 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     });
     await media.blockMedia(callId, callerLegId, true);
     // The caller may have gone while the engine answered.
-    if (this.state !== 'queued' || !this.callerLeg.pending) return;
+    if (this.state !== 'queued' || !this.callerLeg.pending) return false;
     this.callerLeg.responseHeaders = [
       ...this.callerLeg.responseHeaders,
       [CALL_HEADERS.queueId, queue.queueId],
       [CALL_HEADERS.queueName, queue.name],
-      [CALL_HEADERS.queueState, 'waiting'],
-      [CALL_HEADERS.queueGreetingMs, String(Math.round(audioDurationMs(audio.greeting)))],
+      [CALL_HEADERS.queueState, queueState],
+      [CALL_HEADERS.queueGreetingMs, String(Math.round(greetingMs))],
     ];
     this.callerLeg.answer(this.sdpToCaller(answer), 'application/sdp', this.services.now());
     this.answeredByQueue = true;
@@ -659,7 +731,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.append({ type: 'QueueAnswered', callId, callLegId: callerLegId, queueId: queue.queueId });
     this.services.dialogs.bind(this.callerLeg);
     this.startLivenessProbe();
-    this.playWaitingAudio(queue, audio);
+    return true;
   }
 
   /** The queue's greeting once, a position announcement if configured, then its music in a loop. */
@@ -746,7 +818,12 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const overflow = queue.overflowTarget
       ? this.services.directory.queueByReference(queue.overflowTarget)
       : undefined;
-    if (overflow && overflow.queueId !== queue.queueId) {
+    // A closed overflow queue takes no calls: the call leaves as if there were none.
+    if (
+      overflow &&
+      overflow.queueId !== queue.queueId &&
+      isOpenAt(overflow.openingHours, this.services.now())
+    ) {
       this.append({
         type: 'QueueLeft',
         callId: this.callId,
@@ -766,7 +843,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const goodbye = this.services.goodbyePrompt;
     if (this.answeredByQueue && this.waitingAudio && goodbye) {
       // The caller hears why the call ends, then the platform hangs up.
-      this.leavingAfterMaxWait = true;
+      this.hearingPartingPrompt = true;
       this.waitingAudio.start({
         once: [{ file: goodbye, audio: 'goodbye', queueId: queue.queueId }],
         onFinished: () => this.fail(480, 'Unavailable', 'Temporarily Unavailable'),
@@ -1204,7 +1281,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     if (this.state === 'queued' && leg === this.callerLeg) {
       // A caller the queue answered hangs up while waiting: they gave up, as a CANCEL would say.
       this.abandonSetup('CallerHungUp', 'SIP;cause=487;text="Caller hung up"', 'CallerCancelled');
-      this.finish(200, this.leavingAfterMaxWait ? 'Unavailable' : 'CallerCancelled', 'CallerHangup');
+      this.finish(200, this.hearingPartingPrompt ? 'Unavailable' : 'CallerCancelled', 'CallerHangup');
       return;
     }
     this.hangup(leg, leg === this.callerLeg ? 'CallerHangup' : 'CalleeHangup', 200);
@@ -1495,6 +1572,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       refuse(403, 'Forbidden (only the party that answered may transfer the caller to a queue)');
       return;
     }
+    if (target.kind === 'queue' && !isOpenAt(target.queue.openingHours, this.services.now())) {
+      refuse(480, 'Temporarily Unavailable (queue closed)');
+      return;
+    }
     tx.respond(stack.createResponse(request, 202, 'Accepted'));
     this.append({
       type: 'TransferRequested',
@@ -1532,6 +1613,11 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     const remainingTag =
       remaining === this.callerLeg ? this.tagOf(remaining) : `${remaining.callLegId}.${this.legs.size}`;
     transfer.remainingTag = remainingTag;
+    const refusal = target.kind === 'user' ? this.doNotDisturb(target.user) : undefined;
+    if (refusal) {
+      this.transferFailed(refusal.status, refusal.phrase);
+      return;
+    }
     const transferLeg = this.placeTransferLeg(target, where, { party: remaining, tag: remainingTag });
     if (!transferLeg) {
       this.transferFailed(480, 'Temporarily Unavailable');

@@ -7,7 +7,8 @@
  * - ring-all: every available member at once; the first to answer wins and the others are
  *   CANCELled with Reason "OtherConnected".
  *
- * A member who is unregistered, busy or in wrap-up is skipped. When nobody can be offered the call
+ * A member who is not Available (DESIGN.md §11), not serving this queue, unregistered, busy or in
+ * wrap-up is skipped (`AgentStates.canTake`). When nobody can be offered the call
  * it waits, and is re-evaluated whenever a member may have become available. A member offered
  * the call again (a one-member queue after a decline) gets a new leg: new CallLegId, new INVITE.
  */
@@ -74,7 +75,7 @@ export class QueueSession {
     if (!this.active || this.retryTimer) return;
     if (this.queue.strategy === 'ring-all') {
       for (const userId of this.queue.memberUserIds) {
-        if (this.isPendingFor(userId) || !this.agents.isAvailable(userId)) continue;
+        if (this.isPendingFor(userId) || !this.agents.canTake(userId, this.queue.queueId)) continue;
         this.offerTo(userId);
       }
       return;
@@ -106,7 +107,7 @@ export class QueueSession {
     for (let i = 0; i < members.length; i++) {
       const index = (this.cursor + i) % members.length;
       const userId = members[index]!;
-      if (this.agents.isAvailable(userId)) {
+      if (this.agents.canTake(userId, this.queue.queueId)) {
         this.cursor = index + 1;
         return userId;
       }
@@ -118,7 +119,7 @@ export class QueueSession {
     let best: string | undefined;
     let bestIdle = Number.POSITIVE_INFINITY;
     for (const userId of this.queue.memberUserIds) {
-      if (!this.agents.isAvailable(userId)) continue;
+      if (!this.agents.canTake(userId, this.queue.queueId)) continue;
       // Prefer members not yet tried this round so that a decline passes the call on.
       const idle = this.agents.idleSinceMs(userId) + (this.offeredThisRound.has(userId) ? 1e15 : 0);
       if (idle < bestIdle) {

@@ -3,6 +3,7 @@
  * tenant is immutable while the platform runs. When a hand-built tenant (tests) has duplicates the
  * first entity wins, as it does in the loader's own reference resolution.
  */
+import { deriveOrganizationId } from './load.js';
 import type { CallbackList, Directory, Queue, Tenant, Trunk, User } from './types.js';
 
 /** Numbers match with and without a leading '+'. */
@@ -52,6 +53,7 @@ export function createDirectory(tenant: Tenant): Directory {
 
   return {
     tenant,
+    organizationId: deriveOrganizationId(tenant.domain),
     userById: (userId: string): User | undefined => usersById.get(userId.toLowerCase()),
     userByUsername: (username: string): User | undefined => usersByUsername.get(username.toLowerCase()),
     userByExtension: (extension: string): User | undefined => usersByExtension.get(extension),

@@ -13,6 +13,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { v5 as uuidv5 } from 'uuid';
 import { type Document, isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { resolveClassificationSchemas } from '../classification/config.js';
 import { AudioFileError, probeAudioFile } from '../media/audio-file.js';
 import { builtinAudio } from '../media/prompts.js';
 import { ConfigError, type ConfigProblem, type ConfigProblemCode } from './errors.js';
@@ -47,6 +48,14 @@ export function deriveQueueId(name: string): string {
 
 export function deriveCallbackListId(name: string): string {
   return uuidv5(`callbacklist:${name}`, SWITCHBOARD_ID_NAMESPACE);
+}
+
+/**
+ * The tenant's one organization (`OrganizationID` of users on the REST API): UUID v5 of
+ * `organization:<domain lowercased>`, stable for as long as the domain is.
+ */
+export function deriveOrganizationId(domain: string): string {
+  return uuidv5(`organization:${domain.toLowerCase()}`, SWITCHBOARD_ID_NAMESPACE);
 }
 
 export interface LoadOptions {
@@ -253,6 +262,10 @@ function fieldNamesAt(path: readonly PathSegment[]): readonly string[] {
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'authThrottle')
     return FIELD_NAMES.sipAuthThrottle;
   if (path.length === 2 && path[0] === 'sip' && path[1] === 'tcp') return FIELD_NAMES.sipTcp;
+  if (path.length === 3 && path[0] === 'queues' && path[2] === 'openingHours')
+    return FIELD_NAMES.openingHours;
+  if (path.length === 4 && path[0] === 'queues' && path[2] === 'openingHours' && path[3] === 'weekly')
+    return FIELD_NAMES.weekdays;
   if (path.length === 2 && typeof path[1] === 'number') {
     switch (path[0]) {
       case 'users':
@@ -455,6 +468,7 @@ function resolveTenant(
       ...(entry.displayName != null ? { displayName: entry.displayName } : {}),
       role: entry.role,
       recordDirectCalls: entry.recordDirectCalls,
+      dndResponse: entry.dndResponse,
       grants: emptyGrants(),
     };
     users.push(user);
@@ -547,6 +561,7 @@ function resolveTenant(
       recordInbound: entry.recordInbound,
       recordOutbound: entry.recordOutbound,
       audio: queueAudio(entry, base),
+      ...(entry.openingHours != null ? { openingHours: entry.openingHours } : {}),
     };
     queues.push(queue);
     remember(queueByReference, entry.name, queueId, queue);
@@ -660,6 +675,14 @@ function resolveTenant(
       ? audioFile(file.audio.musicOnHold, ['audio', 'musicOnHold'], '')
       : undefined;
 
+  // Classification schemas name queues and callback lists: resolved once both are known.
+  const classification = resolveClassificationSchemas(file.classificationSchemas, {
+    queueIdByName: (name) => queueByReference.get(name.toLowerCase())?.queueId,
+    callbackListIdByName: (name) => listByReference.get(name.toLowerCase())?.callbackListId,
+  });
+  for (const problem of classification.problems)
+    report('INVALID_VALUE', ['classificationSchemas', ...problem.path], problem.message);
+
   const publicUrl = normalizePublicUrl(
     file.publicUrl ?? opts.defaultPublicUrl ?? publicUrlForPort(DEFAULT_HTTP_PORT),
   );
@@ -689,6 +712,7 @@ function resolveTenant(
     queues,
     callbackLists,
     trunks,
+    classificationSchemas: classification.schemas,
   };
 }
 

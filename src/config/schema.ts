@@ -6,7 +6,9 @@
  * ignored `allocationTimeoutSecond` would run a contact center with the wrong timeout.
  */
 import { z } from 'zod';
+import { classificationSchemasSchema } from '../classification/config.js';
 import { builtinAudio } from '../media/prompts.js';
+import { OPENING_HOURS_FIELDS, openingHoursSchema, WEEKDAYS } from './opening-hours.js';
 import type { GrantKind, QueueAudio, SipSettings } from './types.js';
 
 export const DEFAULT_DOMAIN = 'switchboard.local';
@@ -16,6 +18,8 @@ export const DEFAULT_ALLOCATION_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_WAIT_SECONDS = 120;
 export const DEFAULT_TRUNK_PORT = 5060;
 export const DEFAULT_TRUNK_TRANSPORT = 'udp';
+/** A direct call to a DoNotDisturb user is answered 486 Busy Here unless the user says `unavailable` (480). */
+export const DEFAULT_DND_RESPONSE = 'busy';
 /** Failed SIP authentications per source address (src/sip/auth-throttle.ts). */
 export const DEFAULT_SIP_AUTH_THROTTLE = { maxFailures: 10, windowSeconds: 60, cooldownSeconds: 300 };
 /** SIP over TCP/TLS connections: how many, and how long one may be idle, silent at first or stalled. */
@@ -194,6 +198,10 @@ export const userSchema = z.strictObject(
     permissions: z
       .array(permissionEntry, { error: whenPresent('expected a list of permissions') })
       .default([]),
+    /** What a direct call to the user gets while they are DoNotDisturb: 486 Busy Here or 480. */
+    dndResponse: z
+      .enum(['busy', 'unavailable'], { error: whenPresent('expected busy or unavailable') })
+      .default(DEFAULT_DND_RESPONSE),
   },
   { error: whenPresent('expected a mapping (one user)') },
 );
@@ -235,6 +243,8 @@ export const queueSchema = z.strictObject(
       .default(DEFAULT_ANNOUNCE_EVERY_SECONDS),
     whisper: audioPath('a whisper prompt').nullish(),
     ringWhileWaiting: z.boolean({ error: whenPresent('expected true or false') }).default(false),
+    /** When the queue takes calls (./opening-hours.ts); absent: always. */
+    openingHours: openingHoursSchema.nullish(),
   },
   { error: whenPresent('expected a mapping (one queue)') },
 );
@@ -392,6 +402,8 @@ export const tenantFileSchema = z.strictObject(
     queues: listOf(queueSchema, 'queues').default([]),
     callbackLists: listOf(callbackListSchema, 'callback lists').default([]),
     trunks: listOf(trunkSchema, 'trunks').default([]),
+    /** Call classification (src/classification/config.ts checks each entry). */
+    classificationSchemas: classificationSchemasSchema.default([]),
   },
   { error: whenPresent('expected a mapping with users, queues, callbackLists and trunks') },
 );
@@ -416,4 +428,6 @@ export const FIELD_NAMES = {
   queue: Object.keys(queueSchema.shape),
   callbackList: Object.keys(callbackListSchema.shape),
   trunk: Object.keys(trunkSchema.shape),
+  openingHours: OPENING_HOURS_FIELDS,
+  weekdays: WEEKDAYS,
 } as const;

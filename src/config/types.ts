@@ -3,8 +3,13 @@
  * are. Built from the YAML configuration of DESIGN.md §5 (or the built-in demo tenant) and
  * immutable while the platform runs.
  */
+import type { ClassificationSchema } from '../classification/types.js';
+
+import type { OpeningHours } from './opening-hours.js';
 
 export type Role = 'agent' | 'admin';
+/** What a direct call to a DoNotDisturb user gets: 486 Busy Here (`busy`) or 480 Temporarily Unavailable. */
+export type DndResponse = 'busy' | 'unavailable';
 /** The four kinds of grant of DESIGN.md §4, spelled as in the configuration file. */
 export type GrantKind = 'DirectCalls' | 'AgentCalls' | 'ServiceCalls' | 'CallbackList';
 export type QueueStrategy = 'sequential' | 'longest-idle' | 'ring-all';
@@ -37,6 +42,8 @@ export interface User {
   role: Role;
   /** Record this user's direct calls (made or received) when a media engine is available. */
   recordDirectCalls: boolean;
+  /** How direct calls are refused while the user is DoNotDisturb; absent (tenants built by hand): busy. */
+  dndResponse?: DndResponse;
   /** Explicit grants from configuration, resolved to ids (self-grants are implied, see permissions). */
   grants: Grants;
 }
@@ -81,6 +88,8 @@ export interface Queue {
   overflowTarget?: string;
   /** Absent in tenants built by hand: the defaults (`defaultQueueAudio()`). */
   audio?: QueueAudio;
+  /** When the queue takes calls (./opening-hours.ts); absent: always open. */
+  openingHours?: OpeningHours;
 }
 
 export interface CallbackList {
@@ -164,6 +173,8 @@ export interface Tenant {
   queues: Queue[];
   callbackLists: CallbackList[];
   trunks: Trunk[];
+  /** Call classification schemas (DESIGN.md §11); absent in tenants built by hand: none. */
+  classificationSchemas?: ClassificationSchema[];
   /** The configuration file this tenant was loaded from; absent for the built-in demo tenant. */
   sourcePath?: string;
 }
@@ -175,6 +186,8 @@ export interface Tenant {
  */
 export interface Directory {
   readonly tenant: Tenant;
+  /** The tenant's one organization (`OrganizationID` on the REST API), derived from its domain. */
+  readonly organizationId: string;
   userById(userId: string): User | undefined;
   /** REST login; case-insensitive. */
   userByUsername(username: string): User | undefined;

@@ -21,6 +21,29 @@ export interface QueueWire {
   MemberUserIds: string[];
 }
 
+/** `GET`/`POST /users/{id}/availability`. */
+export interface AvailabilityWire {
+  UserId: string;
+  Availability: 'Available' | 'Busy' | 'DoNotDisturb' | 'OffWork';
+  Note: string | null;
+  EndTime: string | null;
+  Modified: string | null;
+}
+
+/** One row of `GET`/`POST /users/{id}/queues`: a queue of the user and whether they serve it. */
+export interface UserQueueWire {
+  QueueId: string;
+  QueueName: string;
+  Serving: boolean;
+}
+
+/** `GET /users/{id}/wrapup`, `POST /users/{id}/wrapup/end`. */
+export interface WrapUpWire {
+  UserId: string;
+  InWrapUp: boolean;
+  EndTime: string | null;
+}
+
 /** One row of `GET /calls` (a user call event); `CallId` is the server's CallId. */
 export interface UserCallEventWire {
   CallId: string;
@@ -98,6 +121,24 @@ export class RestClient {
     const response = await fetch(url, {
       headers: { Authorization: this.authorization, 'X-Json-Serializer': '2' },
     });
+    return this.answer<T>(path, response);
+  }
+
+  /** POST a JSON body; the answer's body, or an HttpError with the API's message. */
+  async post<T>(path: string, body: unknown): Promise<T> {
+    const response = await fetch(this.url(path), {
+      method: 'POST',
+      headers: {
+        Authorization: this.authorization,
+        'Content-Type': 'application/json',
+        'X-Json-Serializer': '2',
+      },
+      body: JSON.stringify(body),
+    });
+    return this.answer<T>(path, response);
+  }
+
+  private async answer<T>(path: string, response: Response): Promise<T> {
     const text = await response.text();
     const body = text ? (JSON.parse(text) as unknown) : undefined;
     if (!response.ok) {

@@ -4,6 +4,7 @@
  * explorer (explorer.ts, with its sequence diagram in diagram.ts) and wire the page's forms to
  * them. Plain DOM, no framework.
  */
+import { startAgentStatus, stopAgentStatus } from './agent-status.js';
 import { type MeWire, RestClient } from './api-client.js';
 import { byId, errorText, showError } from './dom.js';
 import { connectExplorer, explore, loadRecent, runExplore } from './explorer.js';
@@ -30,6 +31,7 @@ async function signIn(email: string, password: string): Promise<void> {
   byId('session-user').textContent = sessionText(me);
   byId('softphone-identity').textContent = `sip:${me.Extension}@${sipDomain}`;
   void loadQueueChoices(rest, me);
+  startAgentStatus(rest, me);
   void loadRecent();
   // The softphone registers with the same password: a user's SIP and REST credentials are one.
   startSoftphone({
@@ -43,6 +45,7 @@ async function signIn(email: string, password: string): Promise<void> {
 
 /** Nothing is kept in the browser: reloading forgets the credentials. */
 function signOut(): void {
+  stopAgentStatus();
   stopSoftphone();
   location.reload();
 }

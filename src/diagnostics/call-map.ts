@@ -62,6 +62,7 @@ const AUDIO_LABEL: Record<AudioKind, string> = {
   position: 'position announcement',
   whisper: 'whisper',
   goodbye: 'goodbye',
+  closed: 'closed prompt',
   holdMusic: 'music on hold (held)',
 };
 

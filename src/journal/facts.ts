@@ -41,6 +41,7 @@ export const QueueLeaveReasonSchema = z.enum([
   'Overflow',
   'NoMembers',
   'Failed',
+  'ScheduleClosed', // the queue's opening hours say closed: the call never waited (detail 102)
 ]);
 
 export const CallEndReasonSchema = z.enum([
@@ -247,6 +248,7 @@ export const AudioKindSchema = z.enum([
   'position', // a position / expected-wait announcement
   'whisper', // the queue's whisper to the agent who answered, before connecting
   'goodbye', // before the platform hangs up a waiting call (max wait exceeded)
+  'closed', // a closed queue's prompt (opening hours), before the platform hangs up
   'holdMusic', // music to a party whose peer put the call on hold
 ]);
 
@@ -333,6 +335,63 @@ export const RecordingContinuedSchema = z.object({
   bEnginePorts: z.array(z.number().int()).optional(),
 });
 
+// ---------------------------------------------------------------------------------------------
+// Agent facts: what users (or the platform for them) changed about their readiness for queue
+// calls (src/calls/agent-service.ts). They belong to no call: their `callId` is the agent's
+// stream key `agent:<userId>` (`agentStreamKey`), so one agent's facts stay in order the way one
+// call's do, and readers that fold calls skip them (`isAgentFact`).
+
+/** DESIGN.md §11: only `Available` users are offered queue calls. */
+export const AvailabilitySchema = z.enum(['Available', 'Busy', 'DoNotDisturb', 'OffWork']);
+
+/** Why an agent's state changed: set through the REST API, or an `EndTime` that passed. */
+export const AgentChangeCauseSchema = z.enum(['Set', 'EndTimeReached']);
+
+const agentStreamKeySchema = z.string().startsWith('agent:');
+
+/** A user's availability is now `availability` (until `endTimeMs`, when given). */
+export const AvailabilityChangedSchema = z.object({
+  type: z.literal('AvailabilityChanged'),
+  callId: agentStreamKeySchema,
+  userId: z.string(),
+  availability: AvailabilitySchema,
+  note: z.string().optional(),
+  /** Back to Available automatically at this time. */
+  endTimeMs: z.number().optional(),
+  cause: AgentChangeCauseSchema,
+  /** Who set it (the user, or an admin); absent when the platform did (`EndTimeReached`). */
+  changedByUserId: z.string().optional(),
+});
+
+/** A member switched serving one queue on or off: a member not serving it is not offered its calls. */
+export const ServingChangedSchema = z.object({
+  type: z.literal('ServingChanged'),
+  callId: agentStreamKeySchema,
+  userId: z.string(),
+  queueId: z.string(),
+  serving: z.boolean(),
+  changedByUserId: z.string().optional(),
+});
+
+/** A user's wrap-up was ended before its time ("end wrap-up now"). */
+export const WrapUpEndedSchema = z.object({
+  type: z.literal('WrapUpEnded'),
+  callId: agentStreamKeySchema,
+  userId: z.string(),
+  changedByUserId: z.string().optional(),
+});
+
+const AGENT_FACT_TYPES: ReadonlySet<string> = new Set([
+  'AvailabilityChanged',
+  'ServingChanged',
+  'WrapUpEnded',
+]);
+
+/** The stream key (`callId` field) of an agent's facts. */
+export function agentStreamKey(userId: string): string {
+  return `agent:${userId}`;
+}
+
 /** Every fact of the current version. */
 export const JournalFactSchema = z.discriminatedUnion('type', [
   CallStartedSchema,
@@ -355,7 +414,19 @@ export const JournalFactSchema = z.discriminatedUnion('type', [
   TransferCompletedSchema,
   TransferFailedSchema,
   RecordingContinuedSchema,
+  AvailabilityChangedSchema,
+  ServingChangedSchema,
+  WrapUpEndedSchema,
 ]);
+
+type AnyFact = z.infer<typeof JournalFactSchema>;
+/** The agent facts: they belong to no call (see `agentStreamKey`). */
+export type AgentFact = Extract<AnyFact, { type: 'AvailabilityChanged' | 'ServingChanged' | 'WrapUpEnded' }>;
+
+/** Whether a fact is an agent's rather than a call's: call folds and record writers skip these. */
+export function isAgentFact(fact: AnyFact): fact is AgentFact {
+  return AGENT_FACT_TYPES.has(fact.type);
+}
 
 /** What version 1 left unspecified that upgrading needs: the routing of that time. */
 export interface LegacyRouting {

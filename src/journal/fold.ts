@@ -8,6 +8,7 @@
  * The state is plain JSON (post-processing persists it between batches), so every field is a
  * value or null, never undefined.
  */
+import { isAgentFact } from './facts.js';
 import type {
   AllocationRejectReason,
   CallEndCause,
@@ -167,6 +168,7 @@ export interface QueueEvent {
     | 'UserTransfer'
     | 'QueueOverflow'
     | 'QueueReject'
+    | 'QueueScheduleClosed'
     | 'CallDisconnect';
   queueId: string;
   callLegId: string | null;
@@ -226,6 +228,8 @@ function inferRejectReason(sipStatus: number, cause: LegEndCause): AllocationRej
  */
 export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] {
   const { fact } = entry;
+  // An agent's fact (availability, serving, wrap-up) belongs to no call: nothing to fold.
+  if (isAgentFact(fact)) return [];
   const t = entry.timeMs;
   const events: QueueEvent[] = [];
   state.lastSeq = entry.seq;
@@ -460,6 +464,8 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
         event('QueueOverflow', fact.queueId, fact.reason, t);
       } else if (fact.reason === 'NoMembers') {
         event('QueueReject', fact.queueId, fact.reason, t);
+      } else if (fact.reason === 'ScheduleClosed') {
+        event('QueueScheduleClosed', fact.queueId, null, t);
       }
       break;
     }
@@ -549,12 +555,16 @@ export function foldEntry(state: FoldedCall, entry: JournalEntry): QueueEvent[] 
   return events;
 }
 
-/** The stay ended without the call being answered or ending in it (overflow, max wait, no members). */
+/**
+ * The stay ended without the call being answered or ending in it (overflow, max wait, no members,
+ * a closed schedule — the caller may still hear a prompt, but the queue is done with the call).
+ */
 export function leftForElsewhere(visit: QueueVisit): boolean {
   return (
     visit.leftReason === 'Overflow' ||
     visit.leftReason === 'MaxWaitExceeded' ||
-    visit.leftReason === 'NoMembers'
+    visit.leftReason === 'NoMembers' ||
+    visit.leftReason === 'ScheduleClosed'
   );
 }
 

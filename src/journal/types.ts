@@ -6,8 +6,10 @@
 
 import type { z } from 'zod';
 import type {
+  AgentChangeCauseSchema,
   AllocationRejectReasonSchema,
   AudioKindSchema,
+  AvailabilitySchema,
   CallEndCauseSchema,
   CallEndReasonSchema,
   CallKindSchema,
@@ -30,6 +32,8 @@ export type LegEndCause = z.infer<typeof LegEndCauseSchema>;
 export type CallEndCause = z.infer<typeof CallEndCauseSchema>;
 export type CallRoute = z.infer<typeof CallRouteSchema>;
 export type AudioKind = z.infer<typeof AudioKindSchema>;
+export type Availability = z.infer<typeof AvailabilitySchema>;
+export type AgentChangeCause = z.infer<typeof AgentChangeCauseSchema>;
 export type JournalFact = z.infer<typeof JournalFactSchema>;
 export type JournalFactType = JournalFact['type'];
 /** The fact of one type, e.g. `FactOf<'LegEnded'>`. */

@@ -1,2 +1,2 @@
 export { createKyselyCredentialStore, openCredentialStore } from './kysely-store.js';
-export type { CredentialStore } from './types.js';
+export type { CredentialStore, NewSecretKey, StoredSecretKey } from './types.js';

@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   toWireOutboundCallbackCall,
   toWireOutboundServiceCall,
@@ -18,7 +18,14 @@ import type { IdScope, QueueOwnedQuery, RecordSelection, UserCallEvent } from '.
 import { callerOf } from '../auth-plugin.js';
 import { type OperationSpec, operation } from '../documentation.js';
 import { notFound } from '../errors.js';
-import { checkExplicitFilter, inScope, type SelectionParameters, scopeOf, toSelection } from '../filters.js';
+import {
+  checkExplicitFilter,
+  inScope,
+  inWindow,
+  type SelectionParameters,
+  scopeOf,
+  toSelection,
+} from '../filters.js';
 import {
   callbackOwnedQuery,
   callIdParams,
@@ -26,13 +33,15 @@ import {
   eventIdParams,
   noParameters,
   queueOwnedQuery,
+  transcriptIdParams,
 } from '../schemas.js';
 import type { RouteContext } from './context.js';
 
 const FILTERS =
   'Select with StartTime and EndTime, or with ModifiedAfter and ModifiedBefore (UTC, ' +
-  "'yyyy-MM-dd HH:mm:ss' or ISO-8601, at most 31 days apart), or with CallId alone. Parameter names " +
-  'are case-insensitive. Records are written by post-processing, so a call appears shortly after it happens.';
+  "'yyyy-MM-dd HH:mm:ss' or ISO-8601, at most 31 days apart), or with CallId — alone, or with a " +
+  'window: then only the records of that call in the window. Parameter names are case-insensitive; ' +
+  'unknown parameters are ignored. Records are written by post-processing, so a call appears shortly after it happens.';
 
 /** A record listing: HTTP Basic, a selection in the query, no path parameters. */
 const listing = <Q extends z.ZodObject>(
@@ -73,23 +82,38 @@ const byId = <P extends z.ZodObject>(
   errors: [400, 401, 404, 429],
 });
 
-/** Who owns a kind of record: the grant that shows it, the filter parameter, the owner's id. */
+/**
+ * Who owns a kind of record — the grant that shows it, the filter parameter, the owner's id — and
+ * its time (the one time windows select by).
+ */
 interface Ownership<T> {
   grant: 'ServiceCalls' | 'CallbackList';
   filter: 'QueueIDs' | 'CallbackListIDs';
   ownerOf(record: T): string;
+  timeOf(record: T): number;
 }
 
-const QUEUE_OWNED: Ownership<{ queueId: string }> = {
+type Timed = { timestampMs: number; modifiedMs: number };
+
+const SERVICE_CALLS: Ownership<{ queueId: string; arrivalTimeMs: number; modifiedMs: number }> = {
   grant: 'ServiceCalls',
   filter: 'QueueIDs',
   ownerOf: (record) => record.queueId,
+  timeOf: (record) => record.arrivalTimeMs,
 };
 
-const CALLBACK_LIST_OWNED: Ownership<{ callbackListId: string }> = {
+const OUTBOUND_SERVICE_CALLS: Ownership<{ queueId: string } & Timed> = {
+  grant: 'ServiceCalls',
+  filter: 'QueueIDs',
+  ownerOf: (record) => record.queueId,
+  timeOf: (record) => record.timestampMs,
+};
+
+const CALLBACK_LIST_OWNED: Ownership<{ callbackListId: string } & Timed> = {
   grant: 'CallbackList',
   filter: 'CallbackListIDs',
   ownerOf: (record) => record.callbackListId,
+  timeOf: (record) => record.timestampMs,
 };
 
 type OwnedQuery = SelectionParameters & {
@@ -102,7 +126,7 @@ type OwnedQuery = SelectionParameters & {
  * permission) or a callback list (outbound callback calls: its CallbackList permission); an
  * explicit filter naming an owner the caller may not see is a 403.
  */
-async function listOwned<T>(
+async function listOwned<T extends { modifiedMs: number }>(
   request: FastifyRequest & { query: OwnedQuery },
   ownership: Ownership<NoInfer<T>>,
   list: (selection: RecordSelection, owners: string[] | undefined, visible: IdScope) => Promise<T[]>,
@@ -111,10 +135,13 @@ async function listOwned<T>(
   const visible = scopeOf(callerOf(request), ownership.grant);
   const wanted = query[ownership.filter];
   checkExplicitFilter(ownership.filter, wanted, [visible]);
-  const records = await list(toSelection(query), wanted, visible);
+  const { selection, window } = toSelection(query);
+  const records = await list(selection, wanted, visible);
   return records.filter(
     (record) =>
-      inScope(visible, ownership.ownerOf(record)) && inScope(wanted ?? '*', ownership.ownerOf(record)),
+      inScope(visible, ownership.ownerOf(record)) &&
+      inScope(wanted ?? '*', ownership.ownerOf(record)) &&
+      inWindow(window, ownership.timeOf(record), record.modifiedMs),
   );
 }
 
@@ -141,7 +168,7 @@ export const callRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { rec
     async (request) => {
       const caller = callerOf(request);
       const { query } = request;
-      const selection = toSelection(query);
+      const { selection, window } = toSelection(query);
       const direct = scopeOf(caller, 'DirectCalls');
       const agent = scopeOf(caller, 'AgentCalls');
       checkExplicitFilter('UserIDs', query.UserIDs, [direct, agent]);
@@ -154,7 +181,8 @@ export const callRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { rec
       const wanted = query.UserIDs;
       const isVisible = (event: UserCallEvent) =>
         inScope(event.callType === 'DirectCall' ? direct : agent, event.userId) &&
-        (wanted === undefined || wanted.includes(event.userId.toLowerCase()));
+        (wanted === undefined || wanted.includes(event.userId.toLowerCase())) &&
+        inWindow(window, event.timestampMs, event.modifiedMs);
       return events.filter(isVisible).map(toWireUserCallEvent);
     },
   );
@@ -181,14 +209,15 @@ export const callRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { rec
     },
   );
   /** A listing of records owned by a queue. */
-  const queueOwnedListing = <T extends { queueId: string }, W>(
+  const queueOwnedListing = <T extends { queueId: string; modifiedMs: number }, W>(
     url: string,
     spec: OperationSpec<typeof queueOwnedQuery, typeof noParameters, undefined>,
+    ownership: Ownership<T>,
     list: (query: QueueOwnedQuery) => Promise<T[]>,
     toWire: (record: T) => W,
   ) =>
     app.get(url, operation(spec), async (request) =>
-      (await listOwned(request, QUEUE_OWNED, byQueue(list))).map(toWire),
+      (await listOwned(request, ownership, byQueue(list))).map(toWire),
     );
 
   queueOwnedListing(
@@ -200,6 +229,7 @@ export const callRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { rec
       'ServiceCall',
       'Shown with the ServiceCalls permission of the queue. The header is updated as the call progresses; Result is null until it ends.',
     ),
+    SERVICE_CALLS,
     (query) => records.listServiceCalls(query),
     toWireServiceCall,
   );
@@ -236,6 +266,7 @@ export const callRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { rec
       'OutboundServiceCall',
       'Owned by the queue: shown with its ServiceCalls permission.',
     ),
+    OUTBOUND_SERVICE_CALLS,
     (query) => records.listOutboundServiceCalls(query),
     toWireOutboundServiceCall,
   );
@@ -260,5 +291,30 @@ export const callRoutes: FastifyPluginAsyncZod<RouteContext> = async (app, { rec
           }),
         )
       ).map(toWireOutboundCallbackCall),
+  );
+  app.get(
+    '/calls/transcripts/:TranscriptId',
+    operation({
+      operationId: 'getTranscript',
+      tag: 'Call information',
+      summary: 'A call transcript (none yet: always a 404)',
+      description:
+        'EnreachVoice serves speech-to-text transcripts of recorded calls here. Switchboard has no ' +
+        'speech-to-text yet, so no transcript exists: every well-formed TranscriptId is a 404 saying so ' +
+        '(a malformed one a 400, as for every id).',
+      auth: 'basic',
+      query: noParameters,
+      params: transcriptIdParams,
+      response: {
+        schema: z.object({}).meta({ description: 'Never answered.' }),
+        description: 'Never answered.',
+      },
+      errors: [400, 401, 404, 429],
+    }),
+    async (request) => {
+      throw notFound(
+        `No transcript ${request.params.TranscriptId}: Switchboard has no speech-to-text yet, so calls are not transcribed`,
+      );
+    },
   );
 };

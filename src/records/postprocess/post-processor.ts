@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Directory } from '../../config/types.js';
+import { isAgentFact } from '../../journal/facts.js';
 import type { Journal, JournalEntry } from '../../journal/types.js';
 import { RecordsError } from '../errors.js';
 import type * as records from '../types.js';
@@ -152,12 +153,14 @@ export function createPostProcessor(opts: PostProcessorOptions): PostProcessor {
     // Records must never get ahead of the journal's durable end: after a crash the journal would
     // hand out those seqs again for different facts, behind the checkpoint.
     await journal.flush();
-    const states = await loadStates([...new Set(entries.map((entry) => entry.fact.callId))]);
+    // Agents' facts (availability, serving) make no call records; the checkpoint passes them.
+    const callEntries = entries.filter((entry) => !isAgentFact(entry.fact));
+    const states = await loadStates([...new Set(callEntries.map((entry) => entry.fact.callId))]);
     const stampMs = now();
     const touched = new Set<string>();
     const details: records.ServiceCallDetailWrite[] = [];
 
-    for (const entry of entries) {
+    for (const entry of callEntries) {
       const state = states.get(entry.fact.callId)!;
       // Already applied (a replay from an earlier checkpoint, or a redelivery): nothing to do.
       if (entry.seq <= state.lastSeq) continue;
