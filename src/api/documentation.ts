@@ -98,6 +98,14 @@ export function swaggerOptions(serverUrl: string): SwaggerOptions {
           name: 'Callback requests',
           description: 'Requests to call a customer back, and how they were handled.',
         },
+        {
+          name: 'Agents',
+          description: "Users' availability, the queues they serve, and their wrap-up.",
+        },
+        {
+          name: 'Classification',
+          description: 'Classification schemas, and the classifications of calls and callback requests.',
+        },
         { name: 'Diagnostics', description: "A call's identifier map, and which call an identifier names." },
       ],
       components: {

@@ -1071,9 +1071,9 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           await media.blockMedia(callId, legTag, false);
         }
         if (!live()) return;
+        await this.unblockMedia(party);
         if (party === this.callerLeg) await this.waitingAudio?.stop();
         await this.stopHoldMusicTo(party);
-        await media.blockMedia(callId, partyTag, false);
         offer = await media.offer({
           callId,
           fromTag: legTag,
@@ -1512,11 +1512,31 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         loop: { file: music, audio: 'holdMusic', queueId: this.connectedLeg?.queueId },
       });
     } else {
+      // What the resuming party sends flows again first, then the music stops: a slow engine
+      // never leaves the other party in silence between the two.
       const player = this.holdMusic.get(to.callLegId);
       this.holdMusic.delete(to.callLegId);
-      void (player?.stop() ?? Promise.resolve()).then(() =>
-        media.blockMedia(this.callId, this.tagOf(from), false).catch(warn),
-      );
+      void this.unblockMedia(from).then(() => player?.stop());
+    }
+  }
+
+  /**
+   * Let what a party sends through the engine again (after a wait in a queue or a hold). Tried
+   * twice: a party left blocked would be silent for the rest of the call.
+   */
+  private async unblockMedia(leg: InboundLeg | OutboundLeg): Promise<void> {
+    const media = this.media;
+    if (!media) return;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        await media.blockMedia(this.callId, this.tagOf(leg), false);
+        return;
+      } catch (err) {
+        this.services.logger.warn(
+          { err, callId: this.callId, callLegId: leg.callLegId, attempt },
+          'call: the media engine did not unblock a party',
+        );
+      }
     }
   }
 
