@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
-import { launchChromium, openRecordingPage, type RecordingPage } from './support/browser.js';
+import { launchChromium, openConsolePage, type RecordingPage } from './support/browser.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import { openPhonePage } from './support/webphone-pages.js';
 
@@ -46,20 +46,8 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function openConsole(email: string, password: string): Promise<RecordingPage> {
-  const opened = await openRecordingPage(browser, {
-    viewport: { width: 1400, height: 1000 },
-    platformPage: true,
-  });
-  const { page } = opened;
-  await page.goto(env.platform.httpUrl);
-  await page.fill('#signin-email', email);
-  await page.fill('#signin-password', password);
-  await page.click('#signin-submit');
-  await page.waitForSelector('#workspace:not([hidden])');
-  await page.waitForSelector('#registration[data-state="ok"]', { timeout: 10_000 });
-  return opened;
-}
+const openConsole = (email: string, password: string): Promise<RecordingPage> =>
+  openConsolePage(browser, env.platform.httpUrl, email, password, { width: 1400 });
 
 describe('the status switcher', () => {
   it('sets availability, switches serving and ends wrap-up through the REST API', async () => {

@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import type { Platform } from '../src/platform.js';
-import { launchChromium, openRecordingPage, type RecordingPage } from './support/browser.js';
+import { launchChromium, openConsolePage, type RecordingPage } from './support/browser.js';
 import { seedCallWithTones } from './support/media-phones.js';
 import { startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 
@@ -104,20 +104,8 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function openConsole(email: string, password: string): Promise<RecordingPage> {
-  const opened = await openRecordingPage(browser, {
-    viewport: { width: 1500, height: 1000 },
-    platformPage: true,
-  });
-  const { page } = opened;
-  await page.goto(platform.httpUrl);
-  await page.fill('#signin-email', email);
-  await page.fill('#signin-password', password);
-  await page.click('#signin-submit');
-  await page.waitForSelector('#workspace:not([hidden])');
-  await page.waitForSelector('#registration[data-state="ok"]', { timeout: 10_000 });
-  return opened;
-}
+const openConsole = (email: string, password: string): Promise<RecordingPage> =>
+  openConsolePage(browser, platform.httpUrl, email, password);
 
 async function explore(page: Page): Promise<void> {
   await page.fill('#explore-input', scenario.callId);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoTenant } from '../src/config/demo.js';
-import { launchChromium, openRecordingPage, type RecordingPage } from './support/browser.js';
+import { launchChromium, openConsolePage, type RecordingPage } from './support/browser.js';
 import { type RestClient, startTestPlatform, type TestPlatform, waitFor } from './support/platform.js';
 import { openPhonePage, runSeedScenario, type SeedScenarioResult } from './support/webphone-pages.js';
 
@@ -58,19 +58,11 @@ async function openConsole(
   password: string,
   signInScreenshot?: string,
 ): Promise<RecordingPage> {
-  const opened = await openRecordingPage(browser, {
-    viewport: { width: 1500, height: 1000 },
-    platformPage: true,
+  return openConsolePage(browser, env.platform.httpUrl, email, password, {
+    beforeSignIn: async (page) => {
+      if (signInScreenshot) await page.screenshot({ path: join(ARTIFACTS, signInScreenshot) });
+    },
   });
-  const { page } = opened;
-  await page.goto(env.platform.httpUrl);
-  if (signInScreenshot) await page.screenshot({ path: join(ARTIFACTS, signInScreenshot) });
-  await page.fill('#signin-email', email);
-  await page.fill('#signin-password', password);
-  await page.click('#signin-submit');
-  await page.waitForSelector('#workspace:not([hidden])');
-  await page.waitForSelector('#registration[data-state="ok"]', { timeout: 10_000 });
-  return opened;
 }
 
 async function explore(page: Page, identifier: string): Promise<void> {

@@ -17,7 +17,7 @@ import type { TestUa } from '../src/testing/test-ua.js';
 import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
 import { waitUntil, waitUntilAsync } from '../src/testing/wait.js';
 import type { QueueStatus, WebPhoneCall } from '../src/webphone/webphone.js';
-import { openRecordingPage, type RecordingPage } from './support/browser.js';
+import { openConsolePage, type RecordingPage } from './support/browser.js';
 import {
   launchChromiumWithTone,
   type PageTone,
@@ -111,18 +111,8 @@ const browserPhone = (extension: string): Promise<PhonePage> =>
 
 /** The console signed in as `email`, its softphone registered. */
 async function openConsole(email: string, password: string): Promise<RecordingPage> {
-  const recording = await openRecordingPage(browser.browser, {
-    viewport: { width: 1500, height: 1000 },
-    platformPage: true,
-  });
+  const recording = await openConsolePage(browser.browser, platform.httpUrl, email, password);
   opened.push({ close: () => recording.context.close() });
-  const { page } = recording;
-  await page.goto(platform.httpUrl);
-  await page.fill('#signin-email', email);
-  await page.fill('#signin-password', password);
-  await page.click('#signin-submit');
-  await page.waitForSelector('#workspace:not([hidden])');
-  await page.waitForSelector('#registration[data-state="ok"]', { timeout: 10_000 });
   return recording;
 }
 

@@ -275,3 +275,29 @@ export async function openSipPage(
   await page.waitForFunction(() => typeof window.sipHarness === 'object');
   return { page, errors, close: () => context.close() };
 }
+
+/**
+ * The platform's console in a new page, signed in as `email` with its softphone registered
+ * (`options.beforeSignIn` runs on the sign-in screen, e.g. for a screenshot).
+ */
+export async function openConsolePage(
+  browser: Browser,
+  consoleUrl: string,
+  email: string,
+  password: string,
+  options: { width?: number; beforeSignIn?: (page: Page) => Promise<void> } = {},
+): Promise<RecordingPage> {
+  const opened = await openRecordingPage(browser, {
+    viewport: { width: options.width ?? 1500, height: 1000 },
+    platformPage: true,
+  });
+  const { page } = opened;
+  await page.goto(consoleUrl);
+  await options.beforeSignIn?.(page);
+  await page.fill('#signin-email', email);
+  await page.fill('#signin-password', password);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#workspace:not([hidden])');
+  await page.waitForSelector('#registration[data-state="ok"]', { timeout: 10_000 });
+  return opened;
+}
