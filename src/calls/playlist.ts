@@ -42,6 +42,10 @@ export interface PlaylistPlan {
 const UNKNOWN_DURATION_MS = 30_000;
 /** Never replay a loop more often than this (a file of a few ms would hammer the engine). */
 const MIN_LOOP_MS = 1000;
+/** Passes of a loop the engine plays on its own (rtpengine `repeat-times`) before it is started again. */
+const ENGINE_REPEATS = 1000;
+/** Node's longest timer (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Playlist {
   private generation = 0;
@@ -119,7 +123,9 @@ export class Playlist {
     // Only the latest segment moves the playlist on (an interjection supersedes a loop replay).
     const segment = ++this.segment;
     const file = this.services.playable?.(item.file) ?? item.file;
-    media.play(callId, this.toTag, file).then(
+    // A loop is repeated by the engine itself: no gap between passes, no command per pass.
+    const looping = minimumMs > 0;
+    media.play(callId, this.toTag, file, looping ? { repeat: ENGINE_REPEATS } : {}).then(
       ({ durationMs }) => {
         if (generation !== this.generation || segment !== this.segment) return;
         if (journal)
@@ -130,7 +136,9 @@ export class Playlist {
             audio: item.audio,
             ...(item.queueId ? { queueId: item.queueId } : {}),
           });
-        const wait = Math.max(durationMs > 0 ? durationMs : UNKNOWN_DURATION_MS, minimumMs);
+        // The engine's repeats last ENGINE_REPEATS passes; only then is the loop played again.
+        const once = Math.max(durationMs > 0 ? durationMs : UNKNOWN_DURATION_MS, minimumMs);
+        const wait = looping ? Math.min(once * ENGINE_REPEATS, MAX_TIMER_MS) : once;
         this.timer = setTimeout(then, wait);
         this.timer.unref();
       },

@@ -182,8 +182,19 @@ export class RtpEngine implements MediaEngine {
     return ports;
   }
 
-  async play(callId: string, toTag: string, file: string): Promise<{ durationMs: number }> {
-    const reply = await this.client.command('play media', { 'call-id': callId, 'from-tag': toTag, file });
+  async play(
+    callId: string,
+    toTag: string,
+    file: string,
+    options: { repeat?: number } = {},
+  ): Promise<{ durationMs: number }> {
+    const reply = await this.client.command('play media', {
+      'call-id': callId,
+      'from-tag': toTag,
+      file,
+      // The engine starts the file again itself (no gap, no command per pass).
+      ...(options.repeat !== undefined ? { 'repeat-times': options.repeat } : {}),
+    });
     const duration = reply.duration;
     return { durationMs: typeof duration === 'number' && duration > 0 ? duration : 0 };
   }

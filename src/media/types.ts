@@ -67,7 +67,12 @@ export interface MediaEngine {
    * of or mixed with what the other party sends). Replaces whatever was playing to that party.
    * Resolves with the file's length in ms. Rejects with a MediaError.
    */
-  play(callId: string, toTag: string, file: string): Promise<{ durationMs: number }>;
+  play(
+    callId: string,
+    toTag: string,
+    file: string,
+    options?: { repeat?: number },
+  ): Promise<{ durationMs: number }>;
   /** Stop what `play` plays to `toTag` (no error when nothing plays). */
   stopPlaying(callId: string, toTag: string): Promise<void>;
   /**
