@@ -34,6 +34,11 @@ import {
   startRtpEngineProcess,
 } from './media/rtpengine-process.js';
 import type { MediaEngine } from './media/types.js';
+import { createRealtimeFeed } from './realtime/feed.js';
+import { attachRteHub } from './realtime/hub.js';
+import { createRteTokens } from './realtime/token.js';
+import { rteTokenPlugin } from './realtime/token-plugin.js';
+import type { RealtimeFeed } from './realtime/types.js';
 import { isRecordingsError } from './recordings/errors.js';
 import { localRecordingFiles } from './recordings/files.js';
 import { RtpEnginePcapRenderer } from './recordings/render.js';
@@ -56,6 +61,7 @@ import { UdpTransport } from './sip/transport/udp.js';
 import { WsTransport } from './sip/transport/ws.js';
 import { UserAgent } from './sip/ua/index.js';
 import { webPlugin } from './web/plugin.js';
+import { openWebhookOutbox, type WebhookOutbox, webhooksPlugin } from './webhooks/index.js';
 
 export interface PlatformOptions {
   tenant: Tenant;
@@ -107,6 +113,10 @@ export interface Platform {
   readonly callControl: CallControl;
   /** Agents' availability, serving and wrap-up (persisted, journaled), and the queues' live status. */
   readonly agents: AgentService;
+  /** Realtime events as the journal commits facts (the RTE hub and webhooks deliver them). */
+  readonly realtime: RealtimeFeed;
+  /** Webhook deliveries (tenant `webhooks:`), from a durable outbox. */
+  readonly webhooks: WebhookOutbox;
   readonly journal: SqliteJournal;
   readonly store: RecordStore;
   readonly postProcessor: PostProcessor;
@@ -144,6 +154,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   // Crash recovery ends what the previous process left in progress before call control takes its
   // first call or post-processing follows the journal, so every call then in progress is live.
   const recoveredCallIds = await recoverInterruptedCalls(journal);
+  // Realtime events (DESIGN.md §12) as the journal commits facts: the RTE hub and webhooks.
+  const realtime = createRealtimeFeed({
+    journal,
+    directory,
+    onError: (err) => logger.warn({ err }, 'realtime: feed error'),
+  });
+  const rteTokens = createRteTokens({ key: { file: join(opts.dataDir, 'rte-token.key') } });
   if (recoveredCallIds.length > 0) {
     logger.warn(
       { callIds: recoveredCallIds },
@@ -160,6 +177,12 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const store = await openRecordStore(database);
   const credentials = await openCredentialStore(database);
   const classifications = await openClassificationStore(database);
+  const webhooks = await openWebhookOutbox({
+    database,
+    feed: realtime,
+    endpoints: directory.tenant.webhooks ?? [],
+    onError: (err) => logger.warn({ err }, 'webhooks: outbox error'),
+  });
   const recordings = await openRecordingStore(database);
   // Registrations, and the agents' states that call control allocates by. What agents set before a
   // restart (availability, serving) is restored before the first call or request.
@@ -268,6 +291,12 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
         });
       },
       async (api) => {
+        await api.register(rteTokenPlugin, { directory, tokens: rteTokens });
+      },
+      async (api) => {
+        await api.register(webhooksPlugin, { outbox: webhooks });
+      },
+      async (api) => {
         await api.register(classificationPlugin, {
           directory,
           schemas: directory.tenant.classificationSchemas ?? [],
@@ -279,7 +308,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     ],
   });
   await http.register(webPlugin, { directory });
+  await attachRteHub(http, { feed: realtime, directory, tokens: rteTokens, logger });
   await http.listen({ host: opts.host, port: opts.httpPort });
+  await webhooks.start();
   const httpAddress = http.server.address();
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : opts.httpPort;
 
@@ -382,6 +413,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   let closed = false;
   return {
     directory,
+    realtime,
+    webhooks,
     stack,
     metrics,
     location,
@@ -414,6 +447,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       await http.close();
       // Everything call control journaled becomes records before the process exits.
       await journal.flush();
+      await webhooks.stop();
+      realtime.close();
       // A clean stop leaves no call in progress: the next start's recovery scans nothing before here.
       if (callControl.activeCalls.length === 0) await journal.markSettled(journal.lastSeq());
       await postProcessor.stop();

@@ -106,6 +106,8 @@ export function swaggerOptions(serverUrl: string): SwaggerOptions {
           name: 'Classification',
           description: 'Classification schemas, and the classifications of calls and callback requests.',
         },
+        { name: 'Realtime', description: 'Tokens for the RTE hub (SignalR).' },
+        { name: 'Webhooks', description: 'Webhook deliveries from the durable outbox, and redelivery.' },
         { name: 'Diagnostics', description: "A call's identifier map, and which call an identifier names." },
       ],
       components: {

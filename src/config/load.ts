@@ -16,6 +16,7 @@ import type { z } from 'zod';
 import { resolveClassificationSchemas } from '../classification/config.js';
 import { AudioFileError, probeAudioFile } from '../media/audio-file.js';
 import { builtinAudio } from '../media/prompts.js';
+import { resolveWebhooks } from '../webhooks/config.js';
 import { ConfigError, type ConfigProblem, type ConfigProblemCode } from './errors.js';
 import { GRANT_FIELD } from './permissions.js';
 import {
@@ -276,6 +277,8 @@ function fieldNamesAt(path: readonly PathSegment[]): readonly string[] {
         return FIELD_NAMES.callbackList;
       case 'trunks':
         return FIELD_NAMES.trunk;
+      case 'webhooks':
+        return FIELD_NAMES.webhook;
     }
   }
   return [];
@@ -713,6 +716,7 @@ function resolveTenant(
     callbackLists,
     trunks,
     classificationSchemas: classification.schemas,
+    webhooks: resolveWebhooks(file.webhooks),
   };
 }
 

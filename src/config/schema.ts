@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { classificationSchemasSchema } from '../classification/config.js';
 import { builtinAudio } from '../media/prompts.js';
+import { WEBHOOK_FIELDS, webhooksSchema } from '../webhooks/config.js';
 import { OPENING_HOURS_FIELDS, openingHoursSchema, WEEKDAYS } from './opening-hours.js';
 import type { GrantKind, QueueAudio, SipSettings } from './types.js';
 
@@ -404,6 +405,8 @@ export const tenantFileSchema = z.strictObject(
     trunks: listOf(trunkSchema, 'trunks').default([]),
     /** Call classification (src/classification/config.ts checks each entry). */
     classificationSchemas: classificationSchemasSchema.default([]),
+    /** Signed webhooks (DESIGN.md §12; src/webhooks/config.ts checks each entry). */
+    webhooks: webhooksSchema.default([]),
   },
   { error: whenPresent('expected a mapping with users, queues, callbackLists and trunks') },
 );
@@ -428,6 +431,7 @@ export const FIELD_NAMES = {
   queue: Object.keys(queueSchema.shape),
   callbackList: Object.keys(callbackListSchema.shape),
   trunk: Object.keys(trunkSchema.shape),
+  webhook: WEBHOOK_FIELDS,
   openingHours: OPENING_HOURS_FIELDS,
   weekdays: WEEKDAYS,
 } as const;

@@ -4,6 +4,7 @@
  * immutable while the platform runs.
  */
 import type { ClassificationSchema } from '../classification/types.js';
+import type { WebhookEndpoint } from '../webhooks/config.js';
 
 import type { OpeningHours } from './opening-hours.js';
 
@@ -175,6 +176,8 @@ export interface Tenant {
   trunks: Trunk[];
   /** Call classification schemas (DESIGN.md §11); absent in tenants built by hand: none. */
   classificationSchemas?: ClassificationSchema[];
+  /** Signed webhooks (DESIGN.md §12; src/webhooks/); absent in tenants built by hand: none. */
+  webhooks?: WebhookEndpoint[];
   /** The configuration file this tenant was loaded from; absent for the built-in demo tenant. */
   sourcePath?: string;
 }
