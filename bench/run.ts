@@ -19,6 +19,9 @@
  *                                      media phases only
  *   npm run bench -- --only media --steps 10,50,100
  *                                      the anchored-call ramps try these concurrent call counts only
+ *   npm run bench -- --only realtime,webhooks
+ *                                      the RTE hub's fan-out (bench/realtime.bench.ts) and webhook
+ *                                      deliveries per second (bench/webhooks.bench.ts)
  *   npm run bench -- --only queue-audio
  *                                      queue audio (see bench/queue-audio.bench.ts): waiting callers
  *                                      hearing music, and queue calls/s bridged to agents
@@ -38,12 +41,14 @@ import {
   type QueueAudioPhase,
   queueAudioOptions,
 } from './queue-audio.bench.js';
+import { benchRealtime } from './realtime.bench.js';
 import { type BenchResult, benchRecords } from './records.bench.js';
+import { benchWebhooks } from './webhooks.bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
-const SUITES = ['parser', 'records', 'calls', 'media', 'queue-audio'];
+const SUITES = ['parser', 'records', 'calls', 'media', 'queue-audio', 'realtime', 'webhooks'];
 const selected = onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : SUITES;
 // A calls phase named on its own runs the calls suite with the phases named (the others skipped).
 const phases = selected.filter(isPhase);
@@ -135,6 +140,17 @@ if (only.has('queue-audio')) {
     log,
   }))
     rows.push({ suite: 'queue-audio', ...r });
+}
+if (only.has('realtime')) {
+  console.error(
+    'realtime (RTE hub fan-out: subscribers over SignalR, events delivered, latency from the fact)…',
+  );
+  for (const r of await benchRealtime({ ...(quick ? { subscribers: 100, seconds: 3 } : {}), log }))
+    rows.push({ suite: 'realtime', ...r });
+}
+if (only.has('webhooks')) {
+  console.error('webhooks (outbox deliveries to a local receiver, SQLite)…');
+  for (const r of await benchWebhooks({ events: quick ? 500 : 5000 })) rows.push({ suite: 'webhooks', ...r });
 }
 for (const row of rows) row.target ??= targetOf(row);
 

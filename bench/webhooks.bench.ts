@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../records/store/database.js';
-import { endpointIdOf } from './config.js';
-import { createWebhookOutbox } from './outbox.js';
-import { openWebhookStore } from './store.js';
-import { MemoryFeed, Receiver } from './test-support.js';
+import { openDatabase } from '../src/records/store/database.js';
+import { endpointIdOf } from '../src/webhooks/config.js';
+import { createWebhookOutbox } from '../src/webhooks/outbox.js';
+import { openWebhookStore } from '../src/webhooks/store.js';
+import { MemoryFeed, Receiver } from '../src/webhooks/test-support.js';
 
 export interface WebhookBenchOptions {
   /** Events committed (default 5,000). */
