@@ -62,6 +62,7 @@ import { WsTransport } from './sip/transport/ws.js';
 import { UserAgent } from './sip/ua/index.js';
 import { webPlugin } from './web/plugin.js';
 import { openWebhookOutbox, type WebhookOutbox, webhooksPlugin } from './webhooks/index.js';
+import type { WebhookOptions } from './webhooks/outbox.js';
 
 export interface PlatformOptions {
   tenant: Tenant;
@@ -102,6 +103,8 @@ export interface PlatformOptions {
    * chosen per process (what tests need); `switchboard start` gives 10000–20000 (2,500 calls).
    */
   mediaPorts?: { min: number; max: number };
+  /** Webhook delivery timing (timeouts, backoff, dead-letter age); tests shorten the backoff. */
+  webhookOptions?: WebhookOptions;
 }
 
 export interface Platform {
@@ -182,6 +185,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     feed: realtime,
     endpoints: directory.tenant.webhooks ?? [],
     onError: (err) => logger.warn({ err }, 'webhooks: outbox error'),
+    ...(opts.webhookOptions ? { options: opts.webhookOptions } : {}),
   });
   const recordings = await openRecordingStore(database);
   // Registrations, and the agents' states that call control allocates by. What agents set before a

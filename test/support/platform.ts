@@ -19,6 +19,8 @@ export type StoreKind = 'sqlite' | 'postgres';
 
 export interface TestPlatform {
   platform: Platform;
+  /** The platform's data directory (removed on close). */
+  dataDir: string;
   /**
    * A test UA over WebSocket, registered as `extension` (throws unless the REGISTER gets a 200).
    * The password defaults to the tenant's for that extension. Closed with the platform.
@@ -94,6 +96,7 @@ async function launchTestPlatform(
   };
   return {
     platform,
+    dataDir,
     ua,
     uas: (...extensions) => Promise.all(extensions.map((extension) => ua(extension))),
     async rest(email, password) {
