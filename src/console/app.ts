@@ -9,6 +9,7 @@ import { type MeWire, RestClient } from './api-client.js';
 import { byId, errorText, showError } from './dom.js';
 import { connectExplorer, explore, loadRecent, runExplore } from './explorer.js';
 import { dial, loadQueueChoices, startSoftphone, stopSoftphone } from './softphone.js';
+import { showWallboard, stopWallboard } from './wallboard.js';
 
 /** A call's records are written as post-processing catches up: refresh the recent list a little later. */
 const RECENT_AFTER_CALL_MS = 800;
@@ -19,6 +20,20 @@ const sipDomain =
 
 function sessionText(me: MeWire): string {
   return `${me.DisplayName ?? me.UserName} · ${me.UserName} · ext ${me.Extension}${me.Role === 'Admin' ? ' · admin' : ''}`;
+}
+
+/** The signed-in session, for views opened later (the wallboard). */
+let signedIn: { rest: RestClient; me: MeWire } | null = null;
+
+/** Calls (softphone and explorer) or the wallboard; the softphone keeps running while hidden. */
+function showView(view: 'calls' | 'wallboard'): void {
+  byId('workspace').dataset.view = view;
+  byId('softphone').hidden = view !== 'calls';
+  byId('explorer').hidden = view !== 'calls';
+  byId('wallboard').hidden = view !== 'wallboard';
+  byId('tab-calls').setAttribute('aria-selected', String(view === 'calls'));
+  byId('tab-wallboard').setAttribute('aria-selected', String(view === 'wallboard'));
+  if (view === 'wallboard' && signedIn) showWallboard(signedIn.rest, signedIn.me);
 }
 
 async function signIn(email: string, password: string): Promise<void> {
@@ -32,6 +47,7 @@ async function signIn(email: string, password: string): Promise<void> {
   byId('softphone-identity').textContent = `sip:${me.Extension}@${sipDomain}`;
   void loadQueueChoices(rest, me);
   startAgentStatus(rest, me);
+  signedIn = { rest, me };
   void loadRecent();
   // The softphone registers with the same password: a user's SIP and REST credentials are one.
   startSoftphone({
@@ -46,6 +62,7 @@ async function signIn(email: string, password: string): Promise<void> {
 /** Nothing is kept in the browser: reloading forgets the credentials. */
 function signOut(): void {
   stopAgentStatus();
+  stopWallboard();
   stopSoftphone();
   location.reload();
 }
@@ -65,6 +82,8 @@ function wire(): void {
       });
   });
   byId('sign-out').addEventListener('click', signOut);
+  byId('tab-calls').addEventListener('click', () => showView('calls'));
+  byId('tab-wallboard').addEventListener('click', () => showView('wallboard'));
   byId<HTMLFormElement>('dial-form').addEventListener('submit', (event) => {
     event.preventDefault();
     dial(byId<HTMLInputElement>('dial-target').value.trim(), byId<HTMLSelectElement>('dial-queue').value);
