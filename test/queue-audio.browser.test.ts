@@ -360,6 +360,13 @@ describe('hold with a browser and a UDP phone', () => {
 
     await a.page.evaluate((id) => window.sb.phone.hold(id), callId);
     await waitForCallState(a, callId, { held: true });
+    // The SDK says "held" as soon as its own re-INVITE is answered; the relayed one reaches the
+    // phone through the engine, which may take a moment under load.
+    await waitUntil(
+      () => phone.receivedRequests.filter((request) => request.method === 'INVITE').length >= 2,
+      5000,
+      'the hold re-INVITE relayed to the phone',
+    );
     const holdInvite = phone.receivedRequests.filter((request) => request.method === 'INVITE').at(-1)!;
     expect(holdInvite.body.toString()).toMatch(/^a=(sendonly|inactive)/m);
     await phoneHears(phone, HZ.holdMusic, 'music on hold (browser holds)');
