@@ -572,7 +572,14 @@ export function createRteHub(deps: RteHubDeps): RteHub {
       unsubscribeFeed();
       for (const connection of connections) connection.close();
       connections.clear();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      // A client that never answers the close handshake must not hold a shutdown up.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => wss.close(() => resolve())),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
+      ]);
+      clearTimeout(timer);
+      for (const client of wss.clients) client.terminate();
     },
   };
 }

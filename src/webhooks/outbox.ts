@@ -18,6 +18,9 @@ import { subscribes, type WebhookEndpoint } from './config.js';
 import { sign } from './signature.js';
 import type { Delivery, NewDelivery, WebhookStore } from './store.js';
 
+/** How long `stop()` waits for the work in flight (aborted) to settle. */
+const STOP_WAIT_MS = 5000;
+
 export interface WebhookOptions {
   /** One attempt at most this long (default 10 s). */
   timeoutMs?: number;
@@ -291,7 +294,8 @@ export function createWebhookOutbox(deps: WebhookOutboxDeps): WebhookOutbox {
     store,
     endpoints: deps.endpoints,
     async start() {
-      if (running) return;
+      // Without endpoints there is nothing to deliver: the outbox does not follow the feed at all.
+      if (running || deps.endpoints.length === 0) return;
       running = true;
       stopping = new AbortController();
       startSeq = deps.feed.lastSeq();
@@ -312,7 +316,14 @@ export function createWebhookOutbox(deps: WebhookOutboxDeps): WebhookOutbox {
       clearInterval(pruneTimer);
       stopping.abort();
       for (const worker of workers.values()) if (worker.timer) clearTimeout(worker.timer);
-      await Promise.allSettled([ingesting, ...[...workers.values()].map((worker) => worker.busy)]);
+      // What is in flight was aborted above; a store call that hangs must not hold a shutdown up.
+      const settled = Promise.allSettled([ingesting, ...[...workers.values()].map((worker) => worker.busy)]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        settled,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
       workers.clear();
     },
     async redeliver(deliveryId) {
