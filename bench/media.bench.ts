@@ -196,7 +196,7 @@ class RtpLeg {
    * Advance the timestamp over packets a stalled timer could not send in time. The sequence number
    * goes on without a gap (RFC 3550: it counts packets sent), so a gap at the receiver is a loss.
    */
-  skip(packets: number): void {
+  dropOwed(packets: number): void {
     this.skipped += packets;
     this.timestamp = (this.timestamp + 160 * packets) >>> 0;
   }
@@ -251,7 +251,7 @@ async function pace(legs: readonly RtpLeg[], seconds: number): Promise<{ maxLate
         );
         let owed = due - sentTicks[i]!;
         if (owed > MAX_BURST) {
-          leg.skip(owed - MAX_BURST);
+          leg.dropOwed(owed - MAX_BURST);
           owed = MAX_BURST;
         }
         for (let k = 0; k < owed; k++) leg.send();

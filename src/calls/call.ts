@@ -707,14 +707,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       throw err;
     }
     this.anchored = true;
-    const answer = await media.answer({
-      callId,
-      fromTag: callerLegId,
-      toTag: this.queueTag,
-      branch: this.queueTag,
-      sdp: silentPartyAnswer(offer),
-      toward: endpointKind(this.callerLeg.flow),
-    });
+    const answer = await this.answerAsSilentParty(media, offer, this.queueTag);
     await media.blockMedia(callId, callerLegId, true);
     // The caller may have gone while the engine answered.
     if (this.state !== 'queued' || !this.callerLeg.pending) return false;
@@ -732,6 +725,18 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.services.dialogs.bind(this.callerLeg);
     this.startLivenessProbe();
     return true;
+  }
+
+  /** The queue's silent party answers the engine's offer of the caller: the SDP for the caller. */
+  private answerAsSilentParty(media: MediaEngine, offer: Buffer, branch?: string): Promise<Buffer> {
+    return media.answer({
+      callId: this.callId,
+      fromTag: this.callerLeg.callLegId,
+      toTag: this.queueTag,
+      ...(branch ? { branch } : {}),
+      sdp: silentPartyAnswer(offer),
+      toward: endpointKind(this.callerLeg.flow),
+    });
   }
 
   /** The queue's greeting once, a position announcement if configured, then its music in a loop. */
@@ -1083,14 +1088,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         });
       }
       if (!live()) return;
-      let body: Buffer;
-      if (media) body = this.reofferTo(party, offer);
-      else if (party === this.callerLeg) body = this.sdpToCaller(offer);
-      else body = offer;
-      const response =
-        party === this.callerLeg
-          ? await this.reinviteCaller(body)
-          : await sendReinvite(party as OutboundLeg, body);
+      const response = await this.reinviteParty(party, offer);
       if (!live()) return;
       if (!response || response.status >= 300) {
         this.services.logger.warn(
@@ -1101,8 +1099,6 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         return;
       }
       if (isSdp(response.body, response.headers.get('Content-Type'))) {
-        if (party === this.callerLeg) this.callerMedia = response.body;
-        else this.sdpFrom.set(partyLegId, response.body);
         if (media)
           await media.answer({
             callId,
@@ -1118,6 +1114,26 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     } catch (err) {
       this.mediaFailed(err, leg, options.reason);
     }
+  }
+
+  /**
+   * Re-INVITE a party with an offer (through the engine's numbering and origin rules when it
+   * anchors the call) and keep the SDP it answers with as what that party sent last.
+   */
+  private async reinviteParty(
+    party: InboundLeg | OutboundLeg,
+    offer: Buffer,
+  ): Promise<SipResponse | undefined> {
+    const isCaller = party === this.callerLeg;
+    const body = this.media ? this.reofferTo(party, offer) : isCaller ? this.sdpToCaller(offer) : offer;
+    const response = isCaller
+      ? await this.reinviteCaller(body)
+      : await sendReinvite(party as OutboundLeg, body);
+    if (response && response.status < 300 && isSdp(response.body, response.headers.get('Content-Type'))) {
+      if (isCaller) this.callerMedia = response.body;
+      else this.sdpFrom.set(party.callLegId, response.body);
+    }
+    return response;
   }
 
   /**
@@ -1345,15 +1361,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         sdp: request.body,
         toward: 'rtp',
       })
-      .then((offer) =>
-        media.answer({
-          callId: this.callId,
-          fromTag: callerLegId,
-          toTag: this.queueTag,
-          sdp: silentPartyAnswer(offer),
-          toward: endpointKind(this.callerLeg.flow),
-        }),
-      )
+      .then((offer) => this.answerAsSilentParty(media, offer))
       .then(
         (answer) =>
           tx.respond(
@@ -1497,12 +1505,9 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     if (holds) this.holding.add(from.callLegId);
     else this.holding.delete(from.callLegId);
     this.append({ type: 'HoldChanged', callId: this.callId, callLegId: from.callLegId, onHold: holds });
-    const media = this.media;
-    if (!media) return;
-    const warn = (err: unknown) =>
-      this.services.logger.warn({ err, callId: this.callId }, 'call: media engine hold change failed');
+    if (!this.media) return;
     if (holds) {
-      media.blockMedia(this.callId, this.tagOf(from), true).catch(warn);
+      this.blockMedia(from);
       const music = this.holdMusicFile();
       if (!music) return;
       const player = new Playlist(this.playlistServices(), this.tagOf(to), to.callLegId);
@@ -1518,6 +1523,15 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.holdMusic.delete(to.callLegId);
       void this.unblockMedia(from).then(() => player?.stop());
     }
+  }
+
+  /** Drop what a party sends in the engine (a holder, a released transferor, a waiting caller). */
+  private blockMedia(leg: InboundLeg | OutboundLeg): void {
+    this.media
+      ?.blockMedia(this.callId, this.tagOf(leg), true)
+      .catch((err: unknown) =>
+        this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed'),
+      );
   }
 
   /**
@@ -1923,15 +1937,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         ? await media.offer({ callId, fromTag: leg.callLegId, sdp: offer, toward: endpointKind(other.flow) })
         : offer;
       if (!live()) return;
-      const body = media
-        ? this.reofferTo(other, toOther)
-        : other === this.callerLeg
-          ? this.sdpToCaller(toOther)
-          : toOther;
-      const response =
-        other === this.callerLeg
-          ? await this.reinviteCaller(body)
-          : await sendReinvite(other as OutboundLeg, body);
+      const response = await this.reinviteParty(other, toOther);
       if (!live()) return;
       if (
         !response ||
@@ -1944,8 +1950,6 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         );
         return;
       }
-      if (other === this.callerLeg) this.callerMedia = response.body;
-      else this.sdpFrom.set(other.callLegId, response.body);
       const answer = media
         ? await media.answer({
             callId,
@@ -1970,11 +1974,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       });
       if (replaced.isActive) replaced.sendBye('SIP;cause=200;text="Replaced"');
       this.endLeg(replaced, 200, 'Transferred');
-      media
-        ?.blockMedia(callId, this.tagOf(replaced), true)
-        .catch((err: unknown) =>
-          this.services.logger.warn({ err, callId }, 'call: media engine block failed'),
-        );
+      this.blockMedia(replaced);
     } catch (err) {
       this.services.logger.error({ err, callId }, 'call: taking over a call (Replaces) failed');
       failed(500, 'Server Internal Error');
@@ -2049,11 +2049,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.endLeg(transferor, 200, 'Transferred');
     this.holding.delete(transferor.callLegId);
     // Whatever the released phone still sends must not reach the caller.
-    this.media
-      ?.blockMedia(this.callId, this.tagOf(transferor), true)
-      .catch((err: unknown) =>
-        this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed'),
-      );
+    this.blockMedia(transferor);
   }
 
   /** The target answered: it takes the transferor's place, and the caller is re-INVITEd to it. */
@@ -2109,15 +2105,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.connectedLeg = undefined;
     this.answeredByQueue = true;
     this.state = 'queued';
-    const media = this.media;
-    if (media) {
+    if (this.media) {
       void this.stopHoldMusicTo(this.callerLeg);
       // Until an agent answers, nothing the caller sends goes anywhere.
-      media
-        .blockMedia(this.callId, this.callerLeg.callLegId, true)
-        .catch((err: unknown) =>
-          this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed'),
-        );
+      this.blockMedia(this.callerLeg);
     }
     this.enterQueue(queue);
   }
