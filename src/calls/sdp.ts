@@ -12,36 +12,46 @@ function lines(sdp: Buffer | string): string[] {
   return (typeof sdp === 'string' ? sdp : sdp.toString('utf8')).split(/\r?\n/).filter((l) => l !== '');
 }
 
+function text(all: readonly string[]): Buffer {
+  return Buffer.from(`${all.join('\r\n')}\r\n`, 'utf8');
+}
+
+/**
+ * Where the parts of an SDP are: the session part ends at the first `m=` line (`sessionEnd`), and
+ * the first audio stream runs from its `m=audio` line (`audioStart`) to the next `m=` line
+ * (`audioEnd`); both audio indexes are -1 without an audio stream.
+ */
+function sections(all: readonly string[]): { sessionEnd: number; audioStart: number; audioEnd: number } {
+  const firstMedia = all.findIndex((line) => line.startsWith('m='));
+  const sessionEnd = firstMedia < 0 ? all.length : firstMedia;
+  const audioStart = all.findIndex((line) => line.startsWith('m=audio'));
+  if (audioStart < 0) return { sessionEnd, audioStart: -1, audioEnd: -1 };
+  const next = all.findIndex((line, i) => i > audioStart && line.startsWith('m='));
+  return { sessionEnd, audioStart, audioEnd: next < 0 ? all.length : next };
+}
+
+/** The direction attribute among some lines (the last one wins), if any. */
+function directionIn(part: readonly string[]): SdpDirection | undefined {
+  let found: SdpDirection | undefined;
+  for (const line of part) {
+    const value = line.startsWith('a=') ? line.slice(2).trim() : '';
+    if (DIRECTIONS.has(value)) found = value as SdpDirection;
+  }
+  return found;
+}
+
 /**
  * The direction of the first audio stream as its sender means it (media-level attribute, else
  * session-level, else sendrecv). A connection address of 0.0.0.0 is RFC 2543 hold: `sendonly`
  * when the stream still says sendrecv.
  */
 export function audioDirection(sdp: Buffer | string): SdpDirection {
-  let session: SdpDirection | undefined;
-  let media: SdpDirection | undefined;
-  let holdAddress = false;
-  let inAudio = false;
-  let seenAudio = false;
-  for (const line of lines(sdp)) {
-    if (line.startsWith('m=')) {
-      if (seenAudio) break;
-      inAudio = line.startsWith('m=audio');
-      seenAudio ||= inAudio;
-      continue;
-    }
-    const value = line.startsWith('a=') ? line.slice(2).trim() : undefined;
-    const isDirection = value !== undefined && DIRECTIONS.has(value);
-    const isHoldAddress = /^c=IN IP4 0\.0\.0\.0\b/.test(line);
-    if (!seenAudio) {
-      if (isDirection) session = value as SdpDirection;
-      if (isHoldAddress) holdAddress = true;
-    } else if (inAudio) {
-      if (isDirection) media = value as SdpDirection;
-      if (isHoldAddress) holdAddress = true;
-    }
-  }
-  const direction = media ?? session ?? 'sendrecv';
+  const all = lines(sdp);
+  const { sessionEnd, audioStart, audioEnd } = sections(all);
+  const session = all.slice(0, sessionEnd);
+  const audio = audioStart < 0 ? [] : all.slice(audioStart + 1, audioEnd);
+  const holdAddress = [...session, ...audio].some((line) => /^c=IN IP4 0\.0\.0\.0\b/.test(line));
+  const direction = directionIn(audio) ?? directionIn(session) ?? 'sendrecv';
   return holdAddress && direction === 'sendrecv' ? 'sendonly' : direction;
 }
 
@@ -103,7 +113,7 @@ export function silentPartyAnswer(offer: Buffer | string): Buffer {
     if (end < 0) end = out.length;
     out.splice(end, 0, 'a=sendrecv');
   }
-  return Buffer.from(`${out.join('\r\n')}\r\n`, 'utf8');
+  return text(out);
 }
 
 /**
@@ -142,42 +152,27 @@ export class SdpOrigin {
 
 /** The body with the audio stream's direction set (media-level; a session-level one is removed). */
 export function setAudioDirection(sdp: Buffer, direction: SdpDirection): Buffer {
-  const out: string[] = [];
-  let seenAudio = false;
-  let inAudio = false;
-  let placed = false;
-  for (const line of lines(sdp)) {
-    if (line.startsWith('m=')) {
-      if (inAudio && !placed) {
-        out.push(`a=${direction}`);
-        placed = true;
-      }
-      inAudio = line.startsWith('m=audio') && !seenAudio;
-      seenAudio ||= inAudio;
-      out.push(line);
-      continue;
-    }
-    const value = line.startsWith('a=') ? line.slice(2).trim() : undefined;
-    if (value !== undefined && DIRECTIONS.has(value) && (!seenAudio || inAudio)) continue;
-    out.push(line);
+  const all = lines(sdp);
+  const { sessionEnd, audioStart, audioEnd } = sections(all);
+  const isDirection = (line: string) => line.startsWith('a=') && DIRECTIONS.has(line.slice(2).trim());
+  const out = all.filter(
+    (line, index) =>
+      !isDirection(line) || (index >= sessionEnd && (index <= audioStart || index >= audioEnd)),
+  );
+  if (audioStart >= 0) {
+    const { audioEnd: end } = sections(out);
+    out.splice(end, 0, `a=${direction}`);
   }
-  if (inAudio && !placed) out.push(`a=${direction}`);
-  return Buffer.from(`${out.join('\r\n')}\r\n`, 'utf8');
+  return text(out);
 }
 
 /** `a=rtpmap:<pt> <encoding>/<rate>[/channels]` of an SDP's first audio stream: pt → ENCODING/rate. */
 function audioRtpmaps(sdp: Buffer | string): Map<number, string> {
+  const all = lines(sdp);
+  const { audioStart, audioEnd } = sections(all);
   const maps = new Map<number, string>();
-  let inAudio = false;
-  let seenAudio = false;
-  for (const line of lines(sdp)) {
-    if (line.startsWith('m=')) {
-      if (seenAudio) break;
-      inAudio = line.startsWith('m=audio');
-      seenAudio ||= inAudio;
-      continue;
-    }
-    if (!inAudio) continue;
+  if (audioStart < 0) return maps;
+  for (const line of all.slice(audioStart + 1, audioEnd)) {
     const match = /^a=rtpmap:(\d+)\s+(\S+)/.exec(line);
     if (match) maps.set(Number(match[1]), match[2]!.toUpperCase());
   }
@@ -216,21 +211,18 @@ export function keepPayloadTypes(offer: Buffer, previous: Buffer | undefined): B
   }
   if (renumber.size === 0) return offer;
   const map = (pt: string): string => String(renumber.get(Number(pt)) ?? pt);
-  let inAudio = false;
-  let seenAudio = false;
-  const out = lines(offer).map((line) => {
-    if (line.startsWith('m=')) {
-      inAudio = line.startsWith('m=audio') && !seenAudio;
-      seenAudio ||= inAudio;
-      if (!inAudio) return line;
+  const all = lines(offer);
+  const { audioStart, audioEnd } = sections(all);
+  const out = all.map((line, index) => {
+    if (index === audioStart) {
       const [head, port, proto, ...formats] = line.split(/\s+/);
       return [head, port, proto, ...formats.map(map)].join(' ');
     }
-    if (!inAudio) return line;
+    if (index < audioStart || index >= audioEnd) return line;
     return line.replace(
       /^a=(rtpmap|fmtp|rtcp-fb):(\d+)/,
       (_, attribute: string, pt: string) => `a=${attribute}:${map(pt)}`,
     );
   });
-  return Buffer.from(`${out.join('\r\n')}\r\n`, 'utf8');
+  return text(out);
 }
