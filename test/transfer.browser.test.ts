@@ -34,7 +34,7 @@ import {
   waitForTone,
   webphonePeerConnection,
 } from './support/browser-audio.js';
-import { mediaPhone, untilAgentConnected } from './support/media-phones.js';
+import { mediaPhone, refer as referFrom, untilAgentConnected } from './support/media-phones.js';
 import { type RestClient, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { type PhonePage, type RecordedEvent, tenantPhonePage } from './support/webphone-pages.js';
 
@@ -189,12 +189,8 @@ async function phoneHears(phone: TestUa, frequency: number, what: string, timeou
 
 // ---- SIP helpers (a UDP agent's REFER, as test/transfer.test.ts sends it) ------------------------
 
-function refer(ua: TestUa, incoming: IncomingCall, target: string): Promise<SipResponse> {
-  return ua.sendInDialog(incoming.dialog!, 'REFER', undefined, [
-    ['Refer-To', target],
-    ['Referred-By', `<sip:${ua.extension}@${DOMAIN}>`],
-  ]);
-}
+const refer = (ua: TestUa, incoming: IncomingCall, target: string): Promise<SipResponse> =>
+  referFrom(ua, incoming, target, DOMAIN);
 
 /** The sipfrag status lines of the NOTIFYs a UA received, in order. */
 function notified(ua: TestUa): string[] {

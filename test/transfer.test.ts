@@ -15,7 +15,7 @@ import type { RtpPeer } from '../src/testing/rtp-peer.js';
 import type { IncomingCall, OutgoingCall, TestUa } from '../src/testing/test-ua.js';
 import { removeToneWav, writeToneWav } from '../src/testing/tone-wav.js';
 import { waitUntil } from '../src/testing/wait.js';
-import { mediaPhone, untilAgentConnected } from './support/media-phones.js';
+import { mediaPhone, refer as referFrom, untilAgentConnected } from './support/media-phones.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
 import { freeUdpPort } from './support/sipp.js';
 
@@ -98,12 +98,8 @@ async function queueCallAnsweredByB(): Promise<{
   return { a, b, call, agentCall, callId: answer.headers.get('X-Server-Call-Id')! };
 }
 
-function refer(ua: TestUa, incoming: IncomingCall, target: string): Promise<SipResponse> {
-  return ua.sendInDialog(incoming.dialog!, 'REFER', undefined, [
-    ['Refer-To', target],
-    ['Referred-By', `<sip:${ua.extension}@${DOMAIN}>`],
-  ]);
-}
+const refer = (ua: TestUa, incoming: IncomingCall, target: string): Promise<SipResponse> =>
+  referFrom(ua, incoming, target, DOMAIN);
 
 /** The sipfrag status lines of the NOTIFYs a UA received, in order. */
 function notified(ua: TestUa): string[] {

@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import type { Platform } from '../../src/platform.js';
 import type { SipResponse } from '../../src/sip/message.js';
 import { RtpPeer } from '../../src/testing/rtp-peer.js';
-import { TestUa } from '../../src/testing/test-ua.js';
+import { type IncomingCall, TestUa } from '../../src/testing/test-ua.js';
 import { waitUntil, waitUntilAsync } from '../../src/testing/wait.js';
 
 export interface Closable {
@@ -107,4 +107,17 @@ export async function endMediaTest(
     5000,
     'the engine holds no call',
   );
+}
+
+/** A REFER in the dialog of a call a test UA answered (a blind transfer to `target`). */
+export function refer(
+  ua: TestUa,
+  incoming: IncomingCall,
+  target: string,
+  domain: string,
+): Promise<SipResponse> {
+  return ua.sendInDialog(incoming.dialog!, 'REFER', undefined, [
+    ['Refer-To', target],
+    ['Referred-By', `<sip:${ua.extension}@${domain}>`],
+  ]);
 }
