@@ -22,6 +22,9 @@
  *   npm run bench -- --only realtime,webhooks
  *                                      the RTE hub's fan-out (bench/realtime.bench.ts) and webhook
  *                                      deliveries per second (bench/webhooks.bench.ts)
+ *   npm run bench -- --only journal    append→durable latency and durable appends/s of the SQLite
+ *                                      and JetStream journals (see bench/journal.bench.ts; JetStream
+ *                                      needs NATS on 127.0.0.1:4222, else its rows are skipped)
  *   npm run bench -- --only queue-audio
  *                                      queue audio (see bench/queue-audio.bench.ts): waiting callers
  *                                      hearing music, and queue calls/s bridged to agents
@@ -33,6 +36,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchCalls, isPhase, type Phase, parseRates } from './calls.bench.js';
+import { benchJournal } from './journal.bench.js';
 import { benchMedia, isMediaPhase, type MediaPhase, parseSteps } from './media.bench.js';
 import { benchParser } from './parser.bench.js';
 import {
@@ -48,7 +52,7 @@ import { benchWebhooks } from './webhooks.bench.js';
 const ROOT = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
-const SUITES = ['parser', 'records', 'calls', 'media', 'queue-audio', 'realtime', 'webhooks'];
+const SUITES = ['parser', 'records', 'calls', 'media', 'queue-audio', 'realtime', 'webhooks', 'journal'];
 const selected = onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : SUITES;
 // A calls phase named on its own runs the calls suite with the phases named (the others skipped).
 const phases = selected.filter(isPhase);
@@ -151,6 +155,11 @@ if (only.has('realtime')) {
 if (only.has('webhooks')) {
   console.error('webhooks (outbox deliveries to a local receiver, SQLite)…');
   for (const r of await benchWebhooks({ events: quick ? 500 : 5000 })) rows.push({ suite: 'webhooks', ...r });
+}
+if (only.has('journal')) {
+  console.error('journal (append→durable latency and durable appends/s: SQLite, NATS JetStream)…');
+  const options = quick ? { sequential: 500, rateSeconds: 1, throughputFacts: 20_000, log } : { log };
+  for (const r of await benchJournal(options)) rows.push({ suite: 'journal', ...r });
 }
 for (const row of rows) row.target ??= targetOf(row);
 

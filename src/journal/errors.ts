@@ -32,6 +32,15 @@ export const JOURNAL_ERRORS = {
     message: 'A stored fact has a schema version newer than this build reads',
   },
   JOURNAL_BAD_OPTION: { retryable: false, message: 'An option is out of range' },
+  JOURNAL_FENCED: {
+    retryable: false,
+    message:
+      "Another writer appended to this node's journal partition: this journal stopped writing rather than fork the sequence",
+  },
+  JOURNAL_UNSUPPORTED_SERVER: {
+    retryable: false,
+    message: 'The NATS server is too old or has no JetStream for the JetStream journal',
+  },
 } as const satisfies Record<string, { retryable: boolean; message: string }>;
 
 export type JournalErrorCode = keyof typeof JOURNAL_ERRORS;

@@ -83,6 +83,7 @@ export const LegEndCauseSchema = z.enum([
 /** A finer cause than `CallEnded.reason`. */
 export const CallEndCauseSchema = z.enum([
   'ServerRestart', // crash recovery ended a call the previous process left in progress
+  'NodeFailure', // the cluster node running the call died; another node's janitor ended it
   'Transferred', // an attended transfer joined this (consultation) call's party into another call
 ]);
 

@@ -1,7 +1,7 @@
 /**
  * The journal contract: what every journal does, spoken only through the `Journal` and
- * `JournalLookup` interfaces. The SQLite journal runs it (sqlite-journal.test.ts); a NATS
- * JetStream journal will run the same suite with its own harness.
+ * `JournalLookup` interfaces. The SQLite journal (sqlite-journal.test.ts) and the NATS JetStream
+ * journal (jetstream-journal.test.ts) run it, each with its own harness.
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -21,14 +21,21 @@ export interface ContractOpenOptions {
 
 /** One journal's storage for one test: opened, closed and reopened on the same data. */
 export interface JournalHarness<J extends ContractJournal = ContractJournal> {
-  open(opts?: ContractOpenOptions & { legacyRouting?: LegacyRouting }): J;
+  /** May resolve asynchronously (a journal on a network store opens with round trips). */
+  open(opts?: ContractOpenOptions & { legacyRouting?: LegacyRouting }): J | Promise<J>;
   /** Entries appended but not yet written, where the journal can tell (checked when present). */
   pendingEntries?(journal: J): number;
   /**
    * Store one entry's fact as exactly this text, bypassing `append`: what an older build or a
    * damaged disk left behind. Called while no journal of the harness is open.
    */
-  writeStoredFact(entry: { seq: number; timeMs: number; callId: string; type: string; text: string }): void;
+  writeStoredFact(entry: {
+    seq: number;
+    timeMs: number;
+    callId: string;
+    type: string;
+    text: string;
+  }): void | Promise<void>;
   /** Close what is open and remove the storage. */
   dispose(): Promise<void>;
 }
@@ -40,8 +47,8 @@ export function runJournalContract<J extends ContractJournal>(
   describe(`journal contract: ${name}`, () => {
     let harness: JournalHarness<J>;
     const opened: J[] = [];
-    const open = (opts?: Parameters<JournalHarness<J>['open']>[0]) => {
-      const journal = harness.open(opts);
+    const open = async (opts?: Parameters<JournalHarness<J>['open']>[0]): Promise<J> => {
+      const journal = await harness.open(opts);
       opened.push(journal);
       return journal;
     };
@@ -62,7 +69,7 @@ export function runJournalContract<J extends ContractJournal>(
     });
 
     it('assigns gap-free sequences from 1 and non-decreasing times, and delivers to subscribers in order', async () => {
-      const journal = open();
+      const journal = await open();
       expect(journal.lastSeq()).toBe(0);
       const seen: number[] = [];
       const unsubscribe = journal.subscribe((entry) => seen.push(entry.seq));
@@ -80,8 +87,8 @@ export function runJournalContract<J extends ContractJournal>(
       expect(seen).toHaveLength(1000);
     });
 
-    it('delivers an entry appended by a subscriber after the current entry reached every subscriber', () => {
-      const journal = open();
+    it('delivers an entry appended by a subscriber after the current entry reached every subscriber', async () => {
+      const journal = await open();
       const callId = randomUUID();
       const first: number[] = [];
       const second: number[] = [];
@@ -95,9 +102,9 @@ export function runJournalContract<J extends ContractJournal>(
       expect(second).toEqual([1, 2]);
     });
 
-    it('keeps a throwing subscriber from breaking appends or other subscribers', () => {
+    it('keeps a throwing subscriber from breaking appends or other subscribers', async () => {
       const errors: JournalError[] = [];
-      const journal = open({ onError: (error) => errors.push(error) });
+      const journal = await open({ onError: (error) => errors.push(error) });
       const seen: number[] = [];
       journal.subscribe(() => {
         throw new Error('boom');
@@ -109,7 +116,7 @@ export function runJournalContract<J extends ContractJournal>(
     });
 
     it('reads what was appended, before and after flush, in pages', async () => {
-      const journal = open({ holdWrites: true });
+      const journal = await open({ holdWrites: true });
       const callId = randomUUID();
       const appended = Array.from({ length: 7 }, (_, n) => journal.append(ringingFact(callId, n)));
       expect(await journal.read(0, 100)).toEqual(appended);
@@ -156,11 +163,11 @@ export function runJournalContract<J extends ContractJournal>(
         },
         { type: 'CallEnded', callId, reason: 'NoAnswer', sipStatus: 480 },
       ];
-      const first = open({ holdWrites: true });
+      const first = await open({ holdWrites: true });
       const appended = facts.map((fact) => first.append(fact));
       await closeAll();
 
-      const second = open();
+      const second = await open();
       expect(second.lastSeq()).toBe(4);
       expect(await second.read(0, 10)).toEqual(appended);
       expect(await second.readCall(callId)).toEqual(appended);
@@ -169,12 +176,12 @@ export function runJournalContract<J extends ContractJournal>(
       expect(next.timeMs).toBeGreaterThanOrEqual(appended[3]!.timeMs);
       await closeAll();
 
-      expect(open().lastSeq()).toBe(5);
+      expect((await open()).lastSeq()).toBe(5);
     });
 
     it('keeps the settled mark durably, never ahead of what it has appended', async () => {
       const callId = randomUUID();
-      const first = open({ holdWrites: true });
+      const first = await open({ holdWrites: true });
       expect(await first.settledSeq()).toBe(0);
       first.append({ type: 'CallEnded', callId, reason: 'Normal', sipStatus: 200 });
       first.append({ type: 'CallEnded', callId, reason: 'Normal', sipStatus: 200 });
@@ -184,13 +191,13 @@ export function runJournalContract<J extends ContractJournal>(
       expect(await first.settledSeq()).toBe(2);
       await closeAll();
 
-      const second = open();
+      const second = await open();
       expect(await second.settledSeq()).toBe(2);
       expect(await second.read(0, 10)).toHaveLength(2);
     });
 
     it('refuses use after close with a coded error, and close is idempotent', async () => {
-      const journal = open();
+      const journal = await open();
       await closeAll();
       await journal.close();
       expect(() => journal.append(ringingFact(randomUUID(), 1))).toThrowError(
@@ -202,7 +209,7 @@ export function runJournalContract<J extends ContractJournal>(
     });
 
     it('reads one call in order across durable rows and the buffer, and finds legs by CallLegId and SIP Call-ID', async () => {
-      const journal = open({ holdWrites: true });
+      const journal = await open({ holdWrites: true });
       const [callA, callB] = [randomUUID(), randomUUID()];
       journal.append(legCreatedFact(callA, 'leg-a1', 'sip-a1', 'caller'));
       journal.append(legCreatedFact(callB, 'leg-b1', 'sip-b1', 'caller'));
@@ -250,9 +257,9 @@ export function runJournalContract<J extends ContractJournal>(
       const callId = randomUUID();
       /** A journal whose entry 2 is stored as `text`, after a valid entry 1. */
       async function withStored(text: string): Promise<J> {
-        open().append(ringingFact(callId, 1));
+        (await open()).append(ringingFact(callId, 1));
         await closeAll();
-        harness.writeStoredFact({ seq: 2, timeMs: Date.now(), callId, type: 'LegEnded', text });
+        await harness.writeStoredFact({ seq: 2, timeMs: Date.now(), callId, type: 'LegEnded', text });
         return open();
       }
 
@@ -275,14 +282,16 @@ export function runJournalContract<J extends ContractJournal>(
         const corrupt = await withStored('{"type": "LegEnded", "callId": ');
         await expect(corrupt.read(0, 10)).rejects.toMatchObject({ code: 'JOURNAL_CORRUPT_ENTRY' });
         await closeAll();
-        harness.writeStoredFact({
+        await harness.writeStoredFact({
           seq: 3,
           timeMs: Date.now(),
           callId,
           type: 'LegEnded',
           text: JSON.stringify({ ...ringingFact(callId, 3), schemaVersion: 99 }),
         });
-        await expect(open().read(2, 10)).rejects.toMatchObject({ code: 'JOURNAL_UNSUPPORTED_VERSION' });
+        await expect((await open()).read(2, 10)).rejects.toMatchObject({
+          code: 'JOURNAL_UNSUPPORTED_VERSION',
+        });
       });
 
       it('reads facts of schema version 1 (no version field), upgraded: the route and the enum cause', async () => {
@@ -300,7 +309,7 @@ export function runJournalContract<J extends ContractJournal>(
           { type: 'LegEnded', callId, callLegId: 'leg-a', sipStatus: 603, cause: 'Rejected' },
         ];
         for (const [index, fact] of v1.entries()) {
-          harness.writeStoredFact({
+          await harness.writeStoredFact({
             seq: index + 1,
             timeMs: 1000,
             callId,
@@ -312,7 +321,9 @@ export function runJournalContract<J extends ContractJournal>(
           userByExtension: (extension) => (extension === '1002' ? { userId: 'u-b' } : undefined),
           userByNumber: () => undefined,
         });
-        const facts = (await open({ legacyRouting: routing }).readCall(callId)).map((entry) => entry.fact);
+        const facts = (await (await open({ legacyRouting: routing })).readCall(callId)).map(
+          (entry) => entry.fact,
+        );
         expect(facts).toEqual([
           { ...v1[0], route: { kind: 'user', userId: 'u-b' } },
           { ...v1[1], cause: 'Refused', sipReason: 'Decline' },
@@ -320,7 +331,7 @@ export function runJournalContract<J extends ContractJournal>(
         ]);
         await closeAll();
         // Without a directory to route with, the route is unknown rather than guessed.
-        expect((await open().read(0, 1))[0]!.fact).toMatchObject({ route: { kind: 'unknown' } });
+        expect((await (await open()).read(0, 1))[0]!.fact).toMatchObject({ route: { kind: 'unknown' } });
       });
     });
   });

@@ -10,6 +10,8 @@ import type { CallEndCause, Journal } from './types.js';
 
 /** The cause of the `CallEnded` facts recovery appends: readers tell interrupted calls by it. */
 export const INTERRUPTED_CAUSE: CallEndCause = 'ServerRestart';
+/** Every cause recovery gives: after a restart of the node itself, or by a cluster's janitor. */
+export const INTERRUPTED_CAUSES: ReadonlySet<CallEndCause> = new Set(['ServerRestart', 'NodeFailure']);
 
 export interface RecoveryOptions {
   /**
@@ -19,6 +21,8 @@ export interface RecoveryOptions {
   atMs?: number;
   /** Entries per read while scanning the journal (default 5000). */
   pageSize?: number;
+  /** The cause given (default ServerRestart; a cluster's janitor ends a dead node's calls with NodeFailure). */
+  cause?: 'ServerRestart' | 'NodeFailure';
 }
 
 const DEFAULT_PAGE_SIZE = 5000;
@@ -62,7 +66,7 @@ export async function recoverInterruptedCalls(
       callId: state.callId,
       reason: 'Failed',
       sipStatus: 500,
-      cause: INTERRUPTED_CAUSE,
+      cause: opts.cause ?? INTERRUPTED_CAUSE,
       endedAtMs: Math.max(state.lastTimeMs, opts.atMs ?? 0),
     });
   }

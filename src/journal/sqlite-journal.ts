@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { JournalError } from './errors.js';
 import { decodeFact, encodeFact, type LegacyRouting } from './facts.js';
+import { JournalTail, legLocationOf } from './journal-tail.js';
 import type { Journal, JournalEntry, JournalFact, JournalLookup, LegLocation } from './types.js';
 
 export interface SqliteJournalOptions {
@@ -40,8 +41,6 @@ const DEFAULT_GROUP_COMMIT_MS = 5;
 const DEFAULT_MAX_BATCH = 256;
 /** After a failed commit, wait this long before retrying so a full disk is not hammered. */
 const RETRY_MS = 1000;
-/** Committed entries kept in memory for readers just behind the writer (see `recent`). */
-const RECENT_ENTRIES = 1024;
 /** Identifiers per kind in one `findLegs` call: keeps the IN lists (and prepared statements) bounded. */
 const MAX_LOOKUP_IDS = 200;
 /** The `journal_marks` row of `settledSeq` / `markSettled`. */
@@ -107,7 +106,7 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     | { seq: number; time_ms: number }
     | undefined;
 
-  const writeBatch = db.transaction((entries: JournalEntry[]) => {
+  const writeBatch = db.transaction((entries: readonly JournalEntry[]) => {
     for (const entry of entries) {
       const { fact } = entry;
       const callLegId = 'callLegId' in fact ? fact.callLegId : null;
@@ -115,35 +114,21 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     }
   });
 
-  let lastSeq = tail?.seq ?? 0;
-  let durableSeq = lastSeq;
-  // Times never go backwards, even if the wall clock does: consumers order by seq but reason in time.
-  let lastTimeMs = tail?.time_ms ?? 0;
-  let pending: JournalEntry[] = [];
-  /**
-   * The entries of the last commits, in seq order up to durableSeq: a follower reading just behind
-   * the writer (post-processing) gets them from memory instead of decoding rows it was handed
-   * moments ago. Only entries this process appended, so never a stored fact that needs validating.
-   */
-  let recent: JournalEntry[] = [];
+  // Numbering, the buffer, the recent entries and subscribers: shared with every journal.
+  const memory = new JournalTail({ seq: tail?.seq ?? 0, timeMs: tail?.time_ms ?? 0 }, reportError);
   let timer: NodeJS.Timeout | undefined;
   let commits = 0;
   let closed = false;
   /** A commit failed and a retry is scheduled. */
   let retrying = false;
-  const listeners = new Set<(entry: JournalEntry) => void>();
-  // Entries waiting for delivery: a listener that appends must not see its entry before the
-  // current one has reached every other listener.
-  const deliveryQueue: JournalEntry[] = [];
-  let delivering = false;
 
   function commit(): void {
     if (timer) {
       clearTimeout(timer);
       timer = undefined;
     }
-    if (pending.length === 0) return;
-    const batch = pending;
+    if (memory.pending.length === 0) return;
+    const batch = memory.pending;
     try {
       writeBatch(batch);
     } catch (cause) {
@@ -156,11 +141,8 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
       if (!closed) timer = setTimeout(commitFromTimer, RETRY_MS);
       throw error;
     }
-    pending = [];
-    recent = recent.length + batch.length > 2 * RECENT_ENTRIES ? recent.slice(-RECENT_ENTRIES) : recent;
-    recent.push(...batch);
     retrying = false;
-    durableSeq = batch[batch.length - 1]!.seq;
+    memory.markDurable(batch[batch.length - 1]!.seq);
     commits += 1;
   }
 
@@ -169,29 +151,6 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
       commit();
     } catch (error) {
       reportError(error as JournalError);
-    }
-  }
-
-  function deliver(entry: JournalEntry): void {
-    deliveryQueue.push(entry);
-    if (delivering) return;
-    delivering = true;
-    try {
-      for (let next = deliveryQueue.shift(); next; next = deliveryQueue.shift()) {
-        for (const listener of listeners) {
-          try {
-            listener(next);
-          } catch (cause) {
-            reportError(
-              new JournalError('JOURNAL_WRITE_FAILED', `journal subscriber threw: ${String(cause)}`, {
-                cause,
-              }),
-            );
-          }
-        }
-      }
-    } finally {
-      delivering = false;
     }
   }
 
@@ -229,25 +188,12 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     return statement;
   }
 
-  function legLocation(entry: JournalEntry): LegLocation | undefined {
-    const { fact } = entry;
-    if (fact.type !== 'LegCreated') return undefined;
-    return {
-      callId: fact.callId,
-      callLegId: fact.callLegId,
-      role: fact.role,
-      userId: fact.userId,
-      queueId: fact.queueId,
-      sip: fact.sip,
-    };
-  }
-
   return {
     async readCall(callId: string): Promise<JournalEntry[]> {
       assertOpen('readCall');
       const entries = readRows(selectCall, [callId]).map(decode);
       // Rows hold seqs up to durableSeq, the buffer only above it: no overlap.
-      for (const entry of pending) if (entry.fact.callId === callId) entries.push(entry);
+      for (const entry of memory.pending) if (entry.fact.callId === callId) entries.push(entry);
       return entries;
     },
 
@@ -275,7 +221,7 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
       }
       const wantedLegs = new Set(callLegIds);
       const wantedSip = new Set(sipCallIds);
-      for (const entry of pending) {
+      for (const entry of memory.pending) {
         const { fact } = entry;
         if (
           fact.type === 'LegCreated' &&
@@ -286,25 +232,22 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
       }
       return [...bySeq.values()]
         .sort((a, b) => a.seq - b.seq)
-        .map(legLocation)
+        .map(legLocationOf)
         .filter((leg): leg is LegLocation => leg !== undefined);
     },
 
     append(fact: JournalFact): JournalEntry {
       assertOpen('append');
-      lastSeq += 1;
-      lastTimeMs = Math.max(lastTimeMs, Date.now());
-      const entry: JournalEntry = { seq: lastSeq, timeMs: lastTimeMs, fact };
-      pending.push(entry);
+      const entry = memory.append(fact);
       if (retrying) {
         // The last commit failed: the retry timer owns the next attempt; don't hit the disk per append.
-      } else if (groupCommitMs === 0 || pending.length >= maxBatch) {
+      } else if (groupCommitMs === 0 || memory.pending.length >= maxBatch) {
         // A failed forced commit is retried by the timer; the append itself has succeeded.
         commitFromTimer();
       } else if (!timer) {
         timer = setTimeout(commitFromTimer, groupCommitMs);
       }
-      deliver(entry);
+      memory.deliver(entry);
       return entry;
     },
 
@@ -316,14 +259,8 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     async read(afterSeq: number, limit: number): Promise<JournalEntry[]> {
       assertOpen('read');
       if (limit <= 0) return [];
-      const firstRecent = recent[0]?.seq;
-      if (firstRecent !== undefined && afterSeq >= firstRecent - 1) {
-        // Recent commits and the buffer are contiguous seqs: slice them by position.
-        const recentStart = afterSeq - firstRecent + 1;
-        const fromRecent = recent.slice(recentStart, recentStart + limit);
-        const pendingStart = Math.max(0, afterSeq - durableSeq);
-        return fromRecent.concat(pending.slice(pendingStart, pendingStart + limit - fromRecent.length));
-      }
+      const fromMemory = memory.readFromMemory(afterSeq, limit);
+      if (fromMemory) return fromMemory;
       let rows: JournalRow[];
       try {
         rows = selectAfter.all(afterSeq, limit) as JournalRow[];
@@ -333,28 +270,18 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
         });
       }
       const entries = rows.map(decode);
-      if (entries.length < limit) {
-        // Rows and the buffer never overlap: the buffer only holds seqs above durableSeq.
-        const from = Math.max(afterSeq, durableSeq);
-        for (const entry of pending) {
-          if (entries.length >= limit) break;
-          if (entry.seq > from) entries.push(entry);
-        }
-      }
-      return entries;
+      // Rows and the buffer never overlap: the buffer only holds seqs above durableSeq.
+      return entries.concat(
+        memory.pendingAfter(Math.max(afterSeq, memory.durableSeq), limit - entries.length),
+      );
     },
 
     subscribe(listener: (entry: JournalEntry) => void): () => void {
-      // Wrap so that subscribing the same function twice yields two independent subscriptions.
-      const wrapped = (entry: JournalEntry) => listener(entry);
-      listeners.add(wrapped);
-      return () => {
-        listeners.delete(wrapped);
-      };
+      return memory.subscribe(listener);
     },
 
     lastSeq(): number {
-      return lastSeq;
+      return memory.lastSeq;
     },
 
     async settledSeq(): Promise<number> {
@@ -366,11 +293,11 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
     async markSettled(seq: number): Promise<void> {
       assertOpen('markSettled');
       commit();
-      upsertMark.run(SETTLED_MARK, Math.min(seq, durableSeq));
+      upsertMark.run(SETTLED_MARK, Math.min(seq, memory.durableSeq));
     },
 
     stats(): SqliteJournalStats {
-      return { commits, pending: pending.length, durableSeq };
+      return { commits, pending: memory.pending.length, durableSeq: memory.durableSeq };
     },
 
     async close(): Promise<void> {
@@ -381,7 +308,7 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
         closed = true;
         if (timer) clearTimeout(timer);
         timer = undefined;
-        listeners.clear();
+        memory.clearSubscribers();
         db.close();
       }
     },
