@@ -1,11 +1,14 @@
 /**
  * `switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N] [--sip-tls-port N]
- * [--tls-cert FILE] [--tls-key FILE] [--host ADDR]` (DESIGN.md §6). Logs one ready line with the listening addresses and shuts down cleanly on
- * SIGTERM/SIGINT. DATABASE_URL=postgres://… switches the record store to PostgreSQL.
+ * [--tls-cert FILE] [--tls-key FILE] [--host ADDR] [--cluster nats://HOST:PORT --node-id NAME]`
+ * (DESIGN.md §6, §13). Logs one ready line with the listening addresses and shuts down cleanly on
+ * SIGTERM/SIGINT. DATABASE_URL=postgres://… switches the record store to PostgreSQL (a cluster
+ * node needs it).
  */
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ClusterOptions } from './cluster/node.js';
 import { demoTenant } from './config/demo.js';
 import { isConfigError } from './config/errors.js';
 import { loadTenantFile, publicUrlForPort } from './config/load.js';
@@ -16,6 +19,7 @@ import { startPlatform } from './platform.js';
 
 const USAGE = `usage: switchboard start [--config FILE] [--data DIR] [--http-port N] [--sip-port N]
                          [--sip-tls-port N] [--tls-cert FILE] [--tls-key FILE] [--host ADDR]
+                         [--cluster nats://HOST:PORT --node-id NAME]
 
   --config FILE       tenant configuration (YAML); without it the built-in demo tenant runs
   --data DIR          where the embedded databases live (default ./data)
@@ -27,6 +31,10 @@ const USAGE = `usage: switchboard start [--config FILE] [--data DIR] [--http-por
                       With both, SIP over TLS listens and the HTTP port serves HTTPS and WSS
                       (browsers allow microphones on secure origins only).
   --host ADDR         address to listen on (default 127.0.0.1)
+  --cluster URL       run as one node of a cluster: the journal on NATS JetStream at URL
+                      (nats-server 2.9 or later, with -js), registrations and agents shared,
+                      the calls of a node that dies ended by another; needs DATABASE_URL
+  --node-id NAME      this node's name in the cluster (letters, digits, - and _; unique)
 
   Location: calls reach a phone at its registered Contact; over the connection or address the
   REGISTER came from when NAT is evident, with RFC 5626 outbound, and over WebSocket.
@@ -35,7 +43,11 @@ const USAGE = `usage: switchboard start [--config FILE] [--data DIR] [--http-por
   anchors every call (WebRTC bridged to RTP, recordings); tenant media: { rtpengine: HOST:PORT }
   names another, media: { rtpengine: off } forces signalling-only.
 
-  DATABASE_URL=postgres://...   keep call records in PostgreSQL instead of SQLite`;
+  DATABASE_URL=postgres://...   keep call records in PostgreSQL instead of SQLite
+  SWITCHBOARD_CLUSTER_PREFIX=NAME     names of the cluster's streams and buckets (default SB;
+                                      several clusters can share one NATS)
+  SWITCHBOARD_CLUSTER_HEARTBEAT_MS=N  heartbeat interval (default 1000); a node silent for three
+                                      heartbeats is dead and its calls are ended by another`;
 
 function fail(message: string): never {
   process.stderr.write(`switchboard: ${message}\n`);
@@ -50,6 +62,20 @@ function port(value: string | undefined, fallback: number, flag: string): number
   return n;
 }
 
+function clusterOptions(natsUrl: string, nodeId: string): ClusterOptions {
+  const prefix = process.env.SWITCHBOARD_CLUSTER_PREFIX;
+  const heartbeat = process.env.SWITCHBOARD_CLUSTER_HEARTBEAT_MS;
+  if (prefix !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
+    fail(`SWITCHBOARD_CLUSTER_PREFIX must be 1-64 letters, digits, '-' or '_', got "${prefix}"`);
+  const heartbeatMs = heartbeat === undefined ? undefined : Number(heartbeat);
+  if (
+    heartbeatMs !== undefined &&
+    !(Number.isInteger(heartbeatMs) && heartbeatMs >= 50 && heartbeatMs <= 60_000)
+  )
+    fail(`SWITCHBOARD_CLUSTER_HEARTBEAT_MS must be 50-60000, got "${heartbeat}"`);
+  return { natsUrl, nodeId, ...(prefix ? { prefix } : {}), ...(heartbeatMs ? { heartbeatMs } : {}) };
+}
+
 async function main(argv: string[]): Promise<void> {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
   const options = {
@@ -61,6 +87,8 @@ async function main(argv: string[]): Promise<void> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     host: { type: 'string' },
+    cluster: { type: 'string' },
+    'node-id': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   } as const;
   try {
@@ -86,6 +114,14 @@ async function main(argv: string[]): Promise<void> {
     fail('--tls-cert and --tls-key go together: give both PEM files, or neither');
   if (values['sip-tls-port'] !== undefined && values['tls-cert'] === undefined)
     fail('--sip-tls-port needs --tls-cert and --tls-key');
+  if ((values.cluster === undefined) !== (values['node-id'] === undefined))
+    fail("--cluster and --node-id go together: the NATS URL and this node's name");
+  if (values['node-id'] !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(values['node-id']))
+    fail(`--node-id must be 1-64 letters, digits, '-' or '_', got "${values['node-id']}"`);
+  if (values.cluster !== undefined && !/^(nats:\/\/)?[^\s/]+:\d+$/.test(values.cluster))
+    fail(`--cluster must be nats://HOST:PORT, got "${values.cluster}"`);
+  if (values.cluster !== undefined && !process.env.DATABASE_URL)
+    fail('--cluster needs DATABASE_URL=postgres://… (the nodes share one record store)');
   const secure = values['tls-cert'] !== undefined;
   const defaultPublicUrl = publicUrlForPort(httpPort, host, secure);
   let tenant: Tenant;
@@ -113,8 +149,11 @@ async function main(argv: string[]): Promise<void> {
     // As Asterisk's rtp.conf: room for 2,500 anchored calls, below Linux's ephemeral port range.
     mediaPorts: { min: 10_000, max: 20_000 },
     logger,
+    ...(values.cluster ? { cluster: clusterOptions(values.cluster, values['node-id']!) } : {}),
   });
-  const store = process.env.DATABASE_URL ? 'postgresql' : `sqlite ${dataDir}`;
+  const store = `${process.env.DATABASE_URL ? 'postgresql' : `sqlite ${dataDir}`}${
+    values.cluster ? `, cluster node ${values['node-id']} on ${values.cluster}` : ''
+  }`;
   const tlsPart = platform.sipTlsPort ? `, sip tls ${host}:${platform.sipTlsPort}` : '';
   const sip = `udp ${host}:${platform.sipPort}, sip tcp ${host}:${platform.sipPort}${tlsPart}`;
   logger.info(

@@ -16,6 +16,7 @@ import { AgentStates } from './calls/agents.js';
 import { CallControl } from './calls/call-control.js';
 import { classificationPlugin } from './classification/plugin.js';
 import { openClassificationStore } from './classification/store.js';
+import { type ClusterNode, type ClusterOptions, joinCluster } from './cluster/node.js';
 import { createDirectory } from './config/directory.js';
 import { defaultQueueAudio } from './config/schema.js';
 import type { TlsMaterial } from './config/tls-files.js';
@@ -23,7 +24,8 @@ import type { Directory, Tenant } from './config/types.js';
 import { diagnosticsPlugin } from './diagnostics/plugin.js';
 import { legacyRoutingOf } from './journal/facts.js';
 import { recoverInterruptedCalls } from './journal/recovery.js';
-import { openSqliteJournal, type SqliteJournal } from './journal/sqlite-journal.js';
+import { openSqliteJournal } from './journal/sqlite-journal.js';
+import type { Journal, JournalLookup } from './journal/types.js';
 import { createLogger, type Logger } from './logger.js';
 import { EngineAudioCache } from './media/engine-audio.js';
 import { builtinAudio, PromptComposer } from './media/prompts.js';
@@ -105,6 +107,11 @@ export interface PlatformOptions {
   mediaPorts?: { min: number; max: number };
   /** Webhook delivery timing (timeouts, backoff, dead-letter age); tests shorten the backoff. */
   webhookOptions?: WebhookOptions;
+  /**
+   * Run as one node of a cluster (DESIGN.md §13; needs `databaseUrl`): the journal is this node's
+   * NATS JetStream partition, registrations and agents are shared, dead nodes' calls are ended.
+   */
+  cluster?: ClusterOptions;
 }
 
 export interface Platform {
@@ -120,7 +127,9 @@ export interface Platform {
   readonly realtime: RealtimeFeed;
   /** Webhook deliveries (tenant `webhooks:`), from a durable outbox. */
   readonly webhooks: WebhookOutbox;
-  readonly journal: SqliteJournal;
+  readonly journal: Journal & JournalLookup;
+  /** The cluster this node belongs to (`cluster` option), else undefined. */
+  readonly cluster: ClusterNode | undefined;
   readonly store: RecordStore;
   readonly postProcessor: PostProcessor;
   /** Recording rows (rendered MP3s under <dataDir>/recordings) and the worker that renders them. */
@@ -149,11 +158,29 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   mkdirSync(opts.dataDir, { recursive: true });
   const directory = createDirectory(opts.tenant);
   const metrics = new SipMetrics();
-  const journal = openSqliteJournal(join(opts.dataDir, 'journal.db'), {
-    groupCommitMs: opts.journalGroupCommitMs,
-    // Facts of schema version 1 did not journal the route: upgrading them routes the old way.
-    legacyRouting: legacyRoutingOf(directory),
-  });
+  // Facts of schema version 1 did not journal the route: upgrading them routes the old way.
+  const legacyRouting = legacyRoutingOf(directory);
+  if (opts.cluster && !opts.databaseUrl)
+    throw new Error('a cluster node keeps its records in PostgreSQL: set DATABASE_URL=postgres://…');
+  const cluster = opts.cluster
+    ? await joinCluster(
+        {
+          ...opts.cluster,
+          legacyRouting,
+          groupCommitMs: opts.journalGroupCommitMs,
+          sip: `${opts.host}:${opts.sipPort}`,
+        },
+        logger,
+      )
+    : undefined;
+  const journal: Journal & JournalLookup =
+    cluster?.journal ??
+    openSqliteJournal(join(opts.dataDir, 'journal.db'), {
+      groupCommitMs: opts.journalGroupCommitMs,
+      legacyRouting,
+    });
+  // In a cluster every node follows its own partition, under its own checkpoint names.
+  const consumerSuffix = cluster ? `:${cluster.nodeId}` : '';
   // Crash recovery ends what the previous process left in progress before call control takes its
   // first call or post-processing follows the journal, so every call then in progress is live.
   const recoveredCallIds = await recoverInterruptedCalls(journal);
@@ -180,10 +207,17 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const store = await openRecordStore(database);
   const credentials = await openCredentialStore(database);
   const classifications = await openClassificationStore(database);
+  // Webhook deliveries are numbered by one journal's sequence: across several partitions they would
+  // collide in the shared outbox, so a cluster node does not deliver them (yet) and says so.
+  const webhookEndpoints = cluster ? [] : (directory.tenant.webhooks ?? []);
+  if (cluster && (directory.tenant.webhooks ?? []).length > 0)
+    logger.error(
+      'webhooks: not delivered by cluster nodes yet (the tenant names endpoints); run them on one machine',
+    );
   const webhooks = await openWebhookOutbox({
     database,
     feed: realtime,
-    endpoints: directory.tenant.webhooks ?? [],
+    endpoints: webhookEndpoints,
     onError: (err) => logger.warn({ err }, 'webhooks: outbox error'),
     ...(opts.webhookOptions ? { options: opts.webhookOptions } : {}),
   });
@@ -191,13 +225,14 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   // Registrations, and the agents' states that call control allocates by. What agents set before a
   // restart (availability, serving) is restored before the first call or request.
   const location = new LocationService();
-  const agentStates = new AgentStates(directory, location);
+  const agentStates = new AgentStates(directory, location, Date.now, cluster?.claims);
   const agents = new AgentService({
     directory,
     agents: agentStates,
     store: await openAgentStateStore(database),
     journal,
     logger: logger.child({ component: 'agents' }),
+    ...(cluster ? { onChanged: (userId: string) => cluster.agentChanged(userId) } : {}),
   });
   await agents.load();
   // Rendered MP3s; the media engine's own capture spool is <dataDir>/rtpengine/recordings.
@@ -210,10 +245,28 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     store,
     directory,
     delaySeconds: opts.tenant.postProcessing.delaySeconds,
+    consumerName: `records${consumerSuffix}`,
     onError: (err) => logger.error({ err }, 'records: post-processing failed; retrying from the checkpoint'),
   });
   await postProcessor.catchUp();
   postProcessor.start();
+  // A dead node's partition, taken over by this node's janitor, becomes records under that node's
+  // checkpoint: exactly once, whoever runs it, and the node carries on from there when it is back.
+  await cluster?.attach({
+    location,
+    agents,
+    async processPartition(nodeId, partition) {
+      const processor = createPostProcessor({
+        journal: partition,
+        store,
+        directory,
+        delaySeconds: 0,
+        consumerName: `records:${nodeId}`,
+        onError: (err) => logger.error({ err, nodeId }, 'records: post-processing a dead node failed'),
+      });
+      await processor.catchUp();
+    },
+  });
 
   // With a certificate the HTTP port speaks HTTPS (and so WSS): browsers give getUserMedia to
   // secure origins only. Routes and plugins are the same either way, hence the one type.
@@ -228,6 +281,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       ? undefined
       : createRecordingWorker({
           journal,
+          consumerName: `recordings${consumerSuffix}`,
           store: recordings,
           recordingsDir,
           files: recordingFiles,
@@ -428,6 +482,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     media,
     mediaProcess,
     journal,
+    cluster,
     store,
     postProcessor,
     recordings,
@@ -461,6 +516,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       await store.close();
       await database.close();
       await journal.close();
+      // A clean stop: the node leaves (no janitor needed) and lets its partition go.
+      await cluster?.close(true);
     },
   };
 }

@@ -26,6 +26,11 @@ export interface AgentServiceOptions {
   journal: Journal;
   now?: () => number;
   logger?: Logger;
+  /**
+   * Told after a user's availability or serving changed here (persisted, journaled, applied): a
+   * cluster tells the other nodes, which `refresh` that user from the shared store.
+   */
+  onChanged?: (userId: string) => void;
 }
 
 /** A change of availability as asked for; `endTimeMs` only with a state other than Available. */
@@ -58,6 +63,7 @@ export class AgentService {
   private readonly endTimers = new Map<string, NodeJS.Timeout>();
   private liveCalls: () => Iterable<Call> = () => [];
   private closed = false;
+  private readonly onChanged: (userId: string) => void;
 
   constructor(opts: AgentServiceOptions) {
     this.directory = opts.directory;
@@ -66,6 +72,28 @@ export class AgentService {
     this.journal = opts.journal;
     this.now = opts.now ?? Date.now;
     this.logger = opts.logger ?? silentLogger;
+    this.onChanged = opts.onChanged ?? (() => {});
+  }
+
+  /**
+   * Another node changed this user (cluster): take their availability and serving from the shared
+   * store into the live picture. The EndTime stays that node's to apply (it journals it once).
+   */
+  refresh(userId: string): Promise<void> {
+    return this.serialized(userId, async () => {
+      const row = (await this.store.listAvailability()).find((r) => r.userId === userId);
+      if (row) {
+        this.agents.setAvailability(userId, {
+          availability: row.availability,
+          note: row.note,
+          endTimeMs: row.endTimeMs,
+          modifiedMs: row.modifiedMs,
+        });
+      }
+      for (const serving of await this.store.listServing()) {
+        if (serving.userId === userId) this.agents.setServing(userId, serving.queueId, serving.serving);
+      }
+    });
   }
 
   /**
@@ -140,6 +168,7 @@ export class AgentService {
         changedByUserId,
       });
       this.agents.setServing(userId, queueId, serving);
+      this.onChanged(userId);
     });
   }
 
@@ -206,6 +235,7 @@ export class AgentService {
     });
     this.agents.setAvailability(userId, state);
     this.armEndTime(userId, state);
+    this.onChanged(userId);
     this.logger.debug({ userId, availability: state.availability, cause }, 'agents: availability changed');
     return state;
   }

@@ -9,6 +9,7 @@
  * journaled, and their `EndTime`s kept — by `AgentService` (./agent-service.ts), which applies
  * each change here.
  */
+import type { AgentClaims } from '../cluster/agent-claims.js';
 import type { Directory, User } from '../config/types.js';
 import type { Availability } from '../journal/types.js';
 import type { LocationService } from '../sip/registrar.js';
@@ -46,13 +47,21 @@ export class AgentStates {
   private readonly notServing = new Set<string>();
   private readonly listeners = new Set<(userId: string) => void>();
   private readonly startedAtMs: number;
+  /** Users being claimed cluster-wide for a queue offer right now (`claimForOffer`). */
+  private readonly claiming = new Set<string>();
 
+  /**
+   * `claims`: in a cluster, which nodes hold which agent (../cluster/agent-claims.ts); an agent
+   * another node holds is busy here. Without it (one machine) this node's picture is the whole one.
+   */
   constructor(
     private readonly directory: Directory,
     private readonly location: LocationService,
     private readonly now: () => number = Date.now,
+    private readonly claims?: AgentClaims,
   ) {
     this.startedAtMs = now();
+    claims?.onFreedElsewhere((userId) => this.announce(userId));
     location.onChange((change) => {
       if (change.kind === 'removed') return;
       const user = directory.userByExtension(change.binding.aor);
@@ -70,8 +79,41 @@ export class AgentStates {
     return user !== undefined && this.isRegistered(user);
   }
 
+  /** On a call here, being claimed here for an offer, or held by another node of the cluster. */
   isBusy(userId: string): boolean {
-    return (this.activeLegs.get(userId) ?? 0) > 0;
+    return (
+      (this.activeLegs.get(userId) ?? 0) > 0 ||
+      this.claiming.has(userId) ||
+      !!this.claims?.heldElsewhere(userId)
+    );
+  }
+
+  /** Whether queue offers must be claimed first (`claimForOffer`): this node is one of a cluster. */
+  get claimsOffers(): boolean {
+    return this.claims !== undefined;
+  }
+
+  /**
+   * Claim the agent cluster-wide before offering them a queue call: resolves false when another
+   * node holds them (two nodes never both win). While it runs the agent counts as busy here. The
+   * caller offers at once when it resolves true, then calls `settleClaim` either way.
+   */
+  async claimForOffer(userId: string): Promise<boolean> {
+    if (!this.claims) return true;
+    this.claiming.add(userId);
+    try {
+      return await this.claims.claimExclusive(userId);
+    } finally {
+      this.claiming.delete(userId);
+    }
+  }
+
+  /** Bring the cluster's claim in line with this node's picture: held while on a call or in wrap-up. */
+  settleClaim(userId: string): void {
+    if (!this.claims) return;
+    if ((this.activeLegs.get(userId) ?? 0) > 0 || this.claiming.has(userId) || this.isInWrapUp(userId))
+      this.claims.hold(userId);
+    else this.claims.release(userId);
   }
 
   isInWrapUp(userId: string): boolean {
@@ -131,6 +173,7 @@ export class AgentStates {
 
   legStarted(userId: string): void {
     this.activeLegs.set(userId, (this.activeLegs.get(userId) ?? 0) + 1);
+    this.settleClaim(userId);
   }
 
   /** A leg of the user ended; `wrapUpSeconds` > 0 after a connected service call. */
@@ -144,11 +187,13 @@ export class AgentStates {
       clearTimeout(this.wrapUpTimers.get(userId));
       const timer = setTimeout(() => {
         this.wrapUpTimers.delete(userId);
+        this.settleClaim(userId);
         this.announce(userId);
       }, wrapUpSeconds * 1000);
       timer.unref();
       this.wrapUpTimers.set(userId, timer);
     }
+    this.settleClaim(userId);
     if (count <= 0) this.announce(userId);
   }
 
@@ -158,6 +203,7 @@ export class AgentStates {
     this.wrapUpUntil.delete(userId);
     clearTimeout(this.wrapUpTimers.get(userId));
     this.wrapUpTimers.delete(userId);
+    this.settleClaim(userId);
     if (was) this.announce(userId);
     return was;
   }

@@ -173,7 +173,7 @@ export class CallControl {
   private targetsOfUser(user: User): InviteTarget[] {
     return this.opts.location
       .lookup(user.extension)
-      .map((binding) => ({ uri: binding.contactUri, flow: binding.target }));
+      .map((binding) => ({ uri: binding.contactUri, flow: binding.target, route: binding.path }));
   }
 
   private offerWaitingCalls(userId: string): void {

@@ -41,6 +41,8 @@ export class QueueSession {
   readonly enteredAtMs: number;
   allocationCount = 0;
   private readonly pending = new Map<string, OutboundLeg>();
+  /** Members being claimed cluster-wide before their offer (AgentStates.claimForOffer). */
+  private readonly claiming = new Set<string>();
   private allocationTimers = new Map<string, NodeJS.Timeout>();
   private maxWaitTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
@@ -75,12 +77,17 @@ export class QueueSession {
     if (!this.active || this.retryTimer) return;
     if (this.queue.strategy === 'ring-all') {
       for (const userId of this.queue.memberUserIds) {
-        if (this.isPendingFor(userId) || !this.agents.canTake(userId, this.queue.queueId)) continue;
+        if (
+          this.isPendingFor(userId) ||
+          this.claiming.has(userId) ||
+          !this.agents.canTake(userId, this.queue.queueId)
+        )
+          continue;
         this.offerTo(userId);
       }
       return;
     }
-    if (this.pending.size > 0) return;
+    if (this.pending.size > 0 || this.claiming.size > 0) return;
     const userId = this.queue.strategy === 'longest-idle' ? this.pickLongestIdle() : this.pickSequential();
     if (!userId) return;
     if (this.offeredThisRound.has(userId)) {
@@ -131,6 +138,31 @@ export class QueueSession {
   }
 
   private offerTo(userId: string): void {
+    if (!this.agents.claimsOffers) {
+      this.place(userId);
+      return;
+    }
+    // In a cluster the member is claimed first, so that no other node offers them a call meanwhile.
+    this.claiming.add(userId);
+    void this.agents.claimForOffer(userId).then((claimed) => {
+      this.claiming.delete(userId);
+      if (claimed && this.active && this.agents.canTake(userId, this.queue.queueId)) this.place(userId);
+      this.agents.settleClaim(userId);
+      if (!claimed && this.active && !this.retryTimer && this.agents.canTake(userId, this.queue.queueId)) {
+        // The claim failed without anyone else holding the member (NATS unreachable): retry later
+        // rather than at once, or the queue would spin on a broken connection.
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.tryAllocate();
+        }, this.retryDelayMs);
+        return;
+      }
+      // Another node has the member (now seen as busy), or the call moved on: offer it elsewhere.
+      if (this.pending.size === 0 || this.queue.strategy === 'ring-all') this.tryAllocate();
+    });
+  }
+
+  private place(userId: string): void {
     const user = this.host.userById(userId);
     if (!user) return;
     const leg = this.host.offer(user, this.queue);

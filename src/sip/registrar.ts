@@ -32,8 +32,18 @@ export interface Binding {
   flow: Flow;
   /** Where requests to this contact go (DESIGN.md §6): see ./reach.ts. */
   target: Flow;
-  /** Why `target` is what it is. */
-  reachReason: ReachReason;
+  /** Why `target` is what it is (`path`: through the proxies of the REGISTER's Path, RFC 3327). */
+  reachReason: ReachReason | 'path';
+  /**
+   * The REGISTER's Path header values (RFC 3327), in order: requests to this contact carry them as
+   * a preloaded Route set and go to the first of them (`target` is the flow that proxy sent from).
+   */
+  path?: string[];
+  /**
+   * The cluster node that took the REGISTER, for a binding another node shares with this one
+   * (../cluster/location-sync.ts); absent for this node's own bindings.
+   */
+  node?: string;
   userAgent?: string;
   /** RFC 5626 parameters echoed in the 200 (+sip.instance, reg-id). */
   outboundParams?: [string, string | null][];
@@ -59,6 +69,11 @@ export class LocationService {
     return [...bindings.values()]
       .filter((b) => b.expiresAtMs > now)
       .sort((a, b) => b.registeredAtMs - a.registeredAtMs);
+  }
+
+  /** Every binding of an address-of-record as stored, expired or not. */
+  lookupAll(aor: string): Binding[] {
+    return [...(this.byAor.get(aor)?.values() ?? [])];
   }
 
   isRegistered(aor: string): boolean {
@@ -261,6 +276,7 @@ export class Registrar {
     if (!username) return;
 
     const contactLines = request.headers.getLines('Contact');
+    const path = request.headers.getAll('Path');
     const sipCallId = request.headers.get('Call-ID') ?? '';
     const cseq = Number.parseInt((request.headers.get('CSeq') ?? '0').trim(), 10);
     const expiresHeader = request.headers.get('Expires');
@@ -342,7 +358,14 @@ export class Registrar {
             continue;
           }
           const existing = location.get(aor, update.key);
-          const reach = reachContact(update.uri, tx.flow, { outbound: update.outbound });
+          // Behind a proxy that adds Path (Kamailio in front of several nodes), the proxy reaches
+          // the UA; without Path, the Contact or the flow does (./reach.ts).
+          // The first hop is reached like a Contact (its address when that is where the REGISTER came
+          // from, else the flow), and is then an address every node of a cluster can use.
+          const firstHop = path.length > 0 ? parseNameAddr(path[0]!)?.uriText : undefined;
+          const reach = firstHop
+            ? { flow: reachContact(firstHop, tx.flow).flow, reason: 'path' as const }
+            : reachContact(update.uri, tx.flow, { outbound: update.outbound });
           location.upsert({
             aor,
             contactUri: update.uri,
@@ -354,6 +377,7 @@ export class Registrar {
             flow: tx.flow,
             target: reach.flow,
             reachReason: reach.reason,
+            ...(path.length > 0 ? { path } : {}),
             userAgent: request.headers.get('User-Agent'),
             outboundParams: update.outboundParams,
           });
@@ -372,6 +396,8 @@ export class Registrar {
       const outbound = binding.outboundParams?.length ? formatParams(new Map(binding.outboundParams)) : '';
       headers.push(['Contact', `<${binding.contactUri}>;expires=${remaining}${outbound}`]);
     }
+    // RFC 3327 §5.3: the Path stored is echoed, so the UA (and the proxies) see what was kept.
+    for (const hop of path) headers.push(['Path', hop]);
     headers.push(['Date', new Date(now).toUTCString()]);
     tx.respond(stack.createResponse(request, 200, 'OK', { headers }));
     this.logger.debug({ aor, bindings: headers.length - 1 }, 'sip: registration processed');

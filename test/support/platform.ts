@@ -65,7 +65,9 @@ async function launchTestPlatform(
   options: Partial<PlatformOptions>,
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
-  const schema = store === 'postgres' ? `sb_e2e_${randomBytes(5).toString('hex')}` : undefined;
+  // A schema given by the caller is the caller's (a cluster's nodes share one); else the test's own.
+  const ownSchema = store === 'postgres' && options.databaseSchema === undefined;
+  const schema = ownSchema ? `sb_e2e_${randomBytes(5).toString('hex')}` : options.databaseSchema;
   // Discovery hands out the tenant's publicUrl: it must name the port the platform really uses.
   const httpPort = await freeTcpPort();
   const platform = await startPlatform({
@@ -106,7 +108,7 @@ async function launchTestPlatform(
       await Promise.all(uas.map((agent) => agent.close()));
       await platform.close();
       rmSync(dataDir, { recursive: true, force: true });
-      if (schema) {
+      if (ownSchema && schema) {
         const client = new pg.Client({ connectionString: POSTGRES_URL });
         await client.connect();
         await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

@@ -5,7 +5,7 @@
  */
 
 import { completedTransferOf, type LegState, leftForElsewhere, type QueueVisit } from '../../journal/fold.js';
-import { INTERRUPTED_CAUSE } from '../../journal/recovery.js';
+import { INTERRUPTED_CAUSES } from '../../journal/recovery.js';
 import type {
   CallbackRequest,
   CallResult,
@@ -83,7 +83,8 @@ function callAnsweredMs(state: CallState): number | null {
  * it had been answered: nobody knows how it really ended.
  */
 function interrupted(state: CallState): boolean {
-  return state.ended?.cause === INTERRUPTED_CAUSE;
+  const cause = state.ended?.cause;
+  return cause !== undefined && cause !== null && INTERRUPTED_CAUSES.has(cause);
 }
 
 /** The result seen from the calling side. */

@@ -18,6 +18,8 @@ export interface InviteTarget {
   /** Request-URI. */
   uri: string;
   flow: Flow;
+  /** A preloaded Route set (RFC 3261 §8.1.2; a binding's Path, RFC 3327), in order. */
+  route?: readonly string[];
   /** This branch's body, when branches need different ones (a media engine's offer per device). */
   body?: Buffer;
 }
@@ -99,6 +101,7 @@ export abstract class InviteClientUsage<Self> extends UsageBase<Self, InviteClie
     headers.append('To', setup.to);
     headers.append('Call-ID', this.sipCallId);
     headers.append('CSeq', '1 INVITE');
+    for (const hop of branch.target.route ?? []) headers.append('Route', hop);
     headers.append('Contact', `<${this.stack.contactUri(branch.target.flow)}>`);
     headers.append('Allow', ALLOW);
     for (const [name, value] of setup.extraHeaders) headers.append(name, value);

@@ -1,0 +1,142 @@
+/**
+ * One Switchboard node of a cluster (DESIGN.md §13), as the platform sees it: the journal is this
+ * node's JetStream partition, registrations and agent claims are shared through NATS KV, agents'
+ * availability changes are announced to the other nodes, and a janitor takes over the partition
+ * of a node that dies. ../platform.ts wires it in when started with `cluster`.
+ */
+import type { Msg } from '@nats-io/nats-core';
+import type { AgentService } from '../calls/agent-service.js';
+import type { LegacyRouting } from '../journal/facts.js';
+import { type JetStreamJournal, openJetStreamJournal } from '../journal/jetstream-journal.js';
+import type { Journal } from '../journal/types.js';
+import type { Logger } from '../logger.js';
+import type { LocationService } from '../sip/registrar.js';
+import { KvAgentClaims } from './agent-claims.js';
+import { type ClusterConnection, type ClusterOptions, connectCluster } from './connection.js';
+import { Janitor } from './janitor.js';
+import { LocationSync } from './location-sync.js';
+import { Membership } from './membership.js';
+import { PartitionLeases } from './partitions.js';
+
+export type { ClusterOptions } from './connection.js';
+
+/** How long a starting node waits for a janitor still recovering its partition (ms). */
+const OWN_PARTITION_WAIT_MS = 60_000;
+
+export interface ClusterNode {
+  readonly nodeId: string;
+  readonly connection: ClusterConnection;
+  readonly membership: Membership;
+  readonly claims: KvAgentClaims;
+  readonly janitor: Janitor;
+  /** This node's journal partition (opened by `join`, closed by the platform). */
+  readonly journal: JetStreamJournal;
+  /** Follow and share registrations and agents; start the janitor. */
+  attach(parts: {
+    location: LocationService;
+    agents: AgentService;
+    processPartition(nodeId: string, journal: Journal): Promise<void>;
+  }): Promise<void>;
+  /** Tell the other nodes that a user's availability or serving changed here. */
+  agentChanged(userId: string): void;
+  /** Leave: stop beating (deleting the beat when `clean`), release the partition, close NATS. */
+  close(clean: boolean): Promise<void>;
+}
+
+export interface JoinOptions extends ClusterOptions {
+  /** SIP address this node listens on (shown to the other nodes). */
+  sip?: string;
+  groupCommitMs?: number;
+  legacyRouting?: LegacyRouting;
+}
+
+/**
+ * Connect, start beating, take this node's partition (waiting for a janitor that is still ending
+ * the calls of this node's previous life) and open its journal.
+ */
+export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<ClusterNode> {
+  const log = logger.child({ component: 'cluster', nodeId: opts.nodeId });
+  const connection = await connectCluster(opts, log);
+  const { nodeId, prefix } = connection;
+  const membership = new Membership(connection, log, opts.sip);
+  const leases = new PartitionLeases(connection, membership, log);
+  const claims = new KvAgentClaims(connection, log);
+  const janitor = new Janitor({
+    membership,
+    leases,
+    claims,
+    openPartition: (partition) => openPartition(partition),
+    processPartition: (partition, journal) => processors.run(partition, journal),
+    logger: log,
+  });
+  const processors = {
+    run: async (_partition: string, _journal: Journal): Promise<void> => {
+      throw new Error('cluster: janitor ran before the node was attached');
+    },
+  };
+  const openPartition = (partition: string) =>
+    openJetStreamJournal(connection.nc, {
+      nodeId: partition,
+      streamPrefix: `${prefix}_JOURNAL`,
+      subjectPrefix: `${prefix.toLowerCase()}.journal`,
+      groupCommitMs: opts.groupCommitMs,
+      legacyRouting: opts.legacyRouting,
+      onError: (err) => log.warn({ err, partition }, `journal: ${err.message}`),
+    });
+  try {
+    await membership.start();
+    if (!(await leases.acquire(nodeId, OWN_PARTITION_WAIT_MS)))
+      throw new Error(
+        `cluster: partition ${nodeId} is still held by another node after ${OWN_PARTITION_WAIT_MS} ms`,
+      );
+  } catch (err) {
+    await membership.close(false).catch(() => {});
+    await connection.close();
+    throw err;
+  }
+  const journal = await openPartition(nodeId);
+  const agentsSubject = `${prefix.toLowerCase()}.agents.changed`;
+  let locationSync: LocationSync | undefined;
+  let agentSub: { unsubscribe(): void } | undefined;
+  log.info(
+    `cluster: node ${nodeId} joined (NATS ${opts.natsUrl}, journal stream ${prefix}_JOURNAL_${nodeId})`,
+  );
+
+  return {
+    nodeId,
+    connection,
+    membership,
+    claims,
+    janitor,
+    journal,
+    async attach(parts) {
+      processors.run = parts.processPartition;
+      locationSync = new LocationSync(connection, parts.location, log);
+      await locationSync.start();
+      await claims.start();
+      janitor.start();
+      agentSub = connection.nc.subscribe(agentsSubject, {
+        callback: (err: Error | null, msg: Msg) => {
+          if (err) return;
+          const { nodeId: from, userId } = msg.json<{ nodeId: string; userId: string }>();
+          if (from === nodeId || typeof userId !== 'string') return;
+          parts.agents
+            .refresh(userId)
+            .catch((error: unknown) => log.warn({ err: error, userId }, 'cluster: agent refresh failed'));
+        },
+      });
+    },
+    agentChanged(userId) {
+      if (!connection.nc.isClosed()) connection.nc.publish(agentsSubject, JSON.stringify({ nodeId, userId }));
+    },
+    async close(clean) {
+      agentSub?.unsubscribe();
+      await janitor.close();
+      await locationSync?.close();
+      await claims.close();
+      await membership.close(clean);
+      if (clean) await leases.release(nodeId);
+      await connection.close();
+    },
+  };
+}

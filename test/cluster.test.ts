@@ -1,0 +1,192 @@
+/**
+ * Several call-control nodes as one platform (DESIGN.md §13), on the machine's real NATS JetStream
+ * and PostgreSQL: registrations taken by one node reach calls on another, a queue's agents are
+ * claimed cluster-wide, records land once in the shared store whichever node ran the call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseTenantYaml } from '../src/config/load.js';
+import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { type RestClient, seedMembers, waitFor } from './support/platform.js';
+import { seedTenantYaml } from './support/tenants.js';
+
+const TENANT = parseTenantYaml(seedTenantYaml(), 'cluster.yaml');
+type Json = Record<string, unknown>;
+
+describe('a two-node cluster on NATS JetStream and PostgreSQL', () => {
+  let cluster: TestCluster;
+  let admins: RestClient[];
+
+  beforeAll(async () => {
+    cluster = await startTestCluster(TENANT);
+    admins = await Promise.all(cluster.nodes.map((node) => node.rest('admin@example.com', 'secret-admin')));
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  const sipOf = (index: number) => ({ host: '127.0.0.1', port: cluster.nodes[index]!.platform.sipPort });
+
+  it('runs the seed scenario with A registered on node-a and B, C on node-b: records as on one machine, once', async () => {
+    const a = await cluster.phone('1001', sipOf(0));
+    const b = await cluster.phone('1002', sipOf(1));
+    const c = await cluster.phone('1003', sipOf(1));
+    seedMembers(b, c, 30);
+    // node-a learns B's and C's registrations through the shared location.
+    await waitFor(
+      async () => (cluster.nodes[0]!.platform.location.isRegistered('1003') ? true : undefined),
+      5_000,
+      'node-a sees C',
+    );
+    const outgoing = a.call('100');
+    const final = await outgoing.waitForFinal();
+    expect(final.status).toBe(200);
+    const callId = final.headers.get('X-Server-Call-Id')!;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await outgoing.hangup();
+    await c.incoming[0]!.waitForBye();
+    for (const admin of admins) {
+      await waitFor(
+        async () => {
+          const headers = await admin.list<Json>('/servicecall', { CallId: callId });
+          const events = await admin.list<Json>('/calls', { CallId: callId });
+          return headers[0]?.Result === 'Handled' && events.length === 3 && events.every((e) => e.EndTime)
+            ? true
+            : undefined;
+        },
+        10_000,
+        'records of the scenario',
+      );
+    }
+    const [fromA, fromB] = await Promise.all(
+      admins.map((admin) => admin.list<Json>('/calls', { CallId: callId })),
+    );
+    expect(fromB).toEqual(fromA);
+    expect(fromA.map((e) => [e.UserName, e.CallTypeString, e.Result]).sort()).toEqual([
+      ['a@example.com', 'DirectCall', 'Handled'],
+      ['b@example.com', 'ServiceCall', 'Allocated'],
+      ['c@example.com', 'ServiceCall', 'Handled'],
+    ]);
+    const details = await admins[1]!.list<Json>(`/servicecall/${callId}/details`);
+    expect(details.map((d) => [d.EventTypeString, d.UserName ?? null])).toEqual([
+      ['CallArrival', null],
+      ['UserAllocation', 'b@example.com'],
+      ['UserReject', 'b@example.com'],
+      ['UserAllocation', 'c@example.com'],
+      ['UserConnect', 'c@example.com'],
+      ['CallDisconnect', null],
+    ]);
+    // The call ran on node-a only: its facts are in node-a's partition.
+    expect((await cluster.nodes[0]!.platform.journal.readCall(callId)).length).toBeGreaterThan(5);
+    expect(await cluster.nodes[1]!.platform.journal.readCall(callId)).toEqual([]);
+  }, 30_000);
+});
+
+/** Ten agents and twenty callers: the load of the "never two calls at once" test. */
+const AGENTS = Array.from({ length: 10 }, (_, i) => ({
+  email: `agent${i}@example.com`,
+  extension: `${2100 + i}`,
+}));
+const CALLERS = Array.from({ length: 20 }, (_, i) => ({
+  email: `caller${i}@example.com`,
+  extension: `${3100 + i}`,
+}));
+const LOAD_TENANT = parseTenantYaml(
+  [
+    'domain: switchboard.local',
+    'users:',
+    '  - { username: admin@example.com, extension: "1000", password: secret-admin, role: admin }',
+    ...[...AGENTS, ...CALLERS].map(
+      (u) => `  - { username: ${u.email}, extension: "${u.extension}", password: pw-${u.extension} }`,
+    ),
+    'queues:',
+    `  - { name: Support, extension: "100", members: [${AGENTS.map((a) => a.email).join(', ')}], maxWaitSeconds: 120 }`,
+    '',
+  ].join('\n'),
+  'cluster-load.yaml',
+);
+
+describe('200 concurrent queue calls across two nodes', () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster(LOAD_TENANT);
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('never offers an agent two calls at once, and every call is answered once', async () => {
+    const sip = (index: number) => ({ host: '127.0.0.1', port: cluster.nodes[index]!.platform.sipPort });
+    // Half the agents registered on each node; each answers 20 ms after ringing.
+    const active = new Map<string, number>();
+    const overlaps: string[] = [];
+    const answered = new Map<string, number>();
+    const agents = await Promise.all(AGENTS.map((agent, i) => cluster.phone(agent.extension, sip(i % 2))));
+    for (const agent of agents) {
+      agent.onIncoming((call) => {
+        const now = (active.get(agent.extension) ?? 0) + 1;
+        active.set(agent.extension, now);
+        if (now > 1) overlaps.push(`${agent.extension} offered ${now} calls at once`);
+        const done = () => active.set(agent.extension, (active.get(agent.extension) ?? 1) - 1);
+        call.ring();
+        setTimeout(() => {
+          if (call.cancelled) return;
+          call.answer();
+          answered.set(agent.extension, (answered.get(agent.extension) ?? 0) + 1);
+        }, 20);
+        void Promise.race([call.waitForBye(60_000), call.waitForCancel(60_000)]).then(done, done);
+      });
+    }
+    for (const node of cluster.nodes) {
+      await waitFor(
+        async () =>
+          AGENTS.every((a) => node.platform.location.isRegistered(a.extension)) ? true : undefined,
+        5_000,
+        'every agent visible on every node',
+      );
+    }
+    // Twenty callers, half on each node, ten calls each, all at once: 100 queue calls per node.
+    const callers = await Promise.all(
+      CALLERS.map((caller, i) => cluster.phone(caller.extension, sip(i % 2))),
+    );
+    const startedMs = Date.now();
+    const results = await Promise.all(
+      callers.flatMap((caller) =>
+        Array.from({ length: 10 }, async () => {
+          const outgoing = caller.call('100');
+          const final = await outgoing.waitForFinal(90_000);
+          if (final.status !== 200) return { status: final.status, callId: undefined };
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          await outgoing.hangup();
+          return { status: 200, callId: final.headers.get('X-Server-Call-Id') };
+        }),
+      ),
+    );
+    const tookMs = Date.now() - startedMs;
+    expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
+    expect(overlaps).toEqual([]);
+    const answers = [...answered.values()].reduce((sum, n) => sum + n, 0);
+    expect(answers).toBe(200);
+    // Both nodes ran calls, and every agent took some.
+    const callIds = results.map((r) => r.callId!);
+    expect(new Set(callIds).size).toBe(200);
+    expect(answered.size).toBe(AGENTS.length);
+    // Every call's service call record is Handled, exactly once, in the shared store.
+    const admin = await cluster.nodes[0]!.rest('admin@example.com', 'secret-admin');
+    const rows = await waitFor(
+      async () => {
+        const list = await admin.list<Json>('/servicecall', {
+          StartTime: new Date(startedMs - 60_000).toISOString(),
+          EndTime: new Date(Date.now() + 60_000).toISOString(),
+        });
+        return list.length >= 200 && list.every((row) => row.Result === 'Handled') ? list : undefined;
+      },
+      20_000,
+      '200 handled service calls',
+    );
+    expect(rows.map((row) => row.CallId).sort()).toEqual([...callIds].sort());
+    console.log(`200 queue calls over two nodes and 10 agents in ${tookMs} ms`);
+  }, 120_000);
+});

@@ -1,0 +1,104 @@
+/**
+ * Test support for clusters (DESIGN.md §13): several real platforms in this process, each a cluster
+ * node on the machine's NATS (JetStream) with one shared PostgreSQL schema, isolated from other
+ * tests by a random stream/bucket prefix. Phones are UDP test UAs.
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import type { Tenant } from '../../src/config/types.js';
+import type { PlatformOptions } from '../../src/platform.js';
+import { TestUa } from '../../src/testing/test-ua.js';
+import { POSTGRES_URL, startTestPlatform, type TestPlatform } from './platform.js';
+
+export const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export interface TestCluster {
+  /** NATS names of this cluster: streams `<prefix>_…`, buckets `KV_<prefix>_…`. */
+  prefix: string;
+  /** PostgreSQL schema the nodes share. */
+  schema: string;
+  nodes: TestPlatform[];
+  /** Start one more node (or a node again, by its id). */
+  startNode(nodeId: string, extra?: Partial<PlatformOptions>): Promise<TestPlatform>;
+  /** A UDP phone registered at `server` (a node's SIP port, or the front proxy). */
+  phone(extension: string, server: { host: string; port: number }): Promise<TestUa>;
+  close(): Promise<void>;
+}
+
+export interface TestClusterOptions {
+  /** Node ids to start (default node-a, node-b). */
+  nodeIds?: string[];
+  /** Heartbeat (ms, default 250: a dead node is noticed after 3 heartbeats). */
+  heartbeatMs?: number;
+  extra?: Partial<PlatformOptions>;
+}
+
+export async function startTestCluster(tenant: Tenant, opts: TestClusterOptions = {}): Promise<TestCluster> {
+  const prefix = `T${randomBytes(4).toString('hex')}`;
+  const schema = `sb_cluster_${randomBytes(5).toString('hex')}`;
+  const nodes: TestPlatform[] = [];
+  const phones: TestUa[] = [];
+  const startNode = async (nodeId: string, extra: Partial<PlatformOptions> = {}) => {
+    const node = await startTestPlatform(tenant, 'postgres', {
+      databaseSchema: schema,
+      cluster: { natsUrl: NATS_URL, nodeId, prefix, heartbeatMs: opts.heartbeatMs ?? 250 },
+      ...opts.extra,
+      ...extra,
+    });
+    nodes.push(node);
+    return node;
+  };
+  try {
+    // One after the other: the first creates the schema's tables, the streams and the buckets.
+    for (const nodeId of opts.nodeIds ?? ['node-a', 'node-b']) await startNode(nodeId);
+  } catch (err) {
+    await Promise.allSettled(nodes.map((node) => node.close()));
+    await dropClusterState(prefix, schema);
+    throw err;
+  }
+  return {
+    prefix,
+    schema,
+    nodes,
+    startNode,
+    async phone(extension, server) {
+      const user = tenant.users.find((u) => u.extension === extension);
+      if (!user) throw new Error(`no user with extension ${extension}`);
+      const ua = await TestUa.overUdp(server, { extension, password: user.password, domain: tenant.domain });
+      phones.push(ua);
+      const response = await ua.register();
+      if (response.status !== 200) throw new Error(`register ${extension}: ${response.status}`);
+      return ua;
+    },
+    async close() {
+      await Promise.allSettled(phones.map((ua) => ua.close()));
+      await Promise.allSettled(nodes.map((node) => node.close()));
+      await dropClusterState(prefix, schema);
+    },
+  };
+}
+
+/** Remove the streams and buckets of `prefix` and the shared schema. */
+export async function dropClusterState(prefix: string, schema: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const info of jsm.streams.list()) {
+      const { name } = info.config;
+      if (name.startsWith(`${prefix}_`) || name.startsWith(`KV_${prefix}_`)) names.push(name);
+    }
+    for (const name of names) await jsm.streams.delete(name);
+  } finally {
+    await nc.close();
+  }
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
