@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { spawnKamailio } from '../test/support/kamailio.js';
 import { freeTcpPort, RestClient } from '../test/support/platform.js';
 import {
   freeUdpPort,
@@ -175,35 +176,13 @@ async function startSwitchboard(dir: string, trunkPort: number, agents: number):
   return waitForServer(child, sipPort, httpPort, 'switchboard ready');
 }
 
-async function startKamailio(dir: string): Promise<Server> {
-  const sipPort = await freeSipPort();
-  const child = spawn(
-    'kamailio',
-    [
-      '-f',
-      join(ROOT, 'bench/kamailio/kamailio.cfg'),
-      '-l',
-      `udp:127.0.0.1:${sipPort}`,
-      '-l',
-      `tcp:127.0.0.1:${sipPort}`,
-      '-DD',
-      '-E',
-      '-m',
-      '256',
-      '-M',
-      '32',
-      '-Y',
-      dir,
-      '-P',
-      join(dir, 'kamailio.pid'),
-    ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  // Kamailio says nothing when ready at debug=0: give it a moment, then check it is alive.
-  const server = await waitForServer(child, sipPort, undefined, undefined);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  if (child.exitCode !== null) throw new Error(`kamailio exited: ${server.output()}`);
-  return server;
+async function startKamailio(): Promise<Server> {
+  // Memory for the benchmark's load: thousands of transactions and registrations in flight.
+  const kamailio = await spawnKamailio({
+    cfg: join(ROOT, 'bench/kamailio/kamailio.cfg'),
+    memoryMb: { shared: 256, private: 32 },
+  });
+  return { sipPort: kamailio.port, process: kamailio.process, output: kamailio.output, stop: kamailio.stop };
 }
 
 export function waitForServer(
@@ -563,7 +542,7 @@ export async function benchCalls(opts: BenchCallsOptions = {}): Promise<BenchRes
     const phases = opts.phases ?? ALL_PHASES;
     for (const transport of ['udp', 'tcp'] as const) {
       if (!phases.has(transport === 'udp' ? 'kamailio' : 'kamailio-tcp')) continue;
-      const kamailio = await startKamailio(dir);
+      const kamailio = await startKamailio();
       let rate: number;
       try {
         rate = await directRamp(`kamailio direct${over(transport)}`, kamailio, transport);

@@ -442,9 +442,17 @@ export class TestUa {
     return this.register(0);
   }
 
-  /** Place a call to `target` (an extension or number). */
-  call(target: string, extraHeaders: [string, string][] = [], sdp?: Buffer): OutgoingCall {
-    const callId = newSipCallId('test-ua');
+  /**
+   * Place a call to `target` (an extension or number). `callId` chooses the Call-ID (a proxy that
+   * hashes it picks the node: tests aim a call at one).
+   */
+  call(
+    target: string,
+    extraHeaders: [string, string][] = [],
+    sdp?: Buffer,
+    opts: { callId?: string } = {},
+  ): OutgoingCall {
+    const callId = opts.callId ?? newSipCallId('test-ua');
     const fromTag = newTag();
     const uri = `sip:${target}@${this.opts.domain}`;
     const build = (cseq: number): SipRequest => {
