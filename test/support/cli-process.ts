@@ -34,10 +34,11 @@ export function startArgs(opts: {
   ];
 }
 
-export function startCli(args: string[]): CliChild {
+/** `env` is added to this process's environment (DATABASE_URL, the cluster's settings). */
+export function startCli(args: string[], env: Record<string, string> = {}): CliChild {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', VITEST: '' },
+    env: { ...process.env, LOG_LEVEL: 'info', VITEST: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Tenant } from '../../src/config/types.js';
 import type { PlatformOptions } from '../../src/platform.js';
 import { TestUa } from '../../src/testing/test-ua.js';
+import { type CliChild, startArgs, startCli, waitForReady } from './cli-process.js';
 import { POSTGRES_URL, startTestPlatform, type TestPlatform } from './platform.js';
 
 export const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -98,6 +99,73 @@ export async function dropClusterState(prefix: string, schema: string): Promise<
   await client.connect();
   try {
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A cluster node as its own process (`switchboard start --cluster … --node-id …`): killable. */
+export interface NodeProcess {
+  nodeId: string;
+  sipPort: number;
+  httpPort: number;
+  child: CliChild;
+  /** SIGKILL: no clean shutdown, no leaving the cluster. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+}
+
+export interface NodeProcessOptions {
+  nodeId: string;
+  prefix: string;
+  schema: string;
+  configPath: string;
+  dataDir: string;
+  sipPort: number;
+  httpPort: number;
+  heartbeatMs?: number;
+}
+
+/** Start a node process and wait for its ready line. */
+export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodeProcess> {
+  const child = startCli([...startArgs(opts), '--cluster', NATS_URL, '--node-id', opts.nodeId], {
+    // The shared schema (created by the caller) through the connection's search_path.
+    DATABASE_URL: `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${opts.schema}`)}`,
+    SWITCHBOARD_CLUSTER_PREFIX: opts.prefix,
+    SWITCHBOARD_CLUSTER_HEARTBEAT_MS: String(opts.heartbeatMs ?? 250),
+  });
+  try {
+    await waitForReady(child, 30_000);
+  } catch (err) {
+    child.process.kill('SIGKILL');
+    throw new Error(
+      `node ${opts.nodeId} did not start: ${(err as Error).message}\n${child.output().slice(-3000)}`,
+    );
+  }
+  return {
+    nodeId: opts.nodeId,
+    sipPort: opts.sipPort,
+    httpPort: opts.httpPort,
+    child,
+    async kill() {
+      child.process.kill('SIGKILL');
+      await child.exited;
+    },
+    async stop() {
+      if (child.process.exitCode !== null) return;
+      child.process.kill('SIGTERM');
+      await child.exited;
+    },
+  };
+}
+
+/** Create the schema a cluster's node processes share. */
+export async function createSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
   } finally {
     await client.end();
   }
