@@ -427,6 +427,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     logger,
     // Failed digest attempts per source address; a cooling-down address gets 403 without digest work.
     authThrottle: new AuthFailureThrottle(opts.tenant.sip.authThrottle),
+    trustedProxies: opts.tenant.sip.trustedProxies,
   });
   const userAgent = new UserAgent({ stack });
   const engineAudio = new EngineAudioCache(join(opts.dataDir, 'audio-cache'));

@@ -219,7 +219,13 @@ describe('parseTenantYaml: broken configurations name file, line, column and fie
     {
       name: 'sip that is not a mapping',
       text: yaml('sip: udp', ...USERS),
-      message: 'tenant.yaml:1:6: sip: expected a mapping with authThrottle, tcp and largeRequestsOverTcp',
+      message:
+        'tenant.yaml:1:6: sip: expected a mapping with authThrottle, tcp, largeRequestsOverTcp and trustedProxies',
+    },
+    {
+      name: 'a trusted proxy that is no IP address',
+      text: yaml('sip: { trustedProxies: [kamailio.local] }', ...USERS),
+      message: 'tenant.yaml:1:25: sip.trustedProxies[0]: expected an IP address such as 10.0.0.5',
     },
     {
       name: 'trunk port out of range',
@@ -640,6 +646,7 @@ describe('parseTenantYaml: a valid configuration', () => {
         stallTimeoutSeconds: 20,
       },
       largeRequestsOverTcp: false,
+      trustedProxies: [],
     };
     expect(tenant.sip).toEqual(defaults);
     expect(parseTenantYaml(yaml(...USERS), 'min.yaml').sip).toEqual(defaults);
@@ -660,6 +667,7 @@ describe('parseTenantYaml: a valid configuration', () => {
         '    maxConnections: 100',
         '    idleTimeoutSeconds: 60',
         '  largeRequestsOverTcp: true',
+        '  trustedProxies: [10.0.0.5, "::1"]',
         ...USERS,
       ),
       'x.yaml',
@@ -673,6 +681,7 @@ describe('parseTenantYaml: a valid configuration', () => {
         stallTimeoutSeconds: 20,
       },
       largeRequestsOverTcp: true,
+      trustedProxies: ['10.0.0.5', '::1'],
     });
   });
 

@@ -698,6 +698,7 @@ function resolveTenant(
       authThrottle: { ...file.sip.authThrottle },
       tcp: { ...file.sip.tcp },
       largeRequestsOverTcp: file.sip.largeRequestsOverTcp,
+      trustedProxies: [...file.sip.trustedProxies],
     },
     recordings: { retentionDays: file.recordings.retentionDays },
     audio: { musicOnHold: musicOnHold ?? builtinAudio.music },

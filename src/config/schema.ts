@@ -60,6 +60,7 @@ export function defaultSipSettings(): SipSettings {
     authThrottle: { ...DEFAULT_SIP_AUTH_THROTTLE },
     tcp: { ...DEFAULT_SIP_TCP },
     largeRequestsOverTcp: DEFAULT_SIP_LARGE_REQUESTS_OVER_TCP,
+    trustedProxies: [],
   };
 }
 
@@ -377,8 +378,15 @@ export const sipSchema = z.strictObject(
     largeRequestsOverTcp: z
       .boolean({ error: whenPresent('expected true or false') })
       .default(DEFAULT_SIP_LARGE_REQUESTS_OVER_TCP),
+    trustedProxies: z
+      .array(z.union([z.ipv4(), z.ipv6()], { error: 'expected an IP address such as 10.0.0.5' }), {
+        error: whenPresent('expected a list of IP addresses, such as [10.0.0.5]'),
+      })
+      .default([]),
   },
-  { error: whenPresent('expected a mapping with authThrottle, tcp and largeRequestsOverTcp') },
+  {
+    error: whenPresent('expected a mapping with authThrottle, tcp, largeRequestsOverTcp and trustedProxies'),
+  },
 );
 
 const listOf = <T extends z.ZodType>(item: T, what: string) =>

@@ -141,6 +141,12 @@ export interface SipSettings {
    * (like Asterisk's disable_tcp_switch): many UAs registered over UDP do not listen on TCP.
    */
   largeRequestsOverTcp: boolean;
+  /**
+   * Addresses of the front proxies (Kamailio in front of a cluster). A request they relay is
+   * counted for the authentication throttle against the phone's address (the Via below the
+   * proxy's), not the proxy's: one phone with a wrong password must not lock out every phone.
+   */
+  trustedProxies: string[];
 }
 
 /**

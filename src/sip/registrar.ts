@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import type { AuthFailureThrottle } from './auth-throttle.js';
 import type { DigestAuthenticator } from './digest.js';
-import { formatParams, parseContactList, parseNameAddr } from './headers.js';
+import { formatParams, parseContactList, parseNameAddr, parseViaList } from './headers.js';
 import type { SipRequest } from './message.js';
 import { type ReachReason, reachContact } from './reach.js';
 import type { SipStack } from './stack.js';
@@ -171,6 +171,11 @@ export interface RegistrarOptions {
   now?: () => number;
   /** Failed authentications per source address; without it, nothing is throttled. */
   authThrottle?: AuthFailureThrottle;
+  /**
+   * Front proxies (tenant `sip.trustedProxies`): what they relay is throttled by the phone's
+   * address from the Via below theirs, not by theirs.
+   */
+  trustedProxies?: readonly string[];
 }
 
 /** The one reason phrase of every refusal of credentials: it must not tell why they were refused. */
@@ -215,7 +220,7 @@ export class Registrar {
    */
   authenticate(request: SipRequest, tx: ServerTransaction, proxy: boolean, aor?: string): string | undefined {
     const { stack, auth, subscribers, authThrottle } = this.opts;
-    const source = tx.flow.address;
+    const source = this.clientAddress(request, tx);
     if (authThrottle?.isBlocked(source)) {
       stack.metrics.inc('authThrottled');
       tx.respond(stack.createResponse(request, 403, FORBIDDEN));
@@ -261,6 +266,21 @@ export class Registrar {
     }
     tx.respond(stack.createResponse(request, 403, FORBIDDEN));
     return undefined;
+  }
+
+  /**
+   * Whose credentials these are, for the throttle: the sender, or — when the sender is a trusted
+   * front proxy — the phone behind it, as the proxy's Via below its own records it (`received`,
+   * else the sent-by host). Only a trusted proxy is believed: anyone else could write any Via.
+   */
+  private clientAddress(request: SipRequest, tx: ServerTransaction): string {
+    const sender = tx.flow.address;
+    if (!this.opts.trustedProxies?.includes(sender)) return sender;
+    const vias = parseViaList(request.headers.getLines('Via'));
+    const phone = vias?.[1];
+    if (!phone) return sender;
+    const host = phone.received ?? phone.host;
+    return host.startsWith('[') ? host.slice(1, -1) : host;
   }
 
   handle(request: SipRequest, tx: ServerTransaction): void {

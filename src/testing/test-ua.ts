@@ -237,13 +237,16 @@ export class TestUa {
     return new TestUa(opts, transport, transport.serverFlow);
   }
 
-  /** A UA over UDP, on `local.port` (a trunk's address, say) or an ephemeral port. */
+  /**
+   * A UA over UDP, on `local.port` (a trunk's address, say) or an ephemeral port, at `local.host`
+   * (default 127.0.0.1; another loopback address is another machine to the server).
+   */
   static async overUdp(
     server: { host: string; port: number },
     opts: TestUaOptions,
-    local: { port?: number } = {},
+    local: { port?: number; host?: string } = {},
   ): Promise<TestUa> {
-    const transport = await UdpTransport.listen({ host: '127.0.0.1', port: local.port ?? 0 });
+    const transport = await UdpTransport.listen({ host: local.host ?? '127.0.0.1', port: local.port ?? 0 });
     return new TestUa(opts, transport, { protocol: 'udp', address: server.host, port: server.port });
   }
 
