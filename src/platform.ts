@@ -58,7 +58,7 @@ import { LocationService, Registrar } from './sip/registrar.js';
 import { SipStack } from './sip/stack.js';
 import type { TimerConfig } from './sip/transaction/timers.js';
 import { StreamTransport } from './sip/transport/stream.js';
-import type { Transport } from './sip/transport/types.js';
+import type { Flow, Transport } from './sip/transport/types.js';
 import { UdpTransport } from './sip/transport/udp.js';
 import { WsTransport } from './sip/transport/ws.js';
 import { UserAgent } from './sip/ua/index.js';
@@ -168,7 +168,6 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
           ...opts.cluster,
           legacyRouting,
           groupCommitMs: opts.journalGroupCommitMs,
-          sip: `${opts.host}:${opts.sipPort}`,
         },
         logger,
       )
@@ -443,6 +442,16 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     probeIntervalMs: opts.probeIntervalMs,
     callbackRequests: store,
     agents: agentStates,
+    // A cluster peer's address is where its WebSocket clients are reached (src/cluster/relay.ts).
+    ...(cluster
+      ? {
+          endpointKind: (flow: Flow) =>
+            flow.protocol === 'ws' ||
+            (flow.protocol === 'udp' && cluster.membership.isPeerSip(flow.address, flow.port))
+              ? ('webrtc' as const)
+              : ('rtp' as const),
+        }
+      : {}),
     media,
     audio: {
       defaultQueueAudio: defaultQueueAudio(),
@@ -467,6 +476,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       callControl.onFlowClosed(flow);
     },
   };
+
+  // In a cluster, the other nodes learn where this node's SIP is, and reach its WebSocket clients through it.
+  await cluster?.serveSip({ stack, location, host: advertisedHost, port: udp.port });
 
   const hostPart = advertisedHost.includes(':') ? `[${advertisedHost}]` : advertisedHost;
   let closed = false;

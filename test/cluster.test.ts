@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import { startTestCluster, type TestCluster } from './support/cluster.js';
-import { type RestClient, seedMembers, waitFor } from './support/platform.js';
+import { type RestClient, seedMembers, type TestPlatform, waitFor } from './support/platform.js';
 import { seedTenantYaml } from './support/tenants.js';
 
 const TENANT = parseTenantYaml(seedTenantYaml(), 'cluster.yaml');
@@ -79,6 +79,65 @@ describe('a two-node cluster on NATS JetStream and PostgreSQL', () => {
     // The call ran on node-a only: its facts are in node-a's partition.
     expect((await cluster.nodes[0]!.platform.journal.readCall(callId)).length).toBeGreaterThan(5);
     expect(await cluster.nodes[1]!.platform.journal.readCall(callId)).toEqual([]);
+  }, 30_000);
+});
+
+describe('a WebSocket client connected to one node, called through another', () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster(TENANT);
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('rings and connects through the node that holds its WebSocket, both ways of hanging up', async () => {
+    const [nodeA, nodeB] = cluster.nodes as [TestPlatform, TestPlatform];
+    const a = await cluster.phone('1001', { host: '127.0.0.1', port: nodeA.platform.sipPort });
+    // B's browser-like client: SIP over WebSocket to node-b only.
+    const b = await nodeB.ua('1002');
+    await waitFor(
+      async () =>
+        nodeA.platform.location.lookup('1002').some((x) => x.reachReason === 'websocket') ? true : undefined,
+      5_000,
+      'node-a sees B over node-b',
+    );
+    b.answerAfterRinging(20);
+    for (const hangsUp of ['caller', 'callee'] as const) {
+      const outgoing = a.call('1002');
+      const final = await outgoing.waitForFinal();
+      expect(final.status).toBe(200);
+      const callId = final.headers.get('X-Server-Call-Id')!;
+      const incoming = b.incoming.at(-1)!;
+      // The INVITE came through node-b, which stays in the dialog's route.
+      expect(incoming.invite.headers.getAll('Record-Route').join()).toContain(
+        `:${nodeB.platform.sipPort};lr;sb-relay=`,
+      );
+      if (hangsUp === 'caller') {
+        expect((await outgoing.hangup()).status).toBe(200);
+        await incoming.waitForBye();
+      } else {
+        expect((await incoming.hangup()).status).toBe(200);
+        await outgoing.waitForBye();
+      }
+      const admin = await nodeA.rest('admin@example.com', 'secret-admin');
+      const events = await waitFor(
+        async () => {
+          const rows = await admin.list<Json>('/calls', { CallId: callId });
+          return rows.length === 2 && rows.every((row) => row.EndTime) ? rows : undefined;
+        },
+        10_000,
+        'records of the relayed call',
+      );
+      expect(events.map((e) => [e.UserName, e.Result]).sort()).toEqual([
+        ['a@example.com', 'Handled'],
+        ['b@example.com', 'Handled'],
+      ]);
+      // node-b only relayed: the call is node-a's alone.
+      expect(await nodeB.platform.journal.readCall(callId)).toEqual([]);
+    }
   }, 30_000);
 });
 

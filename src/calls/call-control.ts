@@ -35,6 +35,8 @@ export interface CallControlOptions {
   /** Authenticates callers (digest) — REGISTER itself goes to it through the UA's delegate. */
   registrar: Registrar;
   location: LocationService;
+  /** The media kind of a party by its flow (CallServices.endpointKind); default by the flow's protocol. */
+  endpointKind?: CallServices['endpointKind'];
   directory: Directory;
   journal: Journal;
   logger?: Logger;
@@ -102,6 +104,7 @@ export class CallControl {
       ringTimeoutMs: opts.ringTimeoutMs,
       probeIntervalMs: opts.probeIntervalMs,
       targetsOfUser: (user) => this.targetsOfUser(user),
+      endpointKind: opts.endpointKind,
       dialogs: opts.userAgent.dialogs,
       callEnded: (call) => this.calls.delete(call.callId),
       media: opts.media,

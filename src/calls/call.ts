@@ -20,10 +20,12 @@ import type {
 import type { Logger } from '../logger.js';
 import { probeAudioFile } from '../media/audio-file.js';
 import { isMediaError, type MediaErrorCode } from '../media/errors.js';
+import type { MediaEndpointKind } from '../media/types.js';
 import type { RecordingOwner } from '../recordings/types.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { InviteServerTransaction, ServerTransaction } from '../sip/transaction/index.js';
+import type { Flow } from '../sip/transport/types.js';
 import {
   type DialogTable,
   type InviteClientEvents,
@@ -76,6 +78,12 @@ export interface CallServices {
   now(): number;
   /** Contacts of a user's registered devices. */
   targetsOfUser(user: User): InviteTarget[];
+  /**
+   * What kind of media party is reached over `flow` (default ./media.ts `endpointKind`: WebRTC
+   * over WebSocket). A cluster node also counts the flows to its peers, which relay their
+   * WebSocket clients, as WebRTC.
+   */
+  endpointKind?(flow: Flow): MediaEndpointKind;
   /** The UA's dialog table: a bound leg gets the requests of its dialog. */
   dialogs: DialogTable;
   callEnded(call: Call): void;
@@ -372,6 +380,10 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     else this.fail(503, 'Failed', 'Service Unavailable (media engine)');
   }
 
+  private kindOf(flow: Flow): MediaEndpointKind {
+    return this.services.endpointKind?.(flow) ?? endpointKind(flow);
+  }
+
   private append(fact: JournalFact): void {
     this.services.journal.append(fact);
   }
@@ -511,7 +523,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             fromTag: offerer.tag,
             branch: branchOf(leg.callLegId, index),
             sdp: offer,
-            toward: endpointKind(target.flow),
+            toward: this.kindOf(target.flow),
           }),
         ),
       );
@@ -735,7 +747,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       toTag: this.queueTag,
       ...(branch ? { branch } : {}),
       sdp: silentPartyAnswer(offer),
-      toward: endpointKind(this.callerLeg.flow),
+      toward: this.kindOf(this.callerLeg.flow),
     });
   }
 
@@ -901,7 +913,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       toTag: this.tagOf(leg),
       branch: branchOf(leg.callLegId, leg.answeredTargetIndex ?? 0),
       sdp,
-      toward: endpointKind(offerer.party.flow),
+      toward: this.kindOf(offerer.party.flow),
     });
   }
 
@@ -1084,7 +1096,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           fromTag: legTag,
           toTag: partyTag,
           sdp,
-          toward: endpointKind(party.flow),
+          toward: this.kindOf(party.flow),
         });
       }
       if (!live()) return;
@@ -1105,7 +1117,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             fromTag: legTag,
             toTag: partyTag,
             sdp: response.body,
-            toward: endpointKind(leg.flow),
+            toward: this.kindOf(leg.flow),
           });
       }
       if (!live()) return;
@@ -1428,7 +1440,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
         callId: this.callId,
         fromTag: this.tagOf(from),
         sdp: request.body,
-        toward: endpointKind(to.flow),
+        toward: this.kindOf(to.flow),
       }).then(
         (engineOffer) => {
           // An inactive hold is offered to the held party as sendonly: the engine sends it music.
@@ -1480,7 +1492,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           fromTag: this.tagOf(from),
           toTag: this.tagOf(to),
           sdp: response.body,
-          toward: endpointKind(from.flow),
+          toward: this.kindOf(from.flow),
         }).then(
           (answer) => respond(response, answer),
           (err: unknown) => {
@@ -1779,7 +1791,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           fromTag: this.callerLeg.callLegId,
           branch: branchOf(target.callLegId, target.answeredTargetIndex ?? 0),
           sdp: this.callerMedia,
-          toward: endpointKind(target.flow),
+          toward: this.kindOf(target.flow),
         });
       if (this.state !== 'connected' || this.connectedLeg !== target) return;
       // One session towards the target: the origin of what it was offered before, a newer version.
@@ -1934,7 +1946,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     try {
       const otherTag = `${other.callLegId}.r${++this.replacements}`;
       const toOther = media
-        ? await media.offer({ callId, fromTag: leg.callLegId, sdp: offer, toward: endpointKind(other.flow) })
+        ? await media.offer({ callId, fromTag: leg.callLegId, sdp: offer, toward: this.kindOf(other.flow) })
         : offer;
       if (!live()) return;
       const response = await this.reinviteParty(other, toOther);
@@ -1956,7 +1968,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             fromTag: leg.callLegId,
             toTag: otherTag,
             sdp: response.body,
-            toward: endpointKind(leg.flow),
+            toward: this.kindOf(leg.flow),
           })
         : response.body;
       if (!live()) return;

@@ -45,11 +45,24 @@ export class LocationSync {
   /** Writes in flight, in order per key: a refresh never overtakes an earlier removal. */
   private readonly chains = new Map<string, Promise<void>>();
 
+  /**
+   * How the other nodes reach a binding only this node can (a WebSocket): set once the SIP stack
+   * runs (./relay.ts). Without it such bindings are shared for visibility only.
+   */
+  relay?: { pathFor(binding: Binding): string | undefined; readonly selfFlow: Flow };
+
   constructor(
     private readonly cluster: ClusterConnection,
     private readonly location: LocationService,
     private readonly logger: Logger,
   ) {}
+
+  /** The binding as the other nodes get it: through this node when only this node reaches it. */
+  private shared(binding: Binding): Binding {
+    const path = this.relay?.pathFor(binding);
+    if (!path || reachableFromAnyNode(binding.target)) return binding;
+    return { ...binding, target: this.relay!.selfFlow, path: [path, ...(binding.path ?? [])] };
+  }
 
   private get kv(): KV {
     return this.cluster.buckets.location;
@@ -63,7 +76,7 @@ export class LocationSync {
     void (async () => {
       for await (const entry of watcher) {
         try {
-          this.apply(entry.key, entryJson<StoredBinding>(entry));
+          this.apply(entry.key, entryJson<StoredBinding>(entry), !entry.isUpdate);
         } catch (err) {
           this.logger.warn({ err, key: entry.key }, 'cluster: a shared binding could not be applied');
         }
@@ -81,7 +94,13 @@ export class LocationSync {
         ? () => this.kv.delete(key)
         : () =>
             this.kv
-              .put(key, JSON.stringify({ node: this.cluster.nodeId, binding } satisfies StoredBinding))
+              .put(
+                key,
+                JSON.stringify({
+                  node: this.cluster.nodeId,
+                  binding: this.shared(binding),
+                } satisfies StoredBinding),
+              )
               .then(() => {});
     const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous
@@ -95,14 +114,18 @@ export class LocationSync {
     });
   }
 
-  private apply(key: string, stored: StoredBinding | undefined): void {
+  /** `initial`: the entry was in the bucket when this node started watching (not a change since). */
+  private apply(key: string, stored: StoredBinding | undefined, initial: boolean): void {
     if (stored === undefined) {
       // Deleted by its owner: drop our copy (our own binding under that key was removed already).
       for (const binding of this.mirroredUnder(key))
         this.location.remove(binding.aor, binding.bindingKey, 'unregistered');
       return;
     }
-    if (stored.node === this.cluster.nodeId) return;
+    if (stored.node === this.cluster.nodeId) {
+      if (initial) this.adopt(stored.binding);
+      return;
+    }
     const { binding } = stored;
     const local = this.location.get(binding.aor, binding.bindingKey);
     // The same device re-registered here since: ours is newer than the other node's copy.
@@ -112,6 +135,19 @@ export class LocationSync {
       return;
     }
     this.location.upsert({ ...binding, node: stored.node });
+  }
+
+  /**
+   * A binding this node took in its previous life (it restarted: its location started empty, the
+   * bucket kept the binding, the other nodes still use it): this node's own again, so it reaches
+   * the phone too until the phone re-registers. Not one over a connection of that life.
+   */
+  private adopt(binding: Binding): void {
+    if (this.location.get(binding.aor, binding.bindingKey)) return;
+    if (binding.expiresAtMs <= Date.now()) return;
+    if (!reachableFromAnyNode(binding.flow) || !reachableFromAnyNode(binding.target)) return;
+    const { node: _node, ...own } = binding;
+    this.location.upsert(own);
   }
 
   private mirroredUnder(key: string): Binding[] {

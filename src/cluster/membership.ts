@@ -35,14 +35,29 @@ export class Membership {
   private beatTimer?: NodeJS.Timeout;
   private checkTimer?: NodeJS.Timeout;
   private watchStop?: () => void;
+  /** nodeId → its last beat (the SIP address it listens on). */
+  private readonly beats = new Map<string, NodeBeat>();
   private readonly startedAtMs = Date.now();
   private closed = false;
+  private sip?: string;
 
   constructor(
     private readonly cluster: ClusterConnection,
     private readonly logger: Logger,
-    private readonly sip?: string,
   ) {}
+
+  /** The SIP address this node listens on (host:port), once bound: told to the others at once. */
+  async announceSip(sip: string): Promise<void> {
+    this.sip = sip;
+    await this.beat();
+  }
+
+  /** Whether host:port is the SIP address of another live node. */
+  isPeerSip(host: string, port: number): boolean {
+    const address = `${host}:${port}`;
+    for (const [nodeId, beat] of this.beats) if (beat.sip === address && this.isAlive(nodeId)) return true;
+    return false;
+  }
 
   private get kv(): KV {
     return this.cluster.buckets.nodes;
@@ -68,12 +83,14 @@ export class Membership {
         if (!beat) {
           // Deleted: the node stopped cleanly (its calls ended, its journal settled).
           this.heardAt.delete(nodeId);
+          this.beats.delete(nodeId);
           this.dead.delete(nodeId);
           this.logger.info({ nodeId }, `cluster: node ${nodeId} left`);
           continue;
         }
         const known = this.heardAt.has(nodeId) && !this.dead.has(nodeId);
         this.heardAt.set(nodeId, Date.now());
+        this.beats.set(nodeId, beat);
         this.revisions.set(nodeId, entry.revision);
         if (!known) {
           this.dead.delete(nodeId);

@@ -11,12 +11,14 @@ import { type JetStreamJournal, openJetStreamJournal } from '../journal/jetstrea
 import type { Journal } from '../journal/types.js';
 import type { Logger } from '../logger.js';
 import type { LocationService } from '../sip/registrar.js';
+import type { SipStack } from '../sip/stack.js';
 import { KvAgentClaims } from './agent-claims.js';
 import { type ClusterConnection, type ClusterOptions, connectCluster } from './connection.js';
 import { Janitor } from './janitor.js';
 import { LocationSync } from './location-sync.js';
 import { Membership } from './membership.js';
 import { PartitionLeases } from './partitions.js';
+import { WsRelay } from './relay.js';
 
 export type { ClusterOptions } from './connection.js';
 
@@ -37,6 +39,11 @@ export interface ClusterNode {
     agents: AgentService;
     processPartition(nodeId: string, journal: Journal): Promise<void>;
   }): Promise<void>;
+  /**
+   * The SIP stack runs: tell the other nodes this node's SIP address, and relay requests for this
+   * node's WebSocket clients from them (./relay.ts).
+   */
+  serveSip(parts: { stack: SipStack; location: LocationService; host: string; port: number }): Promise<void>;
   /** Tell the other nodes that a user's availability or serving changed here. */
   agentChanged(userId: string): void;
   /** Leave: stop beating (deleting the beat when `clean`), release the partition, close NATS. */
@@ -44,8 +51,6 @@ export interface ClusterNode {
 }
 
 export interface JoinOptions extends ClusterOptions {
-  /** SIP address this node listens on (shown to the other nodes). */
-  sip?: string;
   groupCommitMs?: number;
   legacyRouting?: LegacyRouting;
 }
@@ -58,7 +63,7 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
   const log = logger.child({ component: 'cluster', nodeId: opts.nodeId });
   const connection = await connectCluster(opts, log);
   const { nodeId, prefix } = connection;
-  const membership = new Membership(connection, log, opts.sip);
+  const membership = new Membership(connection, log);
   const leases = new PartitionLeases(connection, membership, log);
   const claims = new KvAgentClaims(connection, log);
   const janitor = new Janitor({
@@ -125,6 +130,18 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
             .catch((error: unknown) => log.warn({ err: error, userId }, 'cluster: agent refresh failed'));
         },
       });
+    },
+    async serveSip({ stack, location, host, port }) {
+      const relay = new WsRelay({
+        stack,
+        location,
+        self: { host, port },
+        isPeer: (peerHost, peerPort) => membership.isPeerSip(peerHost, peerPort),
+        logger: log,
+      });
+      relay.install();
+      if (locationSync) locationSync.relay = relay;
+      await membership.announceSip(`${host}:${port}`);
     },
     agentChanged(userId) {
       if (!connection.nc.isClosed()) connection.nc.publish(agentsSubject, JSON.stringify({ nodeId, userId }));

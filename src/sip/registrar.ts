@@ -121,6 +121,15 @@ export class LocationService {
     }
   }
 
+  /** The flow of a binding reached over the connection `connectionId` (a WebSocket), if any. */
+  flowOf(connectionId: string): Flow | undefined {
+    for (const bindings of this.byAor.values())
+      for (const binding of bindings.values())
+        if ('connectionId' in binding.target && binding.target.connectionId === connectionId)
+          return binding.target;
+    return undefined;
+  }
+
   /** Remove expired bindings; returns how many went. */
   sweep(): number {
     const now = this.now();
