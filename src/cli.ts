@@ -73,7 +73,17 @@ function clusterOptions(natsUrl: string, nodeId: string): ClusterOptions {
     !(Number.isInteger(heartbeatMs) && heartbeatMs >= 50 && heartbeatMs <= 60_000)
   )
     fail(`SWITCHBOARD_CLUSTER_HEARTBEAT_MS must be 50-60000, got "${heartbeat}"`);
-  return { natsUrl, nodeId, ...(prefix ? { prefix } : {}), ...(heartbeatMs ? { heartbeatMs } : {}) };
+  return {
+    natsUrl,
+    nodeId,
+    ...(prefix ? { prefix } : {}),
+    ...(heartbeatMs ? { heartbeatMs } : {}),
+    // Another node ended this node's calls and took its journal: stop, to be restarted clean.
+    onFenced: () => {
+      process.stderr.write(`switchboard: node ${nodeId} was fenced off its journal by another node; exiting\n`);
+      process.exit(75);
+    },
+  };
 }
 
 async function main(argv: string[]): Promise<void> {

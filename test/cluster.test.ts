@@ -3,9 +3,12 @@
  * and PostgreSQL: registrations taken by one node reach calls on another, a queue's agents are
  * claimed cluster-wide, records land once in the shared store whichever node ran the call.
  */
+
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
-import { startTestCluster, type TestCluster } from './support/cluster.js';
+import { openJetStreamJournal } from '../src/journal/jetstream-journal.js';
+import { NATS_URL, startTestCluster, type TestCluster } from './support/cluster.js';
 import { type RestClient, seedMembers, type TestPlatform, waitFor } from './support/platform.js';
 import { seedTenantYaml } from './support/tenants.js';
 
@@ -248,4 +251,56 @@ describe('200 concurrent queue calls across two nodes', () => {
     expect(rows.map((row) => row.CallId).sort()).toEqual([...callIds].sort());
     console.log(`200 queue calls over two nodes and 10 agents in ${tookMs} ms`);
   }, 120_000);
+});
+
+describe('a node fenced off its own journal partition', () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster(TENANT, { nodeIds: ['node-a'] });
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('is told to stop when another writer took its partition over', async () => {
+    let fenced = 0;
+    const node = await cluster.startNode('node-f', {
+      cluster: {
+        natsUrl: NATS_URL,
+        nodeId: 'node-f',
+        prefix: cluster.prefix,
+        heartbeatMs: 250,
+        onFenced: () => fenced++,
+      },
+    });
+    const admin = await node.rest('admin@example.com', 'secret-admin');
+    const userB = TENANT.users.find((u) => u.extension === '1002')!.userId;
+    const setBusy = () => admin.post(`/users/${userB}/availability`, { Availability: 'Busy' });
+    expect((await setBusy()).status).toBe(200);
+    expect(fenced).toBe(0);
+    // What a janitor does to a node it judged dead: write to the node's partition itself.
+    const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '') });
+    try {
+      const janitor = await openJetStreamJournal(nc, {
+        nodeId: 'node-f',
+        streamPrefix: `${cluster.prefix}_JOURNAL`,
+        subjectPrefix: `${cluster.prefix.toLowerCase()}.journal`,
+      });
+      janitor.append({
+        type: 'CallEnded',
+        callId: 'janitor-was-here',
+        reason: 'Failed',
+        sipStatus: 500,
+        cause: 'NodeFailure',
+      });
+      await janitor.close();
+    } finally {
+      await nc.close();
+    }
+    // The node's next fact cannot be journaled: it is told to stop, never forks the partition.
+    await setBusy().catch(() => undefined);
+    await waitFor(async () => (fenced > 0 ? true : undefined), 10_000, 'the node told it was fenced');
+  }, 30_000);
 });

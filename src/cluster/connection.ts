@@ -24,6 +24,12 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   /** A node whose heartbeat is older than this is dead (ms, default 3 × heartbeatMs). */
   deadAfterMs?: number;
+  /**
+   * This node's own journal partition was taken over by another writer (a janitor that judged
+   * this node dead, e.g. NATS unreachable past the deadline): the node must stop — the CLI exits
+   * and a supervisor restarts it, and it rejoins. Without it, the node only logs.
+   */
+  onFenced?: () => void;
 }
 
 export interface ClusterConnection {

@@ -86,7 +86,16 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
       subjectPrefix: `${prefix.toLowerCase()}.journal`,
       groupCommitMs: opts.groupCommitMs,
       legacyRouting: opts.legacyRouting,
-      onError: (err) => log.warn({ err, partition }, `journal: ${err.message}`),
+      onError: (err) => {
+        if (err.code === 'JOURNAL_FENCED' && partition === nodeId) {
+          // Another node took this node's partition over (it looked dead: NATS unreachable past
+          // the heartbeat deadline). Its facts can no longer be journaled: it must not go on.
+          log.fatal({ err }, `cluster: node ${nodeId} was fenced off its own journal partition`);
+          opts.onFenced?.();
+          return;
+        }
+        log.warn({ err, partition }, `journal: ${err.message}`);
+      },
     });
   try {
     await membership.start();
