@@ -43,8 +43,8 @@ import {
 import type { BenchResult } from './records.bench.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const DOMAIN = 'switchboard.local';
-const PASSWORD = 'bench';
+export const DOMAIN = 'switchboard.local';
+export const PASSWORD = 'bench';
 const STEP_SECONDS = 10;
 /** The extension called over TCP (3000 is called over UDP; agents are 3001…). */
 const TCP_CALLEE = '4000';
@@ -80,7 +80,7 @@ export function isPhase(name: string): name is Phase {
 }
 
 /** The transport a sipp peer uses, with what it needs to be reached over it. */
-type Transport = 'udp' | 'tcp';
+export type Transport = 'udp' | 'tcp';
 function sippTransport(transport: Transport): {
   transport: SippTransport;
   variables: Record<string, string>;
@@ -232,7 +232,7 @@ export function waitForServer(
  * REGISTER `extension` (digest) with the contact at `port`, from that port. Over TCP the Contact
  * carries ;transport=tcp: the server reaches the binding by opening a connection to it.
  */
-async function register(
+export async function register(
   server: Server,
   extension: string,
   port: number,
@@ -257,7 +257,7 @@ async function register(
     );
 }
 
-interface StepResult {
+export interface StepResult {
   rate: number;
   calls: number;
   failed: number;
@@ -265,6 +265,8 @@ interface StepResult {
   passed: boolean;
   /** The start of sipp's complaints (stderr, error log) when the step failed. */
   errors: string;
+  /** With `setupTimes`: INVITE sent → 200 received (ms) of each answered call, sorted. */
+  setupMs: number[];
 }
 
 /** `--rates 100,200,400`: the rates a ramp tries, in order. */
@@ -276,19 +278,33 @@ export function parseRates(text: string | undefined): number[] {
 }
 
 /** A sipp peer: its port and the transport it talks over. */
-interface Peer {
+export interface Peer {
   port: number;
   transport: Transport;
 }
 
-async function loadStep(
+export interface StepOptions {
+  /** How long calls are placed (default 10 s). */
+  seconds?: number;
+  /** ACK → BYE (ms, default 0). */
+  holdMs?: number;
+  /** Collect each call's setup time (sipp's INVITE → 200 rtd) into `setupMs`. */
+  setupTimes?: boolean;
+}
+
+/**
+ * `rate` calls/s for `seconds` from `caller` to `service` at `server`. Sustained: fewer than
+ * 0.1 % failed and the calls fit in the step (sipp kept up with the rate).
+ */
+export async function loadStep(
   server: Server,
   caller: Peer,
   service: string,
   rate: number,
-  seconds = STEP_SECONDS,
-  hold = 0,
+  opts: StepOptions = {},
 ): Promise<StepResult> {
+  const seconds = opts.seconds ?? STEP_SECONDS;
+  const hold = opts.holdMs ?? 0;
   const calls = Math.round(rate * seconds);
   const started = performance.now();
   const sipp = sippTransport(caller.transport);
@@ -306,27 +322,29 @@ async function loadStep(
     recvTimeoutMs: 8000,
     timeoutMs: (seconds + 40) * 1000,
     traceMessages: false,
+    responseTimes: opts.setupTimes,
     args: ['-d', String(hold), '-max_recv_loops', '10000', '-max_sched_loops', '10000'],
   });
   const elapsed = (performance.now() - started) / 1000;
   const done = result.successfulCalls + result.failedCalls;
   const failed = result.failedCalls + Math.max(0, calls - done);
   // Sustained: fewer than 0.1 % failures and the calls fit in the step (sipp kept up with the rate).
-  // The last call starts at `seconds` and lasts milliseconds: a step that needs much longer means
-  // sipp could not place calls at the rate (the server answered too slowly).
-  const passed = failed / calls < 0.001 && elapsed <= seconds * 1.1 + 1.5;
+  // The last call starts at `seconds` and lasts milliseconds (plus the hold): a step that needs much
+  // longer means sipp could not place calls at the rate (the server answered too slowly).
+  const passed = failed / calls < 0.001 && elapsed <= seconds * 1.1 + 1.5 + hold / 1000;
   // sipp's error log when it has one (unexpected messages, timeouts), else its stderr (it could not
   // connect, bad arguments…); its first lines tell why calls failed.
   const complaint = (result.errorLog.trim() || result.stderr.trim()).slice(0, 800);
   const errors = passed ? '' : `sipp exit ${result.exitCode ?? result.signal}; ${complaint}`;
-  return { rate, calls, failed, seconds: Math.round(elapsed * 10) / 10, passed, errors };
+  const setupMs = [...result.responseTimesMs].sort((a, b) => a - b);
+  return { rate, calls, failed, seconds: Math.round(elapsed * 10) / 10, passed, errors, setupMs };
 }
 
 /**
  * Wait until the server has no call left (a failed step can leave calls queued or unacknowledged
  * for up to maxWaitSeconds / 64·T1), so that one phase's leftovers do not load the next.
  */
-async function drain(server: Server, log: (line: string) => void, timeoutMs = 150_000): Promise<void> {
+export async function drain(server: Server, log: (line: string) => void, timeoutMs = 150_000): Promise<void> {
   if (!server.httpPort) return;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -341,23 +359,46 @@ async function drain(server: Server, log: (line: string) => void, timeoutMs = 15
   }
 }
 
-async function ramp(
+export interface RampOptions extends Omit<StepOptions, 'seconds'> {
+  /** A step also fails when its setup time p99 exceeds this (ms; needs `setupTimes`). */
+  maxSetupP99Ms?: number;
+  /** Wait for the servers to be idle between steps (default: `drain(server)`). */
+  settle?: () => Promise<void>;
+  /** Called before each step is placed, and with each step's result. */
+  beforeStep?: (rate: number) => void;
+  afterStep?: (step: StepResult) => void;
+}
+
+/** The highest of `rates` (tried in order until one fails) that `server` sustains. */
+export async function ramp(
   label: string,
   server: Server,
   caller: Peer,
   service: string,
   rates: number[],
   log: (line: string) => void,
+  opts: RampOptions = {},
 ): Promise<number> {
   let best = 0;
   for (const rate of rates) {
-    const step = await loadStep(server, caller, service, rate);
+    opts.beforeStep?.(rate);
+    const step = await loadStep(server, caller, service, rate, opts);
+    const p99 = percentile(step.setupMs, 99);
+    let latency = '';
+    if (opts.setupTimes) {
+      latency = `, setup p50 ${percentile(step.setupMs, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms`;
+      if (opts.maxSetupP99Ms !== undefined && step.passed && !(p99 <= opts.maxSetupP99Ms)) {
+        step.passed = false;
+        step.errors = `setup p99 ${p99.toFixed(1)} ms over ${opts.maxSetupP99Ms} ms`;
+      }
+    }
+    opts.afterStep?.(step);
     log(
-      `${label}: ${rate} calls/s → ${step.failed} of ${step.calls} failed in ${step.seconds} s ${step.passed ? 'ok' : 'FAIL'}`,
+      `${label}: ${rate} calls/s → ${step.failed} of ${step.calls} failed in ${step.seconds} s${latency} ${step.passed ? 'ok' : 'FAIL'}`,
     );
-    if (!step.passed && step.errors) log(`${label}: sipp error log: ${step.errors}`);
+    if (!step.passed && step.errors) log(`${label}: ${step.errors}`);
     // Let calls, retransmission timers and wait states drain between steps.
-    await drain(server, log);
+    await (opts.settle ? opts.settle() : drain(server, log));
     await new Promise((resolve) => setTimeout(resolve, 2000));
     if (!step.passed) break;
     best = rate;
@@ -366,7 +407,12 @@ async function ramp(
 }
 
 /** A long-running sipp user agent server (answering or declining) on `port`, until stopped. */
-function startAnswering(scenarioName: string, name: string, port: number, transport: Transport = 'udp') {
+export function startAnswering(
+  scenarioName: string,
+  name: string,
+  port: number,
+  transport: Transport = 'udp',
+) {
   const sipp = sippTransport(transport);
   return startSipp({
     scenario: scenario(scenarioName),
@@ -381,7 +427,7 @@ function startAnswering(scenarioName: string, name: string, port: number, transp
   });
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }

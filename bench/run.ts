@@ -31,11 +31,17 @@
  *   npm run bench -- --only queue-waiting,queue-rate --steps 10,20
  *                                      queue audio phases only; --steps are the waiting callers tried,
  *                                      and the calls/s tried unless --rates names those
+ *   npm run bench -- --only cluster    direct and queue calls/s through Kamailio in front of one
+ *                                      cluster node, then two (NATS JetStream and PostgreSQL on this
+ *                                      machine; see bench/cluster.bench.ts); --rates as for calls
+ *   npm run bench -- --only cluster-direct
+ *                                      cluster phases only (cluster-direct, cluster-queue)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchCalls, isPhase, type Phase, parseRates } from './calls.bench.js';
+import { benchCluster, type ClusterPhase, isClusterPhase } from './cluster.bench.js';
 import { benchJournal } from './journal.bench.js';
 import { benchMedia, isMediaPhase, type MediaPhase, parseSteps } from './media.bench.js';
 import { benchParser } from './parser.bench.js';
@@ -52,7 +58,17 @@ import { benchWebhooks } from './webhooks.bench.js';
 const ROOT = join(import.meta.dirname, '..');
 const quick = process.argv.includes('--quick');
 const onlyIndex = process.argv.indexOf('--only');
-const SUITES = ['parser', 'records', 'calls', 'media', 'queue-audio', 'realtime', 'webhooks', 'journal'];
+const SUITES = [
+  'parser',
+  'records',
+  'calls',
+  'media',
+  'queue-audio',
+  'realtime',
+  'webhooks',
+  'journal',
+  'cluster',
+];
 const selected = onlyIndex >= 0 ? process.argv[onlyIndex + 1]!.split(',') : SUITES;
 // A calls phase named on its own runs the calls suite with the phases named (the others skipped).
 const phases = selected.filter(isPhase);
@@ -60,14 +76,22 @@ const phases = selected.filter(isPhase);
 const mediaPhaseNames = selected.filter(isMediaPhase);
 // And a queue audio phase (queue-waiting, queue-rate) the queue audio suite.
 const queueAudioPhaseNames = selected.filter(isQueueAudioPhase);
+// And a cluster phase (cluster-direct, cluster-queue) the cluster suite.
+const clusterPhaseNames = selected.filter(isClusterPhase);
 const unknown = selected.filter(
-  (name) => !SUITES.includes(name) && !isPhase(name) && !isMediaPhase(name) && !isQueueAudioPhase(name),
+  (name) =>
+    !SUITES.includes(name) &&
+    !isPhase(name) &&
+    !isMediaPhase(name) &&
+    !isQueueAudioPhase(name) &&
+    !isClusterPhase(name),
 );
 if (unknown.length > 0) throw new Error(`--only: unknown suite or phase ${unknown.join(', ')}`);
 const only = new Set(selected.filter((name) => SUITES.includes(name)));
 if (phases.length > 0) only.add('calls');
 if (mediaPhaseNames.length > 0) only.add('media');
 if (queueAudioPhaseNames.length > 0) only.add('queue-audio');
+if (clusterPhaseNames.length > 0) only.add('cluster');
 const callPhases: ReadonlySet<Phase> | undefined =
   phases.length > 0 && !selected.includes('calls') ? new Set(phases) : undefined;
 const mediaPhases: ReadonlySet<MediaPhase> | undefined =
@@ -76,6 +100,8 @@ const queueAudioPhases: ReadonlySet<QueueAudioPhase> | undefined =
   queueAudioPhaseNames.length > 0 && !selected.includes('queue-audio')
     ? new Set(queueAudioPhaseNames)
     : undefined;
+const clusterPhases: ReadonlySet<ClusterPhase> | undefined =
+  clusterPhaseNames.length > 0 && !selected.includes('cluster') ? new Set(clusterPhaseNames) : undefined;
 const ratesIndex = process.argv.indexOf('--rates');
 const rates = ratesIndex >= 0 ? parseRates(process.argv[ratesIndex + 1]) : undefined;
 const stepsIndex = process.argv.indexOf('--steps');
@@ -161,6 +187,14 @@ if (only.has('journal')) {
   const options = quick ? { sequential: 500, rateSeconds: 1, throughputFacts: 20_000, log } : { log };
   for (const r of await benchJournal(options)) rows.push({ suite: 'journal', ...r });
 }
+if (only.has('cluster')) {
+  console.error(
+    'cluster (direct and queue calls/s through Kamailio, one node then two; JetStream, PostgreSQL)…',
+  );
+  const options = quick ? { rates: [20, 50], agents: 20, log } : { log };
+  for (const r of await benchCluster({ ...options, phases: clusterPhases, ...(rates ? { rates } : {}) }))
+    rows.push({ suite: 'cluster', ...r });
+}
 for (const row of rows) row.target ??= targetOf(row);
 
 const machine = {
@@ -206,6 +240,7 @@ if (
   !callPhases &&
   !mediaPhases &&
   !queueAudioPhases &&
+  !clusterPhases &&
   SUITES.every((suite) => only.has(suite))
 ) {
   const readmePath = join(ROOT, 'README.md');

@@ -27,12 +27,16 @@ export interface KamailioOptions {
   probeIntervalS?: number;
   /** How long a node has for its first reply, and a probe for its answer (default 1000 ms). */
   nodeTimeoutMs?: number;
+  /** Shared and private memory, MB (default 64 and 8; the cluster benchmark needs more). */
+  memoryMb?: { shared: number; private: number };
 }
 
 export interface KamailioProcess {
   host: string;
   /** UDP and TCP. */
   port: number;
+  /** The main process (its workers are its children). */
+  pid: number;
   /** Everything Kamailio wrote on stdout and stderr so far (its log: -E). */
   output(): string;
   stop(): Promise<void>;
@@ -130,13 +134,14 @@ export async function spawnKamailio(opts: KamailioSpawnOptions): Promise<Kamaili
     await stop();
     throw err;
   }
-  return { host, port, process: child, output: () => output, stop };
+  return { host, port, pid: child.pid ?? -1, process: child, output: () => output, stop };
 }
 
 /** Kamailio as the front door of Switchboard nodes (deploy/kamailio/kamailio.cfg). */
 export async function startKamailio(opts: KamailioOptions): Promise<KamailioProcess> {
-  const { host, port, output, stop } = await spawnKamailio({
+  const { host, port, pid, output, stop } = await spawnKamailio({
     cfg: KAMAILIO_CFG,
+    ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}),
     async setup(dir) {
       const dispatcherList = join(dir, 'dispatcher.list');
       await writeFile(dispatcherList, opts.nodes.map((node) => `1 sip:${node.host}:${node.port}\n`).join(''));
@@ -147,7 +152,7 @@ export async function startKamailio(opts: KamailioOptions): Promise<KamailioProc
       };
     },
   });
-  return { host, port, output, stop };
+  return { host, port, pid, output, stop };
 }
 
 /**

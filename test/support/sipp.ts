@@ -13,7 +13,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -60,6 +60,8 @@ export interface SippOptions {
   args?: string[];
   /** -trace_msg into messageLog (default true; benchmarks turn it off: it costs sipp dearly). */
   traceMessages?: boolean;
+  /** -trace_rtt: every response time the scenario measures (its rtd), into `responseTimesMs`. */
+  responseTimes?: boolean;
 }
 
 export interface SippResult {
@@ -81,6 +83,8 @@ export interface SippResult {
   errorLog: string;
   /** Every message sent and received (-trace_msg). */
   messageLog: string;
+  /** With `responseTimes`: each response time sipp measured (ms), in the order it wrote them. */
+  responseTimesMs: number[];
   stdout: string;
   stderr: string;
   localPort: number;
@@ -265,6 +269,8 @@ async function launch(opts: SippOptions): Promise<Launched> {
   args.push('-timeout', `${Math.ceil(timeoutMs / 1000) + 5}s`, '-timeout_error');
   args.push('-nostdin', '-trace_stat', '-stf', files.stats, '-trace_err', '-error_file', files.errors);
   if (opts.traceMessages !== false) args.push('-trace_msg', '-message_file', files.messages);
+  // sipp writes <scenario>_<pid>_rtt.csv in the run's directory, in batches of -rtt_freq calls.
+  if (opts.responseTimes) args.push('-trace_rtt', '-rtt_freq', '100');
   args.push(...(opts.args ?? []));
 
   const startedAt = Date.now();
@@ -301,10 +307,11 @@ async function launch(opts: SippOptions): Promise<Launched> {
       clearTimeout(hardTimer);
       if (killTimer) clearTimeout(killTimer);
       running.delete(child);
-      const [statsText, errorLog, messageLog] = await Promise.all([
+      const [statsText, errorLog, messageLog, responseTimesMs] = await Promise.all([
         readOptional(files.stats),
         readOptional(files.errors),
         readOptional(files.messages),
+        opts.responseTimes ? readResponseTimes(workDir) : [],
       ]);
       await rm(workDir, { recursive: true, force: true });
       const counts = parseStatCounts(statsText);
@@ -320,6 +327,7 @@ async function launch(opts: SippOptions): Promise<Launched> {
         countsFromStats: counts !== undefined,
         errorLog,
         messageLog,
+        responseTimesMs,
         stdout,
         stderr: spawnError ? `${stderr}${spawnError.message}\n` : stderr,
         localPort,
@@ -400,6 +408,19 @@ async function readOptional(path: string): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** The response times (ms, the second field) of the -trace_rtt files in `dir`. */
+async function readResponseTimes(dir: string): Promise<number[]> {
+  const times: number[] = [];
+  for (const file of await readdir(dir)) {
+    if (!file.endsWith('_rtt.csv')) continue;
+    for (const line of (await readFile(join(dir, file), 'latin1')).split('\n')) {
+      const ms = Number.parseFloat(line.split(';')[1] ?? '');
+      if (Number.isFinite(ms)) times.push(ms);
+    }
+  }
+  return times;
 }
 
 function formatHostPort(host: string, port: number): string {
