@@ -30,6 +30,14 @@ export interface AgentClaims {
 
 type Holders = Record<string, true>;
 
+/** A user's key as seen: its holders and the revision to write against (undefined: absent). */
+interface Seen {
+  holders: Holders;
+  revision: number | undefined;
+  /** From this node's picture rather than a fresh read. */
+  cached?: boolean;
+}
+
 const MAX_ATTEMPTS = 20;
 
 function keyOf(userId: string): string {
@@ -47,6 +55,10 @@ export class KvAgentClaims implements AgentClaims {
   private readonly mine = new Set<string>();
   /** userId → bucket revision `holders` reflects: an older entry seen late never undoes a newer. */
   private readonly revisions = new Map<string, number>();
+  /** userId → exact revision of the stored value last seen (absent after a delete). */
+  private readonly putRevisions = new Map<string, number>();
+  /** Users whose key was last seen deleted. */
+  private readonly deleted = new Set<string>();
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly listeners: ((userId: string) => void)[] = [];
   private watchStop?: () => void;
@@ -142,30 +154,46 @@ export class KvAgentClaims implements AgentClaims {
   private async change(userId: string, decide: (holders: Holders) => Holders | undefined): Promise<boolean> {
     const key = keyOf(userId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      let entry: KvEntry | null;
-      try {
-        entry = await this.kv.get(key);
-      } catch (err) {
-        this.logger.warn({ err, userId }, 'cluster: agent claim read failed');
+      // First on what this node last saw (one round trip when nobody wrote since), then on a read.
+      let seen: Seen | undefined = attempt === 0 ? this.lastSeen(userId) : undefined;
+      if (!seen) {
+        let entry: KvEntry | null;
+        try {
+          entry = await this.kv.get(key);
+        } catch (err) {
+          this.logger.warn({ err, userId }, 'cluster: agent claim read failed');
+          return false;
+        }
+        if (entry) this.observe(userId, entry);
+        seen =
+          entry && entry.operation === 'PUT'
+            ? { holders: entryJson<Holders>(entry) ?? {}, revision: entry.revision }
+            : { holders: {}, revision: undefined };
+      }
+      const wanted = decide(seen.holders);
+      if (wanted === undefined) {
+        // Refused on a cached picture: make sure it is still true before saying no.
+        if (attempt === 0 && seen.cached) continue;
         return false;
       }
-      const current = entry ? (entryJson<Holders>(entry) ?? {}) : {};
-      if (entry) this.observe(userId, entry);
-      const wanted = decide(current);
-      if (wanted === undefined) return false;
       const empty = Object.keys(wanted).length === 0;
       try {
         let revision: number | undefined;
-        if (entry === null || entry.operation !== 'PUT') {
+        if (seen.revision === undefined) {
           if (empty) return true;
           revision = await this.kv.create(key, JSON.stringify(wanted));
         } else if (empty) {
-          await this.kv.delete(key, { previousSeq: entry.revision });
+          await this.kv.delete(key, { previousSeq: seen.revision });
         } else {
-          revision = await this.kv.update(key, JSON.stringify(wanted), entry.revision);
+          revision = await this.kv.update(key, JSON.stringify(wanted), seen.revision);
         }
         // A delete's revision is not returned: the watch brings it; until then nobody holds.
-        this.setHolders(userId, new Set(Object.keys(wanted)), revision ?? entry!.revision + 1);
+        this.setHolders(
+          userId,
+          new Set(Object.keys(wanted)),
+          revision ?? seen.revision! + 1,
+          revision !== undefined,
+        );
         return true;
       } catch (err) {
         // Another node wrote first: read again and decide again.
@@ -176,14 +204,45 @@ export class KvAgentClaims implements AgentClaims {
     return false;
   }
 
-  private observe(userId: string, entry: KvEntry): void {
-    const holders = entryJson<Holders>(entry);
-    this.setHolders(userId, new Set(holders ? Object.keys(holders) : []), entry.revision);
+  /** This node's picture of a user's key, when exact enough to write against. */
+  private lastSeen(userId: string): Seen | undefined {
+    const revision = this.putRevisions.get(userId);
+    if (revision !== undefined) {
+      const holders: Holders = {};
+      for (const node of this.holders.get(userId) ?? []) holders[node] = true;
+      return { holders, revision, cached: true };
+    }
+    // Never seen, or last seen deleted: the watch has shown every key there is, so none is held.
+    if (!this.holders.has(userId) && this.deletedOrAbsent(userId))
+      return { holders: {}, revision: undefined, cached: true };
+    return undefined;
   }
 
-  private setHolders(userId: string, nodes: Set<string>, revision: number): void {
+  private deletedOrAbsent(userId: string): boolean {
+    return !this.revisions.has(userId) || this.deleted.has(userId);
+  }
+
+  private observe(userId: string, entry: KvEntry): void {
+    const holders = entry.operation === 'PUT' ? entryJson<Holders>(entry) : undefined;
+    this.setHolders(
+      userId,
+      new Set(holders ? Object.keys(holders) : []),
+      entry.revision,
+      entry.operation === 'PUT',
+    );
+  }
+
+  /** `put`: the revision is exactly that of a stored value (else a delete, or a lower bound). */
+  private setHolders(userId: string, nodes: Set<string>, revision: number, put: boolean): void {
     if (revision < (this.revisions.get(userId) ?? 0)) return;
     this.revisions.set(userId, revision);
+    if (put) {
+      this.putRevisions.set(userId, revision);
+      this.deleted.delete(userId);
+    } else {
+      this.putRevisions.delete(userId);
+      this.deleted.add(userId);
+    }
     const wasElsewhere = this.heldElsewhere(userId);
     if (nodes.size === 0) this.holders.delete(userId);
     else this.holders.set(userId, nodes);
