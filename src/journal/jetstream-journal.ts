@@ -35,7 +35,7 @@ import {
 } from '@nats-io/transport-node';
 import { isJournalError, JournalError } from './errors.js';
 import { decodeFact, encodeFact, type LegacyRouting } from './facts.js';
-import { JournalTail, legLocationOf } from './journal-tail.js';
+import { JournalTail, legLocations, legQuery } from './journal-tail.js';
 import type { Journal, JournalEntry, JournalFact, JournalLookup, LegLocation } from './types.js';
 
 export interface JetStreamJournalOptions {
@@ -97,7 +97,6 @@ const READ_TIMEOUT_MS = 10_000;
 /** Messages asked for in one pull request of a read. */
 const PULL_BATCH = 1000;
 /** Identifiers per kind in one `findLegs` call, as the SQLite journal. */
-const MAX_LOOKUP_IDS = 200;
 /** Attempts at the compare-and-set of one leg-index key before the commit counts as failed. */
 const INDEX_ATTEMPTS = 5;
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -703,19 +702,7 @@ export async function openJetStreamJournal(
       sipCallIds?: readonly string[];
     }): Promise<LegLocation[]> {
       assertOpen('findLegs');
-      const callLegIds = [...new Set(query.callLegIds ?? [])];
-      const sipCallIds = [...new Set(query.sipCallIds ?? [])];
-      if (callLegIds.length > MAX_LOOKUP_IDS || sipCallIds.length > MAX_LOOKUP_IDS) {
-        throw new JournalError(
-          'JOURNAL_BAD_OPTION',
-          `findLegs takes at most ${MAX_LOOKUP_IDS} identifiers of each kind`,
-        );
-      }
-      const wantedLegs = new Set(callLegIds);
-      const wantedSip = new Set(sipCallIds);
-      const matches = (entry: JournalEntry) =>
-        entry.fact.type === 'LegCreated' &&
-        (wantedLegs.has(entry.fact.callLegId) || wantedSip.has(entry.fact.sip.sipCallId));
+      const { callLegIds, sipCallIds, matches } = legQuery(query);
       const durableSeq = memory.durableSeq;
       const buffered = memory.pending.filter(matches);
       const keys = [
@@ -729,12 +716,7 @@ export async function openJetStreamJournal(
           .filter((message): message is StoredMsg => message !== null)
           .map((message) => decode(message.seq, message.header, message.data));
       });
-      return stored
-        .filter(matches)
-        .concat(buffered)
-        .sort((a, b) => a.seq - b.seq)
-        .map(legLocationOf)
-        .filter((leg): leg is LegLocation => leg !== undefined);
+      return legLocations([...stored.filter(matches), ...buffered]);
     },
 
     async settledSeq(): Promise<number> {

@@ -134,6 +134,50 @@ export class JournalTail {
   }
 }
 
+/** Identifiers per kind in one `findLegs` call: keeps lookups (and SQL IN lists) bounded. */
+export const MAX_LOOKUP_IDS = 200;
+
+/** A `findLegs` query, checked and deduplicated, and which entries answer it. */
+export interface LegQuery {
+  callLegIds: string[];
+  sipCallIds: string[];
+  /** The entry is a `LegCreated` of one of the identifiers. */
+  matches(entry: JournalEntry): boolean;
+}
+
+export function legQuery(query: {
+  callLegIds?: readonly string[];
+  sipCallIds?: readonly string[];
+}): LegQuery {
+  const callLegIds = [...new Set(query.callLegIds ?? [])];
+  const sipCallIds = [...new Set(query.sipCallIds ?? [])];
+  if (callLegIds.length > MAX_LOOKUP_IDS || sipCallIds.length > MAX_LOOKUP_IDS) {
+    throw new JournalError(
+      'JOURNAL_BAD_OPTION',
+      `findLegs takes at most ${MAX_LOOKUP_IDS} identifiers of each kind`,
+    );
+  }
+  const wantedLegs = new Set(callLegIds);
+  const wantedSip = new Set(sipCallIds);
+  return {
+    callLegIds,
+    sipCallIds,
+    matches: (entry) =>
+      entry.fact.type === 'LegCreated' &&
+      (wantedLegs.has(entry.fact.callLegId) || wantedSip.has(entry.fact.sip.sipCallId)),
+  };
+}
+
+/** The legs of `entries` (durable and buffered), in journal order, each once. */
+export function legLocations(entries: Iterable<JournalEntry>): LegLocation[] {
+  const bySeq = new Map<number, JournalEntry>();
+  for (const entry of entries) bySeq.set(entry.seq, entry);
+  return [...bySeq.values()]
+    .sort((a, b) => a.seq - b.seq)
+    .map(legLocationOf)
+    .filter((leg): leg is LegLocation => leg !== undefined);
+}
+
 /** The leg a `LegCreated` entry names (what `findLegs` returns); undefined for any other fact. */
 export function legLocationOf(entry: JournalEntry): LegLocation | undefined {
   const { fact } = entry;

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { JournalError } from './errors.js';
 import { decodeFact, encodeFact, type LegacyRouting } from './facts.js';
-import { JournalTail, legLocationOf } from './journal-tail.js';
+import { JournalTail, legLocations, legQuery } from './journal-tail.js';
 import type { Journal, JournalEntry, JournalFact, JournalLookup, LegLocation } from './types.js';
 
 export interface SqliteJournalOptions {
@@ -42,7 +42,6 @@ const DEFAULT_MAX_BATCH = 256;
 /** After a failed commit, wait this long before retrying so a full disk is not hammered. */
 const RETRY_MS = 1000;
 /** Identifiers per kind in one `findLegs` call: keeps the IN lists (and prepared statements) bounded. */
-const MAX_LOOKUP_IDS = 200;
 /** The `journal_marks` row of `settledSeq` / `markSettled`. */
 const SETTLED_MARK = 'settled';
 
@@ -202,38 +201,17 @@ export function openSqliteJournal(path: string, opts: SqliteJournalOptions = {})
       sipCallIds?: readonly string[];
     }): Promise<LegLocation[]> {
       assertOpen('findLegs');
-      const callLegIds = [...new Set(query.callLegIds ?? [])];
-      const sipCallIds = [...new Set(query.sipCallIds ?? [])];
-      if (callLegIds.length > MAX_LOOKUP_IDS || sipCallIds.length > MAX_LOOKUP_IDS) {
-        throw new JournalError(
-          'JOURNAL_BAD_OPTION',
-          `findLegs takes at most ${MAX_LOOKUP_IDS} identifiers of each kind`,
-        );
-      }
-      const bySeq = new Map<number, JournalEntry>();
+      const { callLegIds, sipCallIds, matches } = legQuery(query);
+      const found: JournalEntry[] = [];
       if (callLegIds.length > 0) {
         for (const row of readRows(legStatement('leg', callLegIds.length), callLegIds))
-          bySeq.set(row.seq, decode(row));
+          found.push(decode(row));
       }
       if (sipCallIds.length > 0) {
         for (const row of readRows(legStatement('sip', sipCallIds.length), sipCallIds))
-          bySeq.set(row.seq, decode(row));
+          found.push(decode(row));
       }
-      const wantedLegs = new Set(callLegIds);
-      const wantedSip = new Set(sipCallIds);
-      for (const entry of memory.pending) {
-        const { fact } = entry;
-        if (
-          fact.type === 'LegCreated' &&
-          (wantedLegs.has(fact.callLegId) || wantedSip.has(fact.sip.sipCallId))
-        ) {
-          bySeq.set(entry.seq, entry);
-        }
-      }
-      return [...bySeq.values()]
-        .sort((a, b) => a.seq - b.seq)
-        .map(legLocationOf)
-        .filter((leg): leg is LegLocation => leg !== undefined);
+      return legLocations([...found, ...memory.pending.filter(matches)]);
     },
 
     append(fact: JournalFact): JournalEntry {
