@@ -291,20 +291,26 @@ describe('openJetStreamJournal', () => {
     expect(await streamMessages()).toBe(1);
   });
 
+  /** A journal whose connection goes through the relay (cut, muted), with its errors collected. */
+  async function openThroughRelay(port: number) {
+    const connection = await connect({
+      servers: `127.0.0.1:${port}`,
+      reconnectTimeWait: 50,
+      maxReconnectAttempts: -1,
+    });
+    connections.push(connection);
+    const errors: JournalError[] = [];
+    const journal = await open(
+      { groupCommitMs: 1, publishTimeoutMs: 200, onError: (error) => errors.push(error) },
+      connection,
+    );
+    return { journal, errors };
+  }
+
   it('retries publishes lost in an outage, in order and without duplicates, once the server is back', async () => {
     const relay = await startRelay();
     try {
-      const connection = await connect({
-        servers: `127.0.0.1:${relay.port}`,
-        reconnectTimeWait: 50,
-        maxReconnectAttempts: -1,
-      });
-      connections.push(connection);
-      const errors: JournalError[] = [];
-      const journal = await open(
-        { groupCommitMs: 1, publishTimeoutMs: 200, onError: (error) => errors.push(error) },
-        connection,
-      );
+      const { journal, errors } = await openThroughRelay(relay.port);
       const callId = randomUUID();
       for (let n = 0; n < 50; n += 1) journal.append(ringingFact(callId, n));
       await journal.flush();
@@ -333,17 +339,7 @@ describe('openJetStreamJournal', () => {
   it('retries publishes whose acks were lost: the server dedupes them, the journal knows them as its own', async () => {
     const relay = await startRelay();
     try {
-      const connection = await connect({
-        servers: `127.0.0.1:${relay.port}`,
-        reconnectTimeWait: 50,
-        maxReconnectAttempts: -1,
-      });
-      connections.push(connection);
-      const errors: JournalError[] = [];
-      const journal = await open(
-        { groupCommitMs: 1, publishTimeoutMs: 200, onError: (error) => errors.push(error) },
-        connection,
-      );
+      const { journal, errors } = await openThroughRelay(relay.port);
       const callId = randomUUID();
       journal.append(ringingFact(callId, 0));
       await journal.flush();
