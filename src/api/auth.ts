@@ -159,6 +159,8 @@ export class Authenticator {
   private readonly cacheKey = randomBytes(32);
   /** HMAC(userId, key) → the key and until when. Map order = insertion order, used to bound its size. */
   private readonly verified = new Map<string, VerifiedKey>();
+  /** Verifications under way, by the same cache key: parallel requests with one key wait for one. */
+  private readonly verifying = new Map<string, Promise<string | undefined>>();
   private static readonly MAX_CACHED = 10_000;
   /** userId → HMAC of the configured password whose keys are known to be current in this process. */
   private readonly passwordsChecked = new Map<string, string>();
@@ -231,6 +233,15 @@ export class Authenticator {
       throw unauthorized('Authentication required: HTTP Basic with your user name and secret key');
     }
     const user = this.options.directory.userByUsername(credentials.username.trim());
+    // Requests presenting a key that is being verified right now share that verification (an
+    // integration's burst of parallel requests with a fresh key): it was admitted by the throttle,
+    // and the same key gains nothing from being checked again.
+    const inFlight = user && this.verifying.get(this.verifiedCacheKey(user, credentials.secret));
+    if (user !== undefined && inFlight !== undefined) {
+      const keyId = await inFlight;
+      if (keyId === undefined) throw unauthorized();
+      return { user, keyId };
+    }
     const throttleKey = this.throttleKey(user, credentials.username);
     const allowed = this.keyFailures.take(throttleKey);
     if (!allowed.ok) {
@@ -240,11 +251,46 @@ export class Authenticator {
       );
     }
     if (user === undefined) throw unauthorized();
+    // A key verified within the cache period (under the current password) is given its token back
+    // at once, before anything else runs: parallel requests never pile up taken tokens.
+    const known =
+      this.passwordsChecked.get(user.userId) === this.passwordTag(user)
+        ? this.cachedKeyId(user, credentials.secret)
+        : undefined;
+    if (known !== undefined) {
+      this.keyFailures.refund(throttleKey);
+      return { user, keyId: known };
+    }
     await this.revokeKeysOfOldPasswords(user);
-    const keyId = await this.verifyKey(user, credentials.secret);
+    const keyId = await this.verifyOnce(user, credentials.secret);
     if (keyId === undefined) throw unauthorized();
     this.keyFailures.refund(throttleKey);
     return { user, keyId };
+  }
+
+  /** `verifyKey`, shared by the requests that present the same key while it runs. */
+  private verifyOnce(user: User, secretKey: string): Promise<string | undefined> {
+    const cacheKey = this.verifiedCacheKey(user, secretKey);
+    const running = this.verifyKey(user, secretKey).finally(() => this.verifying.delete(cacheKey));
+    this.verifying.set(cacheKey, running);
+    return running;
+  }
+
+  /** Which password of the user the keys were last checked against (an HMAC of it). */
+  private passwordTag(user: User): string {
+    return createHmac('sha256', this.cacheKey)
+      .update(`password\0${user.userId}\0${user.password}`)
+      .digest('base64');
+  }
+
+  private verifiedCacheKey(user: User, secretKey: string): string {
+    return createHmac('sha256', this.cacheKey).update(`${user.userId}\0${secretKey}`).digest('base64');
+  }
+
+  /** The id of the key when this exact key was verified within the cache period. */
+  private cachedKeyId(user: User, secretKey: string): string | undefined {
+    const cached = this.verified.get(this.verifiedCacheKey(user, secretKey));
+    return cached !== undefined && cached.expiresMs > this.options.now() ? cached.keyId : undefined;
   }
 
   /** The user's keys, newest first. */
@@ -272,9 +318,7 @@ export class Authenticator {
   private async verifyKey(user: User, secretKey: string): Promise<string | undefined> {
     if (secretKey === '') return undefined;
     const nowMs = this.options.now();
-    const cacheKey = createHmac('sha256', this.cacheKey)
-      .update(`${user.userId}\0${secretKey}`)
-      .digest('base64');
+    const cacheKey = this.verifiedCacheKey(user, secretKey);
     const cached = this.verified.get(cacheKey);
     if (cached !== undefined && cached.expiresMs > nowMs) return cached.keyId;
     if (cached !== undefined) this.verified.delete(cacheKey);
@@ -302,9 +346,7 @@ export class Authenticator {
    * per user and password in this process; after that it costs one HMAC.
    */
   private async revokeKeysOfOldPasswords(user: User): Promise<void> {
-    const passwordTag = createHmac('sha256', this.cacheKey)
-      .update(`password\0${user.userId}\0${user.password}`)
-      .digest('base64');
+    const passwordTag = this.passwordTag(user);
     if (this.passwordsChecked.get(user.userId) === passwordTag) return;
     let check = this.passwordChecks.get(user.userId);
     if (check === undefined) {

@@ -81,6 +81,29 @@ describe('repeated wrong secret keys', () => {
   });
 });
 
+describe('a burst of parallel requests with the right key', () => {
+  it('is not taken for failed logins: a fresh key and a verified one both pass, 50 at once', async () => {
+    const target = await start({
+      authFailures: { capacity: 3, refillPerSecond: 1 / 60 },
+      requests: { capacity: 1000, refillPerSecond: 1000 },
+    });
+    const key = await target.keyOf('c@example.com');
+    const me = () =>
+      request(target.baseUrl, '/users/me', { headers: { authorization: basic('c@example.com', key) } }).then(
+        (response) => response.status,
+      );
+    // Fresh: the first request verifies the key, the others wait for that verification.
+    expect(await Promise.all(Array.from({ length: 50 }, me))).toEqual(Array(50).fill(200));
+    // Verified: each gives its token back before anything else runs.
+    expect(await Promise.all(Array.from({ length: 50 }, me))).toEqual(Array(50).fill(200));
+    // Wrong keys are still counted, and then lock the right one out too.
+    const wrong = () =>
+      request(target.baseUrl, '/users/me', { headers: { authorization: basic('c@example.com', `${key}x`) } });
+    for (let attempt = 0; attempt < 3; attempt++) expect((await wrong()).status).toBe(401);
+    expect(await me()).toBe(429);
+  });
+});
+
 describe('the per-credential request limit', () => {
   it('answers 429 with Retry-After past the limit, per user, and recovers as the bucket refills', async () => {
     const target = await start({ requests: { capacity: 3, refillPerSecond: 0.5 } });
