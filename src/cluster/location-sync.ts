@@ -15,6 +15,7 @@
  * one node's own connection (a WebSocket, an RFC 5626 flow) is published for visibility but only
  * that node can reach it; the others do not offer calls to it.
  */
+import { randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
 import type { Binding, BindingChange, LocationService } from '../sip/registrar.js';
@@ -23,6 +24,8 @@ import { type ClusterConnection, entryJson } from './connection.js';
 
 interface StoredBinding {
   node: string;
+  /** Which life of the node wrote it (a node restarted with the same id is a new one). */
+  incarnation?: string;
   binding: Binding;
 }
 
@@ -44,6 +47,8 @@ export class LocationSync {
   private watchStop?: () => void;
   /** Writes in flight, in order per key: a refresh never overtakes an earlier removal. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** This life of the node: its own writes carry it, a previous life's do not. */
+  private readonly incarnation = randomUUID();
 
   /**
    * How the other nodes reach a binding only this node can (a WebSocket): set once the SIP stack
@@ -76,7 +81,7 @@ export class LocationSync {
     void (async () => {
       for await (const entry of watcher) {
         try {
-          this.apply(entry.key, entryJson<StoredBinding>(entry), !entry.isUpdate);
+          this.apply(entry.key, entryJson<StoredBinding>(entry));
         } catch (err) {
           this.logger.warn({ err, key: entry.key }, 'cluster: a shared binding could not be applied');
         }
@@ -98,6 +103,7 @@ export class LocationSync {
                 key,
                 JSON.stringify({
                   node: this.cluster.nodeId,
+                  incarnation: this.incarnation,
                   binding: this.shared(binding),
                 } satisfies StoredBinding),
               )
@@ -114,8 +120,7 @@ export class LocationSync {
     });
   }
 
-  /** `initial`: the entry was in the bucket when this node started watching (not a change since). */
-  private apply(key: string, stored: StoredBinding | undefined, initial: boolean): void {
+  private apply(key: string, stored: StoredBinding | undefined): void {
     if (stored === undefined) {
       // Deleted by its owner: drop our copy (our own binding under that key was removed already).
       for (const binding of this.mirroredUnder(key))
@@ -123,7 +128,8 @@ export class LocationSync {
       return;
     }
     if (stored.node === this.cluster.nodeId) {
-      if (initial) this.adopt(stored.binding);
+      // Written by a previous life of this node (only this life writes under its incarnation).
+      if (stored.incarnation !== this.incarnation) this.adopt(stored.binding);
       return;
     }
     const { binding } = stored;
