@@ -47,6 +47,8 @@ export class LocationSync {
   private watchStop?: () => void;
   /** Writes in flight, in order per key: a refresh never overtakes an earlier removal. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** key → revision of this node's last write of it (an expiry deletes only that). */
+  private readonly written = new Map<string, number>();
   /** This life of the node: its own writes carry it, a previous life's do not. */
   private readonly incarnation = randomUUID();
 
@@ -92,22 +94,28 @@ export class LocationSync {
   private publish(change: BindingChange): void {
     const { binding } = change;
     if (binding.node !== undefined) return; // another node's, mirrored here
-    if (change.kind === 'removed' && change.why === 'expired') return; // everyone's sweep removes it
     const key = keyOf(binding);
-    const write =
-      change.kind === 'removed'
-        ? () => this.kv.delete(key)
-        : () =>
-            this.kv
-              .put(
-                key,
-                JSON.stringify({
-                  node: this.cluster.nodeId,
-                  incarnation: this.incarnation,
-                  binding: this.shared(binding),
-                } satisfies StoredBinding),
-              )
-              .then(() => {});
+    const write = async (): Promise<void> => {
+      if (change.kind === 'removed' && change.why === 'expired') {
+        // Every node's sweep drops its copy; the owner drops the entry, unless the device has
+        // registered again since (through another node: a newer revision than this node wrote).
+        const revision = this.written.get(key);
+        this.written.delete(key);
+        if (revision !== undefined) await this.kv.delete(key, { previousSeq: revision }).catch(() => {});
+        return;
+      }
+      if (change.kind === 'removed') {
+        this.written.delete(key);
+        await this.kv.delete(key);
+        return;
+      }
+      const stored: StoredBinding = {
+        node: this.cluster.nodeId,
+        incarnation: this.incarnation,
+        binding: this.shared(binding),
+      };
+      this.written.set(key, await this.kv.put(key, JSON.stringify(stored)));
+    };
     const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous
       .then(write)
