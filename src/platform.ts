@@ -206,17 +206,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const store = await openRecordStore(database);
   const credentials = await openCredentialStore(database);
   const classifications = await openClassificationStore(database);
-  // Webhook deliveries are numbered by one journal's sequence: across several partitions they would
-  // collide in the shared outbox, so a cluster node does not deliver them (yet) and says so.
-  const webhookEndpoints = cluster ? [] : (directory.tenant.webhooks ?? []);
-  if (cluster && (directory.tenant.webhooks ?? []).length > 0)
-    logger.error(
-      'webhooks: not delivered by cluster nodes yet (the tenant names endpoints); run them on one machine',
-    );
+  // In a cluster each node delivers the webhooks of its own partition's events, under its own
+  // checkpoint and with ids `<node>~<seq>-<n>` (the journal sequence is per node).
   const webhooks = await openWebhookOutbox({
     database,
     feed: realtime,
-    endpoints: webhookEndpoints,
+    endpoints: directory.tenant.webhooks ?? [],
+    ...(cluster ? { source: cluster.nodeId } : {}),
     onError: (err) => logger.warn({ err }, 'webhooks: outbox error'),
     ...(opts.webhookOptions ? { options: opts.webhookOptions } : {}),
   });

@@ -24,9 +24,12 @@ export async function openWebhookOutbox(deps: {
   endpoints: readonly WebhookEndpoint[];
   options?: WebhookOptions;
   onError?: (error: unknown) => void;
+  /** A cluster node's id: the node delivers its own events, under its own checkpoint. */
+  source?: string;
 }): Promise<WebhookOutbox> {
   return createWebhookOutbox({
-    store: await openWebhookStore(deps.database),
+    store: await openWebhookStore(deps.database, deps.source === undefined ? {} : { source: deps.source }),
+    ...(deps.source === undefined ? {} : { source: deps.source }),
     feed: deps.feed,
     endpoints: deps.endpoints,
     ...(deps.options ? { options: deps.options } : {}),

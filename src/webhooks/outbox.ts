@@ -63,6 +63,12 @@ export interface WebhookOutboxDeps {
   random?: () => number;
   /** Problems worth a log line (a failed attempt is not one: it is in the row). */
   onError?: (error: unknown) => void;
+  /**
+   * A cluster node's id: its events' ids become `<source>~<seq>-<n>` in the outbox (the journal
+   * sequence is per node), so the nodes' deliveries never collide and each node delivers its own.
+   * The store must be opened with the same source.
+   */
+  source?: string;
 }
 
 export interface WebhookOutbox {
@@ -145,8 +151,10 @@ export function createWebhookOutbox(deps: WebhookOutboxDeps): WebhookOutbox {
       }
       const createdMs = now();
       const rows: NewDelivery[] = [];
-      for (const event of events) {
-        const index = Number(event.eventId.split('-')[1] ?? 0);
+      for (const fed of events) {
+        const index = Number(fed.eventId.slice(fed.eventId.lastIndexOf('-') + 1));
+        const eventId = deps.source === undefined ? fed.eventId : `${deps.source}~${fed.eventId}`;
+        const event = eventId === fed.eventId ? fed : { ...fed, eventId, data: { ...fed.data, eventId } };
         for (const endpoint of deps.endpoints) {
           if (!subscribes(endpoint, event.eventName)) continue;
           rows.push({

@@ -104,7 +104,6 @@ const provider: MigrationProvider = {
 };
 
 export const WEBHOOKS_MIGRATION_NAMESPACE = 'webhooks';
-const CHECKPOINT = 'feed';
 
 export type NewDelivery = Omit<
   Delivery,
@@ -163,9 +162,18 @@ const fromRow = (row: Row): Delivery => ({
   deliveredMs: row.delivered_ms === null ? null : Number(row.delivered_ms),
 });
 
-export async function openWebhookStore(database: SqlDatabase): Promise<WebhookStore> {
+/**
+ * `source`: a cluster node's own share of the shared outbox — its checkpoint, and the deliveries of
+ * its events (ids `<source>~…`), which only it delivers. Without it: the whole table (one machine).
+ */
+export async function openWebhookStore(
+  database: SqlDatabase,
+  opts: { source?: string } = {},
+): Promise<WebhookStore> {
   await database.migrate(WEBHOOKS_MIGRATION_NAMESPACE, provider);
   const db = database.kysely as unknown as Kysely<Db>;
+  const { source } = opts;
+  const CHECKPOINT = source === undefined ? 'feed' : `feed:${source}`;
   const store: WebhookStore = {
     async checkpoint() {
       const row = await db
@@ -209,15 +217,13 @@ export async function openWebhookStore(database: SqlDatabase): Promise<WebhookSt
       });
     },
     async head(endpointId) {
-      const row = await db
+      let select = db
         .selectFrom('webhook_deliveries')
         .selectAll()
         .where('endpoint_id', '=', endpointId)
-        .where('status', '=', 'pending')
-        .orderBy('seq')
-        .orderBy('event_index')
-        .limit(1)
-        .executeTakeFirst();
+        .where('status', '=', 'pending');
+      if (source !== undefined) select = select.where('event_id', 'like', `${source}~%`);
+      const row = await select.orderBy('seq').orderBy('event_index').limit(1).executeTakeFirst();
       return row === undefined ? undefined : fromRow(row);
     },
     async get(deliveryId) {
