@@ -80,7 +80,9 @@ function clusterOptions(natsUrl: string, nodeId: string): ClusterOptions {
     ...(heartbeatMs ? { heartbeatMs } : {}),
     // Another node ended this node's calls and took its journal: stop, to be restarted clean.
     onFenced: () => {
-      process.stderr.write(`switchboard: node ${nodeId} was fenced off its journal by another node; exiting\n`);
+      process.stderr.write(
+        `switchboard: node ${nodeId} was fenced off its journal by another node; exiting\n`,
+      );
       process.exit(75);
     },
   };

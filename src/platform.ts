@@ -187,6 +187,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const realtime = createRealtimeFeed({
     journal,
     directory,
+    // A cluster node's QueueStatus counts the calls of every node (src/cluster/realtime.ts).
+    ...(cluster ? { derive: { queueCounts: cluster.realtime.queueCounts } } : {}),
     onError: (err) => logger.warn({ err }, 'realtime: feed error'),
   });
   const rteTokens = createRteTokens({ key: { file: join(opts.dataDir, 'rte-token.key') } });
@@ -248,6 +250,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   // A dead node's partition, taken over by this node's janitor, becomes records under that node's
   // checkpoint: exactly once, whoever runs it, and the node carries on from there when it is back.
   await cluster?.attach({
+    directory,
     location,
     agents,
     async processPartition(nodeId, partition) {
@@ -361,7 +364,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     ],
   });
   await http.register(webPlugin, { directory });
-  await attachRteHub(http, { feed: realtime, directory, tokens: rteTokens, logger });
+  await attachRteHub(http, {
+    feed: realtime,
+    ...(cluster ? { remote: cluster.realtime } : {}),
+    directory,
+    tokens: rteTokens,
+    logger,
+  });
   await http.listen({ host: opts.host, port: opts.httpPort });
   await webhooks.start();
   const httpAddress = http.server.address();

@@ -6,6 +6,7 @@
  */
 import type { Msg } from '@nats-io/nats-core';
 import type { AgentService } from '../calls/agent-service.js';
+import type { Directory } from '../config/types.js';
 import type { LegacyRouting } from '../journal/facts.js';
 import { type JetStreamJournal, openJetStreamJournal } from '../journal/jetstream-journal.js';
 import type { Journal } from '../journal/types.js';
@@ -18,6 +19,7 @@ import { Janitor } from './janitor.js';
 import { LocationSync } from './location-sync.js';
 import { Membership } from './membership.js';
 import { PartitionLeases } from './partitions.js';
+import { ClusterRealtime } from './realtime.js';
 import { WsRelay } from './relay.js';
 
 export type { ClusterOptions } from './connection.js';
@@ -31,10 +33,13 @@ export interface ClusterNode {
   readonly membership: Membership;
   readonly claims: KvAgentClaims;
   readonly janitor: Janitor;
+  /** The other nodes' calls as realtime events, and the queue counts shared with this node's feed. */
+  readonly realtime: ClusterRealtime;
   /** This node's journal partition (opened by `join`, closed by the platform). */
   readonly journal: JetStreamJournal;
   /** Follow and share registrations and agents; start the janitor. */
   attach(parts: {
+    directory: Directory;
     location: LocationService;
     agents: AgentService;
     processPartition(nodeId: string, journal: Journal): Promise<void>;
@@ -109,6 +114,15 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
     throw err;
   }
   const journal = await openPartition(nodeId);
+  const realtime = new ClusterRealtime(
+    connection,
+    {
+      streamPrefix: `${prefix}_JOURNAL`,
+      subjectPrefix: `${prefix.toLowerCase()}.journal`,
+      ...(opts.legacyRouting ? { legacyRouting: opts.legacyRouting } : {}),
+    },
+    log,
+  );
   const agentsSubject = `${prefix.toLowerCase()}.agents.changed`;
   let locationSync: LocationSync | undefined;
   let agentSub: { unsubscribe(): void } | undefined;
@@ -123,12 +137,14 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
     claims,
     janitor,
     journal,
+    realtime,
     async attach(parts) {
       processors.run = parts.processPartition;
       locationSync = new LocationSync(connection, parts.location, log);
       await locationSync.start();
       await claims.start();
       janitor.start();
+      await realtime.start(parts.directory, membership);
       agentSub = connection.nc.subscribe(agentsSubject, {
         callback: (err: Error | null, msg: Msg) => {
           if (err) return;
@@ -158,6 +174,7 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
     async close(clean) {
       agentSub?.unsubscribe();
       await janitor.close();
+      await realtime.close();
       await locationSync?.close();
       await claims.close();
       await membership.close(clean);

@@ -70,6 +70,12 @@ export interface JetStreamJournalStats {
 
 export interface JetStreamJournal extends Journal, JournalLookup {
   stats(): JetStreamJournalStats;
+  /**
+   * Entries stored in the partition after `afterSeq`, by whichever writer, at most `limit`: how
+   * another node follows this partition (./jetstream-follower.ts). `read` stops at what this
+   * journal itself knows to be durable.
+   */
+  readStored(afterSeq: number, limit: number): Promise<JournalEntry[]>;
 }
 
 /**
@@ -675,6 +681,12 @@ export async function openJetStreamJournal(
         stored = await reading('read', () => fetchStored({ startSeq: afterSeq + 1, max }));
       }
       return stored.concat(buffered.slice(0, limit - stored.length));
+    },
+
+    async readStored(afterSeq: number, limit: number): Promise<JournalEntry[]> {
+      assertOpen('readStored');
+      if (limit <= 0) return [];
+      return reading('readStored', () => fetchStored({ startSeq: afterSeq + 1, max: limit }));
     },
 
     subscribe(listener: (entry: JournalEntry) => void): () => void {

@@ -79,7 +79,7 @@ interface CallContext {
   queues: Set<string>;
 }
 
-interface QueueCounts {
+export interface QueueCounts {
   /** callId → when it entered. */
   waiting: Map<string, number>;
   /** Calls connected to an agent of the queue, not yet ended. */
@@ -90,14 +90,26 @@ export interface DeriverOptions {
   directory: Pick<Directory, 'queueById' | 'userById'>;
   /** Contexts for calls the deriver has not seen start (a replay from the middle). */
   maxCalls?: number;
+  /**
+   * Put before every event id: a cluster node's events of another node's partition are
+   * `<node>~<seq>-<n>` (the sequence is that partition's).
+   */
+  idPrefix?: string;
+  /**
+   * Queue counts shared with other derivers (a cluster node follows every partition; a queue's
+   * waiting and connected calls are those of all of them). Default: this deriver's own.
+   */
+  queueCounts?: Map<string, QueueCounts>;
 }
 
 /** Turns journal entries into events, in order; keeps per-call and per-queue state. */
 export class EventDeriver {
   private readonly calls = new Map<string, CallContext>();
-  private readonly queues = new Map<string, QueueCounts>();
+  private readonly queues: Map<string, QueueCounts>;
 
-  constructor(private readonly opts: DeriverOptions) {}
+  constructor(private readonly opts: DeriverOptions) {
+    this.queues = opts.queueCounts ?? new Map();
+  }
 
   /** Whether the deriver knows the call (saw its CallStarted). */
   knows(callId: string): boolean {
@@ -113,7 +125,7 @@ export class EventDeriver {
     const out: RealtimeEvent[] = [];
     const fact = entry.fact;
     const emit = (name: RealtimeEventName, entityId: string, data: Record<string, unknown>) => {
-      const eventId = `${entry.seq}-${out.length}`;
+      const eventId = `${this.opts.idPrefix ?? ''}${entry.seq}-${out.length}`;
       const eventType = EVENT_TYPES[name];
       out.push({
         eventId,

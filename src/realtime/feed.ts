@@ -12,16 +12,20 @@
 import type { Directory } from '../config/types.js';
 import { isAgentFact } from '../journal/facts.js';
 import type { Journal, JournalEntry, JournalLookup } from '../journal/types.js';
-import { EventDeriver } from './events.js';
+import { type DeriverOptions, EventDeriver } from './events.js';
 import type { RealtimeEvent, RealtimeFeed } from './types.js';
 
 export interface RealtimeFeedDeps {
-  journal: Journal & Partial<Pick<JournalLookup, 'readCall'>>;
+  /** The journal, or another node's partition followed (src/journal/jetstream-follower.ts). */
+  journal: Pick<Journal, 'subscribe' | 'flush' | 'read' | 'lastSeq'> &
+    Partial<Pick<JournalLookup, 'readCall'>>;
   directory: Pick<Directory, 'queueById' | 'userById'>;
   /** Events kept in memory for `since` (default 10 000). */
   bufferEvents?: number;
   /** Told about a failed flush or a throwing listener. */
   onError?: (error: unknown) => void;
+  /** Live events' id prefix and shared queue counts (a cluster node's view of another partition). */
+  derive?: Pick<DeriverOptions, 'idPrefix' | 'queueCounts'>;
 }
 
 export interface RealtimeFeedHandle extends RealtimeFeed {
@@ -36,7 +40,7 @@ const PAGE = 1_000;
 export function createRealtimeFeed(deps: RealtimeFeedDeps): RealtimeFeedHandle {
   const { journal } = deps;
   const bufferMax = deps.bufferEvents ?? 10_000;
-  const live = new EventDeriver({ directory: deps.directory });
+  const live = new EventDeriver({ directory: deps.directory, ...deps.derive });
   const listeners = new Set<(event: RealtimeEvent) => void>();
   const buffer: RealtimeEvent[] = [];
   /** The buffer holds every event of the entries after this seq. */
@@ -98,7 +102,7 @@ export function createRealtimeFeed(deps: RealtimeFeedDeps): RealtimeFeedHandle {
   });
 
   async function replay(afterSeq: number, untilSeq: number, limit: number): Promise<RealtimeEvent[]> {
-    const deriver = new EventDeriver({ directory: deps.directory });
+    const deriver = new EventDeriver({ directory: deps.directory, idPrefix: deps.derive?.idPrefix });
     const primed = new Set<string>();
     const out: RealtimeEvent[] = [];
     let from = afterSeq;

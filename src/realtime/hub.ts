@@ -34,6 +34,11 @@ import type { RealtimeEvent, RealtimeFeed } from './types.js';
 
 export interface RteHubDeps {
   feed: RealtimeFeed;
+  /**
+   * A cluster node's events of the calls other nodes run (src/cluster/realtime.ts), ids
+   * `<node>~<seq>-<n>`: delivered live to the subscribers; a resume replays `feed` only.
+   */
+  remote?: { subscribe(listener: (event: RealtimeEvent) => void): () => void };
   directory: Pick<Directory, 'userById' | 'tenant'>;
   tokens: RteTokens;
   /** Keep-alive pings (default 15 000 ms; the official client gives up after 30 s of silence). */
@@ -88,11 +93,18 @@ export function maySubscribe(user: User, eventName: RealtimeEventName, entityId:
   }
 }
 
-/** `<seq>-<n>` → [seq, n]; null when it is not an event id. */
-export function parseEventId(value: unknown): [number, number] | null {
+/** An event of another node's partition (a cluster): `<node>~<seq>-<n>`. */
+const isRemote = (event: RealtimeEvent): boolean => event.eventId.includes('~');
+
+/**
+ * `<seq>-<n>` → [seq, n]; null when it is not an event id. Another node's `<node>~<seq>-<n>` is an
+ * event id too, with nothing of this node's to resume after it: 'live'.
+ */
+export function parseEventId(value: unknown): [number, number] | 'live' | null {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)
     return [value, Number.MAX_SAFE_INTEGER];
   if (typeof value !== 'string') return null;
+  if (/^[A-Za-z0-9_-]{1,64}~\d{1,15}-\d{1,6}$/.test(value.trim())) return 'live';
   const match = /^(\d{1,15})(?:-(\d{1,6}))?$/.exec(value.trim());
   if (match === null) return null;
   return [Number(match[1]), match[2] === undefined ? Number.MAX_SAFE_INTEGER : Number(match[2])];
@@ -265,11 +277,13 @@ class HubConnection {
       const key = subKey(sub.eventName, sub.entityId);
       if (!this.subs.has(key)) added.set(key, sub);
     }
-    const position =
+    const parsed =
       lastEventId !== undefined && lastEventId !== null ? parseEventId(lastEventId) : this.resumeFrom;
-    if (lastEventId !== undefined && lastEventId !== null && position === null) {
+    if (lastEventId !== undefined && lastEventId !== null && parsed === null) {
       throw new HubError('lastEventId is not an event id (<seq>-<n>)');
     }
+    // After another node's event there is nothing of this node's to resume from: live only.
+    const position = parsed === 'live' ? null : parsed;
     let resumed = 0;
     let complete = true;
     if (position !== null && added.size > 0) {
@@ -300,7 +314,9 @@ class HubConnection {
         for (const [key, sub] of added) this.subs.set(key, sub);
         const held = this.held;
         this.held = null;
-        for (const event of held) if (event.seq > until && this.matches(event)) this.deliver(event);
+        // Events of other nodes' partitions are never replayed: every held one goes out.
+        for (const event of held)
+          if ((isRemote(event) || event.seq > until) && this.matches(event)) this.deliver(event);
       } finally {
         if (this.held !== null) {
           const held = this.held;
@@ -393,6 +409,9 @@ export function createRteHub(deps: RteHubDeps): RteHub {
   const connections = new Set<HubConnection>();
 
   const unsubscribeFeed = deps.feed.subscribe((event) => {
+    for (const connection of connections) connection.offer(event);
+  });
+  const unsubscribeRemote = deps.remote?.subscribe((event) => {
     for (const connection of connections) connection.offer(event);
   });
 
@@ -555,11 +574,12 @@ export function createRteHub(deps: RteHubDeps): RteHub {
           connectionId = randomUUID();
         }
         const last = url.searchParams.get('lastEventId');
-        const resumeFrom = last === null ? null : parseEventId(last);
-        if (last !== null && resumeFrom === null) {
+        const parsed = last === null ? null : parseEventId(last);
+        if (last !== null && parsed === null) {
           refuse(socket, 400, 'lastEventId is not an event id');
           return;
         }
+        const resumeFrom = parsed === 'live' ? null : parsed;
         wss.handleUpgrade(req, socket, head, (ws) => serve(ws, user, connectionId, resumeFrom));
       })().catch(() => socket.destroy());
       return true;
@@ -570,6 +590,7 @@ export function createRteHub(deps: RteHubDeps): RteHub {
     async close() {
       clearInterval(pinger);
       unsubscribeFeed();
+      unsubscribeRemote?.();
       for (const connection of connections) connection.close();
       connections.clear();
       // A client that never answers the close handshake must not hold a shutdown up.
