@@ -439,17 +439,16 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
       const cluster = await startCluster(dir, nodeCount, phases.has('cluster-queue') ? agents : 0);
       try {
         const caller: Peer = { port: await freeUdpPort(), transport: 'udp' };
-        if (phases.has('cluster-direct')) {
-          const calleePort = await freeUdpPort();
-          await register(cluster.front, '3000', calleePort);
-          const uas = await startAnswering('bench-uas', 'bench-cluster-callee', calleePort);
+        /** One ramp: answering UAs registered at `port`, calls to `target`, records counted by `recordsSql`. */
+        const phase = async (what: 'direct' | 'queue', target: string, port: number, recordsSql: string) => {
+          const uas = await startAnswering('bench-uas', `bench-cluster-${what}`, port);
           let figures: RampFigures;
           try {
             figures = await clusterRamp(
-              `cluster direct, ${config}`,
+              `cluster ${what}, ${config}`,
               cluster,
               caller,
-              '3000',
+              target,
               rates,
               holdMs,
               log,
@@ -457,48 +456,35 @@ export async function benchCluster(opts: BenchClusterOptions = {}): Promise<Benc
           } finally {
             await uas.stop();
           }
-          // Each answered direct call is one answered callee record (a trunk caller has none).
-          const records = await settledCount(
-            cluster.schema,
-            'SELECT count(DISTINCT call_id) AS n FROM user_call_events WHERE queue_id IS NULL AND answer_time_ms IS NOT NULL AND end_time_ms IS NOT NULL',
-            figures.answered,
-          );
+          const records = await settledCount(cluster.schema, recordsSql, figures.answered);
           log(
-            `cluster direct, ${config}: ${records} answered call records for ${figures.answered} answered calls`,
+            `cluster ${what}, ${config}: ${records} answered call records for ${figures.answered} answered calls`,
           );
-          results.push(...figureRows('direct', config, figures, records));
-          best.direct!.push(figures.rate);
+          results.push(...figureRows(what, config, figures, records));
+          best[what]!.push(figures.rate);
+        };
+        if (phases.has('cluster-direct')) {
+          const calleePort = await freeUdpPort();
+          await register(cluster.front, '3000', calleePort);
+          // Each answered direct call is one answered callee record (a trunk caller has none).
+          await phase(
+            'direct',
+            '3000',
+            calleePort,
+            'SELECT count(DISTINCT call_id) AS n FROM user_call_events WHERE queue_id IS NULL AND answer_time_ms IS NOT NULL AND end_time_ms IS NOT NULL',
+          );
         }
         if (phases.has('cluster-queue')) {
           const agentsPort = await freeUdpPort();
           log(`cluster queue, ${config}: registering ${agents} agents through Kamailio…`);
           for (let i = 1; i <= agents; i++) await register(cluster.front, String(3000 + i), agentsPort);
-          const uas = await startAnswering('bench-uas', 'bench-cluster-agents', agentsPort);
-          let figures: RampFigures;
-          try {
-            figures = await clusterRamp(
-              `cluster queue, ${config}`,
-              cluster,
-              caller,
-              '200',
-              rates,
-              holdMs,
-              log,
-            );
-          } finally {
-            await uas.stop();
-          }
           // Each queue call is one service call record, answered by an agent.
-          const records = await settledCount(
-            cluster.schema,
-            `SELECT count(*) AS n FROM service_calls WHERE answer_time_ms IS NOT NULL AND end_time_ms IS NOT NULL`,
-            figures.answered,
+          await phase(
+            'queue',
+            '200',
+            agentsPort,
+            'SELECT count(*) AS n FROM service_calls WHERE answer_time_ms IS NOT NULL AND end_time_ms IS NOT NULL',
           );
-          log(
-            `cluster queue, ${config}: ${records} answered service call records for ${figures.answered} answered calls`,
-          );
-          results.push(...figureRows('queue', config, figures, records));
-          best.queue!.push(figures.rate);
         }
       } finally {
         await cluster.stop();

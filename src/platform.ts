@@ -471,6 +471,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   });
   mediaEvents.restarted = () => callControl.mediaEngineRestarted();
   agents.attachCalls(callControl);
+  // A cluster node's queue status counts every node's calls.
+  if (cluster) agents.attachClusterQueueCalls(cluster.realtime.queueCounts);
   // The UA hands each out-of-dialog request to the part of the platform that owns its method.
   userAgent.delegate = {
     onRegister: (request, transaction) => registrar.handle(request, transaction),

@@ -13,6 +13,7 @@ import { type KamailioProcess, startKamailio } from './support/kamailio.js';
 import {
   type RestClient,
   seedMembers,
+  seedRecords,
   startSipTestPlatform,
   type TestPlatform,
   waitFor,
@@ -49,18 +50,9 @@ async function playSeed(
   expect((await outgoing.hangup()).status).toBe(200);
   await c.incoming.at(-1)!.waitForBye();
   const rest = await admin();
-  return waitFor(
-    async () => {
-      const [header] = await rest.list<Json>('/servicecall', { CallId: callId });
-      const events = await rest.list<Json>('/calls', { CallId: callId });
-      if (header?.Result !== 'Handled' || events.length !== 3 || !events.every((e) => e.EndTime))
-        return undefined;
-      const details = await rest.list<Json>(`/servicecall/${callId}/details`);
-      return { callId, events, header, details };
-    },
-    15_000,
-    'records of the scenario',
-  );
+  const { header, events } = await seedRecords(rest, callId, 15_000);
+  const details = await rest.list<Json>(`/servicecall/${callId}/details`);
+  return { callId, events, header, details };
 }
 
 /** The fields that must agree between a single machine and the cluster. */

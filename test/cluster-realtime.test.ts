@@ -2,7 +2,7 @@
  * Realtime events of the whole cluster on one node's RTE hub (DESIGN.md §12, §13): the official
  * SignalR client connected to node-a gets the events of a queue call node-b runs (ids
  * `node-b~<seq>-<n>`, from node-b's journal partition followed by node-a) as well as node-a's own,
- * and QueueStatus counts the calls of both nodes.
+ * and QueueStatus — the event, and `GET /queues` on either node — counts the calls of both nodes.
  */
 import { HttpTransportType, type HubConnection, HubConnectionBuilder, LogLevel } from '@microsoft/signalr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,12 @@ describe('the RTE hub of a cluster node', () => {
       'a QueueStatus with node-a’s waiting call and node-b’s connected one',
     );
     expect(status).toMatchObject({ entityId: queueId });
+    // GET /queues on either node says the same: node-a's waiting call, node-b's connected one.
+    for (const node of cluster.nodes) {
+      const viewer = await node.rest('admin@example.com', 'secret-admin');
+      const queues = await viewer.list<{ Id: string; Status: Data }>('/queues');
+      expect(queues.find((q) => q.Id === queueId)!.Status).toMatchObject({ QueueLength: 1, OngoingCalls: 1 });
+    }
     expect((await onB.hangup()).status).toBe(200);
     const finalA = await onA.waitForFinal(10_000);
     expect(finalA.status).toBe(200);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import { openJetStreamJournal } from '../src/journal/jetstream-journal.js';
 import { NATS_URL, startTestCluster, type TestCluster } from './support/cluster.js';
-import { type RestClient, seedMembers, type TestPlatform, waitFor } from './support/platform.js';
+import { type RestClient, seedMembers, seedRecords, type TestPlatform, waitFor } from './support/platform.js';
 import { seedTenantYaml } from './support/tenants.js';
 
 const TENANT = parseTenantYaml(seedTenantYaml(), 'cluster.yaml');
@@ -48,19 +48,7 @@ describe('a two-node cluster on NATS JetStream and PostgreSQL', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await outgoing.hangup();
     await c.incoming[0]!.waitForBye();
-    for (const admin of admins) {
-      await waitFor(
-        async () => {
-          const headers = await admin.list<Json>('/servicecall', { CallId: callId });
-          const events = await admin.list<Json>('/calls', { CallId: callId });
-          return headers[0]?.Result === 'Handled' && events.length === 3 && events.every((e) => e.EndTime)
-            ? true
-            : undefined;
-        },
-        10_000,
-        'records of the scenario',
-      );
-    }
+    for (const admin of admins) await seedRecords(admin, callId);
     const [fromA, fromB] = await Promise.all(
       admins.map((admin) => admin.list<Json>('/calls', { CallId: callId })),
     );

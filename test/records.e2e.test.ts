@@ -11,9 +11,9 @@ import {
   type RestClient,
   type StoreKind,
   seedMembers,
+  seedRecords,
   startTestPlatform,
   type TestPlatform,
-  waitFor,
 } from './support/platform.js';
 import { seedTenantYaml } from './support/tenants.js';
 
@@ -59,17 +59,7 @@ describe.each<StoreKind>(['sqlite', 'postgres'])('seed scenario end to end on %s
     await offerC.waitForBye();
     admin = await env.rest('admin@example.com', 'secret-admin');
     // Records appear as post-processing catches up (delaySeconds 0): wait for the final state.
-    await waitFor(
-      async () => {
-        const headers = await admin.list<Json>('/servicecall', { CallId: callId });
-        const events = await admin.list<Json>('/calls', { CallId: callId });
-        return headers[0]?.Result === 'Handled' && events.length === 3 && events.every((e) => e.EndTime)
-          ? true
-          : undefined;
-      },
-      10_000,
-      'records of the scenario',
-    );
+    await seedRecords(admin, callId);
   });
 
   afterAll(async () => {

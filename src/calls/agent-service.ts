@@ -17,7 +17,7 @@ import { silentLogger } from '../logger.js';
 import type { AgentStateStore } from './agent-store.js';
 import type { AgentStates, AvailabilityState } from './agents.js';
 import type { Call } from './call.js';
-import { computeQueueStatus, type QueueStatus } from './queue-status.js';
+import { type ClusterQueueCalls, computeQueueStatus, type QueueStatus } from './queue-status.js';
 
 export interface AgentServiceOptions {
   directory: Directory;
@@ -62,6 +62,7 @@ export class AgentService {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly endTimers = new Map<string, NodeJS.Timeout>();
   private liveCalls: () => Iterable<Call> = () => [];
+  private clusterQueueCalls?: (queueId: string) => ClusterQueueCalls;
   private closed = false;
   private readonly onChanged: (userId: string) => void;
 
@@ -130,6 +131,15 @@ export class AgentService {
     }
   }
 
+  /**
+   * A cluster node: where queue status finds every node's calls of a queue (src/cluster/realtime.ts).
+   * A queue no call has entered yet counts none.
+   */
+  attachClusterQueueCalls(counts: ReadonlyMap<string, ClusterQueueCalls>): void {
+    const none: ClusterQueueCalls = { waiting: new Map(), connected: new Set() };
+    this.clusterQueueCalls = (queueId) => counts.get(queueId) ?? none;
+  }
+
   /** Where queue status finds the live calls (call control's; none until it is attached). */
   attachCalls(source: { readonly activeCalls: Call[] }): void {
     this.liveCalls = () => source.activeCalls;
@@ -187,7 +197,8 @@ export class AgentService {
 
   /** A queue's live status (`GET /queues` `Status`). */
   queueStatus(queue: Queue): QueueStatus {
-    return computeQueueStatus(queue, this.agents, this.liveCalls(), this.now());
+    const cluster = this.clusterQueueCalls?.(queue.queueId);
+    return computeQueueStatus(queue, this.agents, this.liveCalls(), this.now(), cluster);
   }
 
   close(): void {

@@ -12,6 +12,10 @@
  * - `agentsOnWrapUp`: of the serving agents, those in wrap-up.
  *
  * So freeAgents + (serving agents on a call) + agentsOnWrapUp = servingAgents.
+ *
+ * On one machine the calls are this process's. A cluster node counts every node's calls instead,
+ * from the queue counts its realtime events keep of every journal partition (`cluster`:
+ * src/cluster/realtime.ts).
  */
 import { openStatusAt } from '../config/opening-hours.js';
 import type { Queue } from '../config/types.js';
@@ -28,23 +32,37 @@ export interface QueueStatus {
   agentsOnWrapUp: number;
 }
 
+/** A queue's calls across a cluster: callId → when it entered, for the waiting ones; the connected. */
+export interface ClusterQueueCalls {
+  waiting: ReadonlyMap<string, number>;
+  connected: ReadonlySet<string>;
+}
+
 export function computeQueueStatus(
   queue: Queue,
   agents: AgentStates | undefined,
   calls: Iterable<Call>,
   nowMs: number,
+  cluster?: ClusterQueueCalls,
 ): QueueStatus {
   let queueLength = 0;
   let maxWaitSeconds = 0;
   let ongoingCalls = 0;
-  for (const call of calls) {
-    const session = call.queueSession;
-    if (session?.queue.queueId !== queue.queueId) continue;
-    if (call.state === 'queued' && session.active) {
-      queueLength++;
-      maxWaitSeconds = Math.max(maxWaitSeconds, session.waitSeconds(nowMs));
-    } else if (call.state === 'connected') {
-      ongoingCalls++;
+  if (cluster) {
+    queueLength = cluster.waiting.size;
+    for (const enteredMs of cluster.waiting.values())
+      maxWaitSeconds = Math.max(maxWaitSeconds, Math.max(0, Math.round((nowMs - enteredMs) / 1000)));
+    ongoingCalls = cluster.connected.size;
+  } else {
+    for (const call of calls) {
+      const session = call.queueSession;
+      if (session?.queue.queueId !== queue.queueId) continue;
+      if (call.state === 'queued' && session.active) {
+        queueLength++;
+        maxWaitSeconds = Math.max(maxWaitSeconds, session.waitSeconds(nowMs));
+      } else if (call.state === 'connected') {
+        ongoingCalls++;
+      }
     }
   }
   let servingAgents = 0;

@@ -3,24 +3,18 @@
  * winner, the loser sees the agent busy and is told when it is free, direct-call holds coexist,
  * and a dead node's claims are released by a janitor.
  */
-import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../logger.js';
 import { waitUntil } from '../testing/wait.js';
 import { KvAgentClaims } from './agent-claims.js';
-import { type ClusterConnection, connectCluster } from './connection.js';
-
-const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+import { testNodes } from './testing.js';
 
 describe('agent claims in NATS KV', () => {
-  let prefix: string;
-  const connections: ClusterConnection[] = [];
+  let nodes: ReturnType<typeof testNodes>;
   const claims: KvAgentClaims[] = [];
 
   async function node(nodeId: string): Promise<KvAgentClaims> {
-    const connection = await connectCluster({ natsUrl: NATS_URL, nodeId, prefix }, silentLogger);
-    connections.push(connection);
+    const connection = await nodes.connect(nodeId);
     const nodeClaims = new KvAgentClaims(connection, silentLogger);
     await nodeClaims.start();
     claims.push(nodeClaims);
@@ -28,18 +22,12 @@ describe('agent claims in NATS KV', () => {
   }
 
   beforeEach(() => {
-    prefix = `TC${randomBytes(4).toString('hex')}`;
+    nodes = testNodes('TC');
   });
 
   afterEach(async () => {
     for (const nodeClaims of claims.splice(0)) await nodeClaims.close();
-    const [first] = connections;
-    if (first) {
-      const jsm = await jetstreamManager(first.nc);
-      for await (const info of jsm.streams.list())
-        if (info.config.name.startsWith(`KV_${prefix}_`)) await jsm.streams.delete(info.config.name);
-    }
-    for (const connection of connections.splice(0)) await connection.close();
+    await nodes.drop();
   });
 
   it('gives each agent to exactly one of two racing nodes, and the loser gets it once it is released', async () => {

@@ -3,16 +3,13 @@
  * registered on one node reaches the other, an unregistration removes it everywhere, and an
  * expired binding leaves the bucket — unless the device has registered again through another node.
  */
-import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../logger.js';
 import { type Binding, LocationService } from '../sip/registrar.js';
 import { waitUntil, waitUntilAsync } from '../testing/wait.js';
-import { type ClusterConnection, connectCluster } from './connection.js';
+import type { ClusterConnection } from './connection.js';
 import { LocationSync } from './location-sync.js';
-
-const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+import { testNodes } from './testing.js';
 
 function binding(aor: string, port: number, nowMs: number, expiresInMs: number): Binding {
   const flow = { protocol: 'udp' as const, address: '127.0.0.1', port };
@@ -31,14 +28,12 @@ function binding(aor: string, port: number, nowMs: number, expiresInMs: number):
 }
 
 describe('registrations shared through NATS KV', () => {
-  let prefix: string;
+  let nodes: ReturnType<typeof testNodes>;
   let clockMs: number;
-  const connections: ClusterConnection[] = [];
   const syncs: LocationSync[] = [];
 
   async function node(nodeId: string): Promise<{ location: LocationService; connection: ClusterConnection }> {
-    const connection = await connectCluster({ natsUrl: NATS_URL, nodeId, prefix }, silentLogger);
-    connections.push(connection);
+    const connection = await nodes.connect(nodeId);
     const location = new LocationService(() => clockMs);
     const sync = new LocationSync(connection, location, silentLogger);
     await sync.start();
@@ -53,19 +48,13 @@ describe('registrations shared through NATS KV', () => {
   };
 
   beforeEach(() => {
-    prefix = `TL${randomBytes(4).toString('hex')}`;
+    nodes = testNodes('TL');
     clockMs = Date.now();
   });
 
   afterEach(async () => {
     for (const sync of syncs.splice(0)) await sync.close();
-    const [first] = connections;
-    if (first) {
-      const jsm = await jetstreamManager(first.nc);
-      for await (const info of jsm.streams.list())
-        if (info.config.name.startsWith(`KV_${prefix}_`)) await jsm.streams.delete(info.config.name);
-    }
-    for (const connection of connections.splice(0)) await connection.close();
+    await nodes.drop();
   });
 
   it('shares a binding, removes it on unregistration, and drops it from the bucket when it expires', async () => {

@@ -4,16 +4,16 @@
  * tests by a random stream/bucket prefix. Phones are UDP test UAs.
  */
 import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
+import { dropNatsPrefix, TEST_NATS_URL } from '../../src/cluster/testing.js';
 import type { Tenant } from '../../src/config/types.js';
 import type { PlatformOptions } from '../../src/platform.js';
 import { TestUa } from '../../src/testing/test-ua.js';
 import { type CliChild, startArgs, startCli, waitForReady } from './cli-process.js';
 import { POSTGRES_URL, startTestPlatform, type TestPlatform } from './platform.js';
 
-export const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+export const NATS_URL = TEST_NATS_URL;
 
 export interface TestCluster {
   /** NATS names of this cluster: streams `<prefix>_…`, buckets `KV_<prefix>_…`. */
@@ -85,13 +85,7 @@ export async function startTestCluster(tenant: Tenant, opts: TestClusterOptions 
 export async function dropClusterState(prefix: string, schema: string): Promise<void> {
   const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '') });
   try {
-    const jsm = await jetstreamManager(nc);
-    const names: string[] = [];
-    for await (const info of jsm.streams.list()) {
-      const { name } = info.config;
-      if (name.startsWith(`${prefix}_`) || name.startsWith(`KV_${prefix}_`)) names.push(name);
-    }
-    for (const name of names) await jsm.streams.delete(name);
+    await dropNatsPrefix(nc, prefix);
   } finally {
     await nc.close();
   }

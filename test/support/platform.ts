@@ -134,6 +134,28 @@ export function declinesAfter(ua: TestUa, delayMs: number, status = 603): void {
   });
 }
 
+/**
+ * The records of the seed's call once post-processing has them all: its service call header
+ * Handled and the three user call events ended.
+ */
+export function seedRecords(
+  admin: RestClient,
+  callId: string,
+  timeoutMs = 10_000,
+): Promise<{ header: Record<string, unknown>; events: Record<string, unknown>[] }> {
+  return waitFor(
+    async () => {
+      const [header] = await admin.list('/servicecall', { CallId: callId });
+      const events = await admin.list('/calls', { CallId: callId });
+      return header?.Result === 'Handled' && events.length === 3 && events.every((e) => e.EndTime)
+        ? { header, events }
+        : undefined;
+    },
+    timeoutMs,
+    'records of the scenario',
+  );
+}
+
 /** The seed's queue members (DESIGN.md §2): B declines (603) and C answers, each `delayMs` after ringing. */
 export function seedMembers(b: TestUa, c: TestUa, delayMs: number): void {
   declinesAfter(b, delayMs);

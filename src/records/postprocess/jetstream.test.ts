@@ -5,10 +5,10 @@
  * partition at once (a janitor and the node it thought dead) — change nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { dropNatsPrefix } from '../../cluster/testing.js';
 import { createDirectory } from '../../config/directory.js';
 import { type JetStreamJournal, openJetStreamJournal } from '../../journal/jetstream-journal.js';
 import { postgresStoreFactory, type StoreFactory, TEST_DATABASE_URL } from '../store/test-stores.js';
@@ -83,9 +83,7 @@ describe('post-processing a JetStream journal partition into PostgreSQL', () => 
   });
   afterEach(async () => {
     await journal.close();
-    const jsm = await jetstreamManager(nc);
-    for await (const info of jsm.streams.list())
-      if (info.config.name.includes(prefix)) await jsm.streams.delete(info.config.name);
+    await dropNatsPrefix(nc, prefix);
   });
 
   const processor = (over: { batchSize?: number } = {}) =>
