@@ -292,3 +292,44 @@ describe('a node fenced off its own journal partition', () => {
     await waitFor(async () => (fenced > 0 ? true : undefined), 10_000, 'the node told it was fenced');
   }, 30_000);
 });
+
+describe('agents’ availability across nodes', () => {
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster(TENANT);
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('a change made on one node is applied on the other; garbage on the announcement subject is ignored', async () => {
+    const [nodeA, nodeB] = cluster.nodes as [TestPlatform, TestPlatform];
+    const userB = TENANT.users.find((u) => u.extension === '1002')!.userId;
+    const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '') });
+    try {
+      nc.publish(`${cluster.prefix.toLowerCase()}.agents.changed`, 'not json');
+      nc.publish(
+        `${cluster.prefix.toLowerCase()}.agents.changed`,
+        JSON.stringify({ nodeId: 'x', userId: 42 }),
+      );
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    const admin = await nodeA.rest('admin@example.com', 'secret-admin');
+    const set = await admin.post(`/users/${userB}/availability`, { Availability: 'DoNotDisturb' });
+    expect(set.status).toBe(200);
+    await waitFor(
+      async () =>
+        nodeB.platform.agents.availabilityOf(userB).availability === 'DoNotDisturb' ? true : undefined,
+      5_000,
+      'node-b applies B’s DoNotDisturb',
+    );
+    const viewer = await nodeB.rest('admin@example.com', 'secret-admin');
+    expect((await viewer.get(`/users/${userB}/availability`)).body).toMatchObject({
+      Availability: 'DoNotDisturb',
+    });
+  }, 30_000);
+});

@@ -102,18 +102,20 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
         log.warn({ err, partition }, `journal: ${err.message}`);
       },
     });
+  let journal: Awaited<ReturnType<typeof openPartition>>;
   try {
     await membership.start();
     if (!(await leases.acquire(nodeId, OWN_PARTITION_WAIT_MS)))
       throw new Error(
         `cluster: partition ${nodeId} is still held by another node after ${OWN_PARTITION_WAIT_MS} ms`,
       );
+    journal = await openPartition(nodeId);
   } catch (err) {
     await membership.close(false).catch(() => {});
+    await leases.release(nodeId).catch(() => {});
     await connection.close();
     throw err;
   }
-  const journal = await openPartition(nodeId);
   const realtime = new ClusterRealtime(
     connection,
     {
@@ -148,7 +150,14 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
       agentSub = connection.nc.subscribe(agentsSubject, {
         callback: (err: Error | null, msg: Msg) => {
           if (err) return;
-          const { nodeId: from, userId } = msg.json<{ nodeId: string; userId: string }>();
+          let change: { nodeId?: unknown; userId?: unknown };
+          try {
+            change = msg.json<{ nodeId?: unknown; userId?: unknown }>();
+          } catch {
+            log.warn({ subject: agentsSubject }, 'cluster: an agent change that is not JSON was ignored');
+            return;
+          }
+          const { nodeId: from, userId } = change;
           if (from === nodeId || typeof userId !== 'string') return;
           parts.agents
             .refresh(userId)
