@@ -8,7 +8,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import { openJetStreamJournal } from '../src/journal/jetstream-journal.js';
-import { NATS_URL, startTestCluster, type TestCluster } from './support/cluster.js';
+import { clusterFor, NATS_URL, startTestCluster, type TestCluster } from './support/cluster.js';
 import { type RestClient, seedMembers, seedRecords, type TestPlatform, waitFor } from './support/platform.js';
 import { seedTenantYaml } from './support/tenants.js';
 
@@ -74,19 +74,11 @@ describe('a two-node cluster on NATS JetStream and PostgreSQL', () => {
 });
 
 describe('a WebSocket client connected to one node, called through another', () => {
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    cluster = await startTestCluster(TENANT);
-  }, 30_000);
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const cluster = clusterFor(TENANT);
 
   it('rings and connects through the node that holds its WebSocket, both ways of hanging up', async () => {
-    const [nodeA, nodeB] = cluster.nodes as [TestPlatform, TestPlatform];
-    const a = await cluster.phone('1001', { host: '127.0.0.1', port: nodeA.platform.sipPort });
+    const [nodeA, nodeB] = cluster().nodes as [TestPlatform, TestPlatform];
+    const a = await cluster().phone('1001', { host: '127.0.0.1', port: nodeA.platform.sipPort });
     // B's browser-like client: SIP over WebSocket to node-b only.
     const b = await nodeB.ua('1002');
     await waitFor(
@@ -157,23 +149,15 @@ const LOAD_TENANT = parseTenantYaml(
 );
 
 describe('200 concurrent queue calls across two nodes', () => {
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    cluster = await startTestCluster(LOAD_TENANT);
-  }, 30_000);
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const cluster = clusterFor(LOAD_TENANT);
 
   it('never offers an agent two calls at once, and every call is answered once', async () => {
-    const sip = (index: number) => ({ host: '127.0.0.1', port: cluster.nodes[index]!.platform.sipPort });
+    const sip = (index: number) => ({ host: '127.0.0.1', port: cluster().nodes[index]!.platform.sipPort });
     // Half the agents registered on each node; each answers 20 ms after ringing.
     const active = new Map<string, number>();
     const overlaps: string[] = [];
     const answered = new Map<string, number>();
-    const agents = await Promise.all(AGENTS.map((agent, i) => cluster.phone(agent.extension, sip(i % 2))));
+    const agents = await Promise.all(AGENTS.map((agent, i) => cluster().phone(agent.extension, sip(i % 2))));
     for (const agent of agents) {
       agent.onIncoming((call) => {
         const now = (active.get(agent.extension) ?? 0) + 1;
@@ -189,7 +173,7 @@ describe('200 concurrent queue calls across two nodes', () => {
         void Promise.race([call.waitForBye(60_000), call.waitForCancel(60_000)]).then(done, done);
       });
     }
-    for (const node of cluster.nodes) {
+    for (const node of cluster().nodes) {
       await waitFor(
         async () =>
           AGENTS.every((a) => node.platform.location.isRegistered(a.extension)) ? true : undefined,
@@ -199,7 +183,7 @@ describe('200 concurrent queue calls across two nodes', () => {
     }
     // Twenty callers, half on each node, ten calls each, all at once: 100 queue calls per node.
     const callers = await Promise.all(
-      CALLERS.map((caller, i) => cluster.phone(caller.extension, sip(i % 2))),
+      CALLERS.map((caller, i) => cluster().phone(caller.extension, sip(i % 2))),
     );
     const startedMs = Date.now();
     const results = await Promise.all(
@@ -224,7 +208,7 @@ describe('200 concurrent queue calls across two nodes', () => {
     expect(new Set(callIds).size).toBe(200);
     expect(answered.size).toBe(AGENTS.length);
     // Every call's service call record is Handled, exactly once, in the shared store.
-    const admin = await cluster.nodes[0]!.rest('admin@example.com', 'secret-admin');
+    const admin = await cluster().nodes[0]!.rest('admin@example.com', 'secret-admin');
     const rows = await waitFor(
       async () => {
         const list = await admin.list<Json>('/servicecall', {
@@ -242,23 +226,15 @@ describe('200 concurrent queue calls across two nodes', () => {
 });
 
 describe('a node fenced off its own journal partition', () => {
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    cluster = await startTestCluster(TENANT, { nodeIds: ['node-a'] });
-  }, 30_000);
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const cluster = clusterFor(TENANT, { nodeIds: ['node-a'] });
 
   it('is told to stop when another writer took its partition over', async () => {
     let fenced = 0;
-    const node = await cluster.startNode('node-f', {
+    const node = await cluster().startNode('node-f', {
       cluster: {
         natsUrl: NATS_URL,
         nodeId: 'node-f',
-        prefix: cluster.prefix,
+        prefix: cluster().prefix,
         heartbeatMs: 250,
         onFenced: () => fenced++,
       },
@@ -273,8 +249,8 @@ describe('a node fenced off its own journal partition', () => {
     try {
       const janitor = await openJetStreamJournal(nc, {
         nodeId: 'node-f',
-        streamPrefix: `${cluster.prefix}_JOURNAL`,
-        subjectPrefix: `${cluster.prefix.toLowerCase()}.journal`,
+        streamPrefix: `${cluster().prefix}_JOURNAL`,
+        subjectPrefix: `${cluster().prefix.toLowerCase()}.journal`,
       });
       janitor.append({
         type: 'CallEnded',
@@ -294,24 +270,16 @@ describe('a node fenced off its own journal partition', () => {
 });
 
 describe('agents’ availability across nodes', () => {
-  let cluster: TestCluster;
-
-  beforeAll(async () => {
-    cluster = await startTestCluster(TENANT);
-  }, 30_000);
-
-  afterAll(async () => {
-    await cluster?.close();
-  });
+  const cluster = clusterFor(TENANT);
 
   it('a change made on one node is applied on the other; garbage on the announcement subject is ignored', async () => {
-    const [nodeA, nodeB] = cluster.nodes as [TestPlatform, TestPlatform];
+    const [nodeA, nodeB] = cluster().nodes as [TestPlatform, TestPlatform];
     const userB = TENANT.users.find((u) => u.extension === '1002')!.userId;
     const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '') });
     try {
-      nc.publish(`${cluster.prefix.toLowerCase()}.agents.changed`, 'not json');
+      nc.publish(`${cluster().prefix.toLowerCase()}.agents.changed`, 'not json');
       nc.publish(
-        `${cluster.prefix.toLowerCase()}.agents.changed`,
+        `${cluster().prefix.toLowerCase()}.agents.changed`,
         JSON.stringify({ nodeId: 'x', userId: 42 }),
       );
       await nc.flush();
