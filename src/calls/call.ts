@@ -1433,35 +1433,52 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       );
       if (holds !== undefined && response.status >= 200 && response.status < 300)
         this.holdChanged(from, to, holds);
+      else if (response.status >= 300) undoBlock();
+    };
+    // A hold: what the holder sends is dropped in the engine BEFORE the engine sees the hold offer.
+    // Blocking only once the hold is answered let the engine forward a packet or two of the
+    // holder's own stream (pass-through SSRC) in between; a browser (Chrome) then already knew
+    // that SSRC when the music (a new SSRC) started, kept playing the newest stream it had seen
+    // (the music's) after the resume, and the holder's audio was silent (see holdChanged).
+    const blockFirst = holds === true && this.state === 'connected' && !this.holding.has(from.callLegId);
+    const undoBlock = (): void => {
+      // The hold did not happen: what the party sends flows again.
+      if (blockFirst && !this.holding.has(from.callLegId)) void this.unblockMedia(from);
     };
     if (anchored) {
       // A re-offer (hold, codec change) from either party goes through the engine both ways.
-      this.media!.offer({
-        callId: this.callId,
-        fromTag: this.tagOf(from),
-        sdp: request.body,
-        toward: this.kindOf(to.flow),
-      }).then(
-        (engineOffer) => {
-          // An inactive hold is offered to the held party as sendonly: the engine sends it music.
-          const offer = this.reofferTo(
-            to,
-            inactive ? setAudioDirection(engineOffer, 'sendonly') : engineOffer,
-          );
-          this.sendRelayed(
-            request,
-            tx,
-            from,
-            to,
-            { body: offer, contentType: 'application/sdp', headers },
-            respond,
-          );
-        },
-        (err: unknown) => {
-          tx.respond(stack.createResponse(request, 503, 'Service Unavailable (media engine)'));
-          this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-offer failed');
-        },
-      );
+      (blockFirst ? this.blockMediaNow(from) : Promise.resolve())
+        .then(() =>
+          this.media!.offer({
+            callId: this.callId,
+            fromTag: this.tagOf(from),
+            sdp: request.body,
+            toward: this.kindOf(to.flow),
+          }),
+        )
+        .then(
+          (engineOffer) => {
+            // An inactive hold is offered to the held party as sendonly: the engine sends it music.
+            const offer = this.reofferTo(
+              to,
+              inactive ? setAudioDirection(engineOffer, 'sendonly') : engineOffer,
+            );
+            this.sendRelayed(
+              request,
+              tx,
+              from,
+              to,
+              { body: offer, contentType: 'application/sdp', headers },
+              respond,
+              undoBlock,
+            );
+          },
+          (err: unknown) => {
+            tx.respond(stack.createResponse(request, 503, 'Service Unavailable (media engine)'));
+            this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-offer failed');
+            undoBlock();
+          },
+        );
       return;
     }
     this.sendRelayed(request, tx, from, to, { body: request.body, contentType, headers }, respond);
@@ -1474,6 +1491,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     to: InboundLeg | OutboundLeg,
     outgoing: { body: Buffer; contentType?: string; headers: [string, string][] },
     respond: (response: SipResponse, body: Buffer) => void,
+    /** Called when the request fails without a response from `to` to relay. */
+    failed?: () => void,
   ): void {
     const { stack } = this.services;
     const anchored = this.media !== undefined && outgoing.body !== request.body;
@@ -1498,11 +1517,13 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           (err: unknown) => {
             tx.respond(stack.createResponse(request, 503, 'Service Unavailable (media engine)'));
             this.services.logger.error({ err, callId: this.callId }, 'call: media engine re-answer failed');
+            failed?.();
           },
         );
       },
       onFailure: (reason) => {
         tx.respond(stack.createResponse(request, reason === 'timeout' ? 408 : 503));
+        failed?.();
         if (request.method === 'INVITE' || request.method === 'BYE') this.hangup(to, 'PeerUnreachable', 408);
       },
     });
@@ -1519,6 +1540,7 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
     this.append({ type: 'HoldChanged', callId: this.callId, callLegId: from.callLegId, onHold: holds });
     if (!this.media) return;
     if (holds) {
+      // Normally blocked already (relay blocks a holder before the engine sees its hold offer).
       this.blockMedia(from);
       const music = this.holdMusicFile();
       if (!music) return;
@@ -1539,11 +1561,16 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
 
   /** Drop what a party sends in the engine (a holder, a released transferor, a waiting caller). */
   private blockMedia(leg: InboundLeg | OutboundLeg): void {
-    this.media
-      ?.blockMedia(this.callId, this.tagOf(leg), true)
-      .catch((err: unknown) =>
-        this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed'),
-      );
+    void this.blockMediaNow(leg);
+  }
+
+  /** `blockMedia`, resolved once the engine confirmed it (a failure is logged). */
+  private async blockMediaNow(leg: InboundLeg | OutboundLeg): Promise<void> {
+    try {
+      await this.media?.blockMedia(this.callId, this.tagOf(leg), true);
+    } catch (err) {
+      this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed');
+    }
   }
 
   /**
