@@ -39,6 +39,8 @@ export interface ClusterConnection {
   readonly heartbeatMs: number;
   readonly deadAfterMs: number;
   readonly buckets: { nodes: KV; location: KV; agents: KV; leases: KV };
+  /** Told when the connection to NATS drops (`false`) and when it is back (`true`). */
+  onConnected(listener: (connected: boolean) => void): void;
   /** Drain and close the NATS connection. */
   close(): Promise<void>;
 }
@@ -76,10 +78,13 @@ export async function connectCluster(opts: ClusterOptions, logger: Logger): Prom
   } catch (err) {
     throw new ClusterConfigError(`cannot reach NATS at ${opts.natsUrl}: ${(err as Error).message}`);
   }
+  const connectedListeners: ((connected: boolean) => void)[] = [];
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error')
         logger.warn({ natsStatus: status.type }, `cluster: NATS ${status.type}`);
+      if (status.type === 'disconnect' || status.type === 'reconnect')
+        for (const listener of connectedListeners) listener(status.type === 'reconnect');
     }
   })();
   const kvm = new Kvm(nc);
@@ -97,6 +102,9 @@ export async function connectCluster(opts: ClusterOptions, logger: Logger): Prom
     heartbeatMs,
     deadAfterMs,
     buckets: { nodes, location, agents, leases },
+    onConnected(listener) {
+      connectedListeners.push(listener);
+    },
     async close() {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },

@@ -5,7 +5,9 @@
  * only after it came back. A node that stops cleanly deletes its key and is gone, not dead.
  *
  * The time compared is this node's clock at receipt, never the sender's: clocks of different
- * machines need not agree.
+ * machines need not agree. While this node is cut off from NATS it judges nobody (it hears
+ * nothing, which says nothing of the others), and once back it gives every node a fresh
+ * `deadAfterMs` to be heard: a NATS restart must not make nodes take each other over.
  */
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
@@ -40,6 +42,8 @@ export class Membership {
   private readonly startedAtMs = Date.now();
   private closed = false;
   private sip?: string;
+  /** Cut off from NATS: no node is judged. */
+  private disconnected = false;
 
   constructor(
     private readonly cluster: ClusterConnection,
@@ -65,6 +69,13 @@ export class Membership {
 
   /** Beat at once, then every heartbeat; follow the other nodes. */
   async start(): Promise<void> {
+    this.cluster.onConnected((connected) => {
+      this.disconnected = !connected;
+      if (connected) {
+        const now = Date.now();
+        for (const nodeId of this.heardAt.keys()) if (!this.dead.has(nodeId)) this.heardAt.set(nodeId, now);
+      }
+    });
     await this.beat();
     // Nodes in the bucket now count as just heard from: a live one keeps beating, one that died
     // before this node started is declared dead after `deadAfterMs` like any other, and its
@@ -140,6 +151,7 @@ export class Membership {
   }
 
   private check(): void {
+    if (this.disconnected) return;
     const now = Date.now();
     for (const [nodeId, at] of this.heardAt) {
       if (this.dead.has(nodeId) || now - at < this.cluster.deadAfterMs) continue;

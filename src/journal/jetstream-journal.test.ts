@@ -4,10 +4,10 @@
  * stream and subject prefixes and deletes what it created.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createConnection, createServer, type Socket } from 'node:net';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsRelay } from '../testing/nats-relay.js';
 import { sleep } from '../testing/wait.js';
 import type { JournalError } from './errors.js';
 import {
@@ -71,64 +71,6 @@ async function publishRaw(
     expect: { lastSequence: entry.seq - 1 },
     headers: header,
   });
-}
-
-/**
- * A TCP relay to the NATS server that can cut the line: `cut()` drops every connection and refuses
- * new ones until `mend()`. What a network partition or a restarting server looks like to a client.
- * `muteReplies()` drops what the server sends (acks lost on the way back) until the next `cut()`.
- */
-async function startRelay(): Promise<{
-  port: number;
-  cut(): void;
-  mend(): void;
-  muteReplies(): void;
-  close(): Promise<void>;
-}> {
-  const [host, port] = NATS_SERVERS.split(':');
-  const sockets = new Set<Socket>();
-  let down = false;
-  let muted = false;
-  const server = createServer((client) => {
-    if (down) {
-      client.destroy();
-      return;
-    }
-    const upstream = createConnection({ host, port: Number(port) });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {});
-    }
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
-      if (!muted) client.write(chunk);
-    });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('relay has no port');
-  return {
-    port: address.port,
-    cut() {
-      down = true;
-      muted = false;
-      for (const socket of sockets) socket.destroy();
-    },
-    mend() {
-      down = false;
-    },
-    muteReplies() {
-      muted = true;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 runJournalContract('JetStream', () => {
@@ -308,7 +250,7 @@ describe('openJetStreamJournal', () => {
   }
 
   it('retries publishes lost in an outage, in order and without duplicates, once the server is back', async () => {
-    const relay = await startRelay();
+    const relay = await startNatsRelay(NATS_SERVERS);
     try {
       const { journal, errors } = await openThroughRelay(relay.port);
       const callId = randomUUID();
@@ -337,7 +279,7 @@ describe('openJetStreamJournal', () => {
   });
 
   it('retries publishes whose acks were lost: the server dedupes them, the journal knows them as its own', async () => {
-    const relay = await startRelay();
+    const relay = await startNatsRelay(NATS_SERVERS);
     try {
       const { journal, errors } = await openThroughRelay(relay.port);
       const callId = randomUUID();
