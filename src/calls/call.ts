@@ -298,6 +298,8 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
   private readonly holdMusic = new Map<string, Playlist>();
   /** The call's recording, once started: continued across transfers while the caller's side stays. */
   private recording?: { recordingId: string; aLegId: string };
+  /** The whole call is blocked in the engine: agents are rung for the waiting caller (startAnchored). */
+  private queueCallBlocked = false;
   /** CallLegIds of the parties holding the call. */
   private readonly holding = new Set<string>();
   /** Every SDP the caller is sent carries one origin (the engine's change with its pairings). */
@@ -553,6 +555,20 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       else if (this.state === 'routing' && ![...this.legs.values()].some((l) => l.isActive))
         this.fail(503, 'Failed', 'Service Unavailable (media engine)');
       return;
+    }
+    // A caller waiting in a queue hears only what the engine plays until an agent is bridged
+    // (bridgeCaller): the whole call is blocked in the engine BEFORE an agent is INVITEd. An agent
+    // sends as soon as it answers, before the engine has its answer; forwarded to the caller then
+    // (and, between the engine's answer and the caller's re-INVITE, under another SSRC), a browser
+    // caller — Chrome plays the newest unsignaled stream it has seen — stayed on one of those
+    // few packets after the bridge: silence.
+    if (this.state === 'queued' && this.answeredByQueue && !this.queueCallBlocked) {
+      try {
+        await media.blockMedia(this.callId, undefined, true);
+        this.queueCallBlocked = true;
+      } catch (err) {
+        this.services.logger.warn({ err, callId: this.callId }, 'call: media engine block failed');
+      }
     }
     // The call may have moved on while the engine answered (caller gone, allocation cancelled).
     if (leg.isActive && !leg.abandoned && this.state !== 'ended') leg.start();
@@ -1070,13 +1086,21 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
       this.hangup(undefined, 'MediaError', 488);
       return;
     }
+    // What the new party sends stays blocked in the engine until the party is re-INVITEd and the
+    // engine has its answer. Forwarded earlier, it reached the party on the party's old media
+    // while the engine still played to it and then re-offered: the engine sent a packet or two of
+    // that stream under another SSRC meanwhile, and a browser (Chrome plays the newest unsignaled
+    // stream it has seen) stayed on that short stream after the re-INVITE: silence.
+    let blocked = false;
     try {
       let offer = sdp;
       if (media) {
         await this.answerThroughEngine(leg, sdp);
+        if (!live()) return;
+        await media.blockMedia(callId, legTag, true);
+        blocked = true;
         const whisper = options.whisper;
-        if (whisper && live()) {
-          await media.blockMedia(callId, legTag, true);
+        if (whisper) {
           const toAgent = new Playlist(this.playlistServices(), legTag, leg.callLegId);
           await new Promise<void>((resolve) =>
             toAgent.start({
@@ -1084,8 +1108,6 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
               onFinished: resolve,
             }),
           );
-          if (!live()) return;
-          await media.blockMedia(callId, legTag, false);
         }
         if (!live()) return;
         await this.unblockMedia(party);
@@ -1121,11 +1143,32 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
           });
       }
       if (!live()) return;
+      // The party takes the new media: what the new party sends flows to it from now on.
+      blocked = false;
+      await this.unblockWholeCall();
+      await this.unblockMedia(leg);
+      if (!live()) return;
       this.append({ type: 'MediaBridged', callId, callLegId: partyLegId, peerLegId: leg.callLegId });
       this.startRecordingIfConfigured();
     } catch (err) {
       this.mediaFailed(err, leg, options.reason);
+    } finally {
+      // Bridging stopped half way (the call moved on) while `leg` still talks: never leave it muted.
+      if (
+        blocked &&
+        this.state === 'connected' &&
+        this.connectedLeg === leg &&
+        !this.holding.has(leg.callLegId)
+      )
+        void this.unblockWholeCall().then(() => this.unblockMedia(leg));
     }
+  }
+
+  /** Undo the whole-call block of a queue call's ringing (startAnchored). */
+  private async unblockWholeCall(): Promise<void> {
+    if (!this.queueCallBlocked) return;
+    this.queueCallBlocked = false;
+    await this.unblockInEngine(undefined, {});
   }
 
   /**
@@ -1431,23 +1474,34 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
             body.length > 0 ? (response.headers.get('Content-Type') ?? 'application/sdp') : undefined,
         }),
       );
-      if (holds !== undefined && response.status >= 200 && response.status < 300)
+      if (holds !== undefined && response.status >= 200 && response.status < 300) {
         this.holdChanged(from, to, holds);
-      else if (response.status >= 300) undoBlock();
+        releaseGuard(true);
+      } else if (response.status >= 300) undoBlock();
     };
-    // A hold: what the holder sends is dropped in the engine BEFORE the engine sees the hold offer.
-    // Blocking only once the hold is answered let the engine forward a packet or two of the
-    // holder's own stream (pass-through SSRC) in between; a browser (Chrome) then already knew
-    // that SSRC when the music (a new SSRC) started, kept playing the newest stream it had seen
-    // (the music's) after the resume, and the holder's audio was silent (see holdChanged).
-    const blockFirst = holds === true && this.state === 'connected' && !this.holding.has(from.callLegId);
-    const undoBlock = (): void => {
-      // The hold did not happen: what the party sends flows again.
-      if (blockFirst && !this.holding.has(from.callLegId)) void this.unblockMedia(from);
+    // Between the engine's handling of a hold or resume offer and the answer, the engine may forward
+    // a packet or two of a party's stream under another SSRC than before or after; a browser
+    // (Chrome plays the newest unsignaled stream it has seen) then stays on that short stream:
+    // silence. So the party whose media would leak is blocked in the engine first:
+    // - a hold: the holder (it stays blocked while it holds; holdChanged);
+    // - a resume: the other party, whose media reaches the resuming one, until the answer is through.
+    const resumes = holds === false && this.state === 'connected' && this.holding.has(from.callLegId);
+    const guarded =
+      holds === true && this.state === 'connected' && !this.holding.has(from.callLegId)
+        ? from
+        : resumes && !this.holding.has(to.callLegId)
+          ? to
+          : undefined;
+    /** The exchange is over (`done`: answered 2xx): what the guarded party sends flows again. */
+    const releaseGuard = (done: boolean): void => {
+      if (guarded === undefined || this.holding.has(guarded.callLegId)) return;
+      if (guarded === from && done) return; // the holder holds now
+      void this.unblockMedia(guarded);
     };
+    const undoBlock = (): void => releaseGuard(false);
     if (anchored) {
       // A re-offer (hold, codec change) from either party goes through the engine both ways.
-      (blockFirst ? this.blockMediaNow(from) : Promise.resolve())
+      (guarded ? this.blockMediaNow(guarded) : Promise.resolve())
         .then(() =>
           this.media!.offer({
             callId: this.callId,
@@ -1578,16 +1632,23 @@ export class Call implements InviteServerEvents<InboundLeg>, InviteClientEvents<
    * twice: a party left blocked would be silent for the rest of the call.
    */
   private async unblockMedia(leg: InboundLeg | OutboundLeg): Promise<void> {
+    await this.unblockInEngine(this.tagOf(leg), { callLegId: leg.callLegId });
+  }
+
+  /** Forward again what `fromTag` sends (or, without it, the whole call); tried twice. */
+  private async unblockInEngine(fromTag: string | undefined, context: { callLegId?: string }): Promise<void> {
     const media = this.media;
     if (!media) return;
     for (let attempt = 1; attempt <= 2; attempt++) {
       try {
-        await media.blockMedia(this.callId, this.tagOf(leg), false);
+        await media.blockMedia(this.callId, fromTag, false);
         return;
       } catch (err) {
         this.services.logger.warn(
-          { err, callId: this.callId, callLegId: leg.callLegId, attempt },
-          'call: the media engine did not unblock a party',
+          { err, callId: this.callId, ...context, attempt },
+          fromTag === undefined
+            ? 'call: the media engine did not unblock the call'
+            : 'call: the media engine did not unblock a party',
         );
       }
     }

@@ -209,10 +209,11 @@ export class RtpEngine implements MediaEngine {
     }
   }
 
-  async blockMedia(callId: string, fromTag: string, blocked: boolean): Promise<void> {
+  async blockMedia(callId: string, fromTag: string | undefined, blocked: boolean): Promise<void> {
+    // Without a from-tag rtpengine blocks (unblocks) the entire call.
     await this.client.command(blocked ? 'block media' : 'unblock media', {
       'call-id': callId,
-      'from-tag': fromTag,
+      ...(fromTag !== undefined ? { 'from-tag': fromTag } : {}),
     });
   }
 

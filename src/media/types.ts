@@ -78,9 +78,11 @@ export interface MediaEngine {
   /**
    * Drop (true) or forward again (false) the media that party `fromTag` sends (rtpengine
    * `block media` / `unblock media`): a caller waiting in a queue, a party on hold, an agent
-   * hearing a whisper are not heard by the other side.
+   * hearing a whisper are not heard by the other side. Without `fromTag`: the entire call, also a
+   * party the engine learns of later (what the engine plays still plays; a queue call while its
+   * agents ring); undone likewise without `fromTag`.
    */
-  blockMedia(callId: string, fromTag: string, blocked: boolean): Promise<void>;
+  blockMedia(callId: string, fromTag: string | undefined, blocked: boolean): Promise<void>;
   /** The call-ids the engine holds state for (rtpengine `list`): a leak check for tests and /health. */
   listCalls(): Promise<string[]>;
   /** The call ended: release its media (idempotent; never rejects for an unknown call). */
