@@ -8,7 +8,8 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTenantYaml } from '../src/config/load.js';
 import { openJetStreamJournal } from '../src/journal/jetstream-journal.js';
-import { clusterFor, NATS_URL, startTestCluster, type TestCluster } from './support/cluster.js';
+import { NATS_URL, startTestCluster, type TestCluster } from './support/cluster.js';
+import { clusterFor } from './support/cluster-suite.js';
 import { type RestClient, seedMembers, seedRecords, type TestPlatform, waitFor } from './support/platform.js';
 import { seedTenantYaml } from './support/tenants.js';
 

@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
 import { dropNatsPrefix, TEST_NATS_URL } from '../../src/cluster/testing.js';
 import type { Tenant } from '../../src/config/types.js';
 import type { PlatformOptions } from '../../src/platform.js';
@@ -79,24 +78,6 @@ export async function startTestCluster(tenant: Tenant, opts: TestClusterOptions 
       await Promise.allSettled(nodes.map((node) => node.close()));
       await dropClusterState(prefix, schema);
     },
-  };
-}
-
-/**
- * A cluster for the tests of one describe block: started before them, closed after them. Returns
- * its getter (the cluster exists once the block's tests run).
- */
-export function clusterFor(tenant: Tenant, opts: TestClusterOptions = {}): () => TestCluster {
-  let cluster: TestCluster | undefined;
-  beforeAll(async () => {
-    cluster = await startTestCluster(tenant, opts);
-  }, 30_000);
-  afterAll(async () => {
-    await cluster?.close();
-  });
-  return () => {
-    if (!cluster) throw new Error('the cluster is not started yet');
-    return cluster;
   };
 }
 
