@@ -57,6 +57,22 @@ function strftime(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(0, 19).replace('T', ' ');
 }
 
+/**
+ * The client's time window: StartTime and EndTime, or ModifiedAfter and ModifiedBefore, as strftime
+ * in UTC; it raises without either unless `optional` (a CallId filter needs none).
+ */
+function windowParams(
+  filter: { StartTime?: number; EndTime?: number; ModifiedAfter?: number; ModifiedBefore?: number },
+  optional: boolean,
+): Record<string, string> {
+  if (filter.StartTime !== undefined && filter.EndTime !== undefined)
+    return { StartTime: strftime(filter.StartTime), EndTime: strftime(filter.EndTime) };
+  if (filter.ModifiedAfter !== undefined && filter.ModifiedBefore !== undefined)
+    return { ModifiedAfter: strftime(filter.ModifiedAfter), ModifiedBefore: strftime(filter.ModifiedBefore) };
+  if (optional) return {};
+  throw new Error('Must have StartTime and EndTime or ModifiedAfter and ModifiedBefore');
+}
+
 interface PyResponse {
   status: number;
   text: string;
@@ -253,16 +269,7 @@ class PythonClient {
     ModifiedBefore?: number;
     UserIDs?: string;
   }): Promise<Json[]> {
-    const params: Record<string, string> = {};
-    if (filter.StartTime !== undefined && filter.EndTime !== undefined) {
-      params.StartTime = strftime(filter.StartTime);
-      params.EndTime = strftime(filter.EndTime);
-    } else if (filter.ModifiedAfter !== undefined && filter.ModifiedBefore !== undefined) {
-      params.ModifiedAfter = strftime(filter.ModifiedAfter);
-      params.ModifiedBefore = strftime(filter.ModifiedBefore);
-    } else if (filter.CallId === undefined) {
-      throw new Error('Must have StartTime and EndTime or ModifiedAfter and ModifiedBefore');
-    }
+    const params = windowParams(filter, filter.CallId !== undefined);
     if (filter.CallId !== undefined) params.CallId = filter.CallId;
     if (filter.UserIDs !== undefined) params.UserIDs = filter.UserIDs;
     return (await this.invokeApi('/calls', 'GET', params)) as Json[];
@@ -276,16 +283,7 @@ class PythonClient {
     ModifiedBefore?: number;
     QueueIDs?: string;
   }): Promise<Json[]> {
-    const params: Record<string, string> = {};
-    if (filter.StartTime !== undefined && filter.EndTime !== undefined) {
-      params.StartTime = strftime(filter.StartTime);
-      params.EndTime = strftime(filter.EndTime);
-    } else if (filter.ModifiedAfter !== undefined && filter.ModifiedBefore !== undefined) {
-      params.ModifiedAfter = strftime(filter.ModifiedAfter);
-      params.ModifiedBefore = strftime(filter.ModifiedBefore);
-    } else {
-      throw new Error('Must have StartTime and EndTime or ModifiedAfter and ModifiedBefore');
-    }
+    const params = windowParams(filter, false);
     if (filter.QueueIDs !== undefined) params.QueueIDs = filter.QueueIDs;
     return (await this.invokeApi('/servicecall', 'GET', params)) as Json[];
   }
