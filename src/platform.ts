@@ -448,15 +448,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     callbackRequests: store,
     agents: agentStates,
     // A cluster peer's address is where its WebSocket clients are reached (src/cluster/relay.ts).
-    ...(cluster
-      ? {
-          endpointKind: (flow: Flow) =>
-            flow.protocol === 'ws' ||
-            (flow.protocol === 'udp' && cluster.membership.isPeerSip(flow.address, flow.port))
-              ? ('webrtc' as const)
-              : ('rtp' as const),
-        }
-      : {}),
+    ...(cluster ? { endpointKind: (flow: Flow) => cluster.mediaKindOf(flow) } : {}),
     media,
     audio: {
       defaultQueueAudio: defaultQueueAudio(),

@@ -57,8 +57,6 @@ export class KvAgentClaims implements AgentClaims {
   private readonly revisions = new Map<string, number>();
   /** userId → exact revision of the stored value last seen (absent after a delete). */
   private readonly putRevisions = new Map<string, number>();
-  /** Users whose key was last seen deleted. */
-  private readonly deleted = new Set<string>();
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly listeners: ((userId: string) => void)[] = [];
   private watchStop?: () => void;
@@ -212,14 +210,10 @@ export class KvAgentClaims implements AgentClaims {
       for (const node of this.holders.get(userId) ?? []) holders[node] = true;
       return { holders, revision, cached: true };
     }
-    // Never seen, or last seen deleted: the watch has shown every key there is, so none is held.
-    if (!this.holders.has(userId) && this.deletedOrAbsent(userId))
-      return { holders: {}, revision: undefined, cached: true };
+    // Never seen, or last seen deleted (no stored value's revision): the watch has shown every
+    // key there is, so none is held.
+    if (!this.holders.has(userId)) return { holders: {}, revision: undefined, cached: true };
     return undefined;
-  }
-
-  private deletedOrAbsent(userId: string): boolean {
-    return !this.revisions.has(userId) || this.deleted.has(userId);
   }
 
   private observe(userId: string, entry: KvEntry): void {
@@ -236,13 +230,8 @@ export class KvAgentClaims implements AgentClaims {
   private setHolders(userId: string, nodes: Set<string>, revision: number, put: boolean): void {
     if (revision < (this.revisions.get(userId) ?? 0)) return;
     this.revisions.set(userId, revision);
-    if (put) {
-      this.putRevisions.set(userId, revision);
-      this.deleted.delete(userId);
-    } else {
-      this.putRevisions.delete(userId);
-      this.deleted.add(userId);
-    }
+    if (put) this.putRevisions.set(userId, revision);
+    else this.putRevisions.delete(userId);
     const wasElsewhere = this.heldElsewhere(userId);
     if (nodes.size === 0) this.holders.delete(userId);
     else this.holders.set(userId, nodes);

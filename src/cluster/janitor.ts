@@ -40,7 +40,6 @@ export interface Takeover {
 
 export class Janitor {
   private readonly running = new Map<string, Promise<Takeover | undefined>>();
-  private readonly listeners: ((takeover: Takeover) => void)[] = [];
   private closed = false;
 
   constructor(private readonly deps: JanitorDeps) {}
@@ -48,11 +47,6 @@ export class Janitor {
   /** Take over every node that dies from now on (the node's post-processing must be ready). */
   start(): void {
     this.deps.membership.on({ onDead: (nodeId) => void this.takeOver(nodeId) });
-  }
-
-  /** Told after each takeover this node did (tests, logs). */
-  onTakeover(listener: (takeover: Takeover) => void): void {
-    this.listeners.push(listener);
   }
 
   /** Take the dead node's partition over, unless another node does (resolves undefined then). */
@@ -88,7 +82,6 @@ export class Janitor {
           `cluster: node ${nodeId} died; ended ${endedCallIds.length} call(s) it left in progress, released ${releasedAgents} agent(s)`,
         );
         await this.deps.membership.forget(nodeId);
-        for (const listener of this.listeners) listener(takeover);
         return takeover;
       } finally {
         await journal.close();

@@ -11,8 +11,10 @@ import type { LegacyRouting } from '../journal/facts.js';
 import { type JetStreamJournal, openJetStreamJournal } from '../journal/jetstream-journal.js';
 import type { Journal } from '../journal/types.js';
 import type { Logger } from '../logger.js';
+import type { MediaEndpointKind } from '../media/types.js';
 import type { LocationService } from '../sip/registrar.js';
 import type { SipStack } from '../sip/stack.js';
+import type { Flow } from '../sip/transport/types.js';
 import { KvAgentClaims } from './agent-claims.js';
 import { type ClusterConnection, type ClusterOptions, connectCluster } from './connection.js';
 import { Janitor } from './janitor.js';
@@ -32,7 +34,6 @@ export interface ClusterNode {
   readonly connection: ClusterConnection;
   readonly membership: Membership;
   readonly claims: KvAgentClaims;
-  readonly janitor: Janitor;
   /** The other nodes' calls as realtime events, and the queue counts shared with this node's feed. */
   readonly realtime: ClusterRealtime;
   /** This node's journal partition (opened by `join`, closed by the platform). */
@@ -49,6 +50,11 @@ export interface ClusterNode {
    * node's WebSocket clients from them (./relay.ts).
    */
   serveSip(parts: { stack: SipStack; location: LocationService; host: string; port: number }): Promise<void>;
+  /**
+   * The media kind of a party reached over `flow`: WebRTC over WebSocket, and also a peer node's
+   * SIP address, where that node relays its WebSocket clients (./relay.ts); else plain RTP.
+   */
+  mediaKindOf(flow: Flow): MediaEndpointKind;
   /** Tell the other nodes that a user's availability or serving changed here. */
   agentChanged(userId: string): void;
   /** Leave: stop beating (deleting the beat when `clean`), release the partition, close NATS. */
@@ -71,19 +77,7 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
   const membership = new Membership(connection, log);
   const leases = new PartitionLeases(connection, membership, log);
   const claims = new KvAgentClaims(connection, log);
-  const janitor = new Janitor({
-    membership,
-    leases,
-    claims,
-    openPartition: (partition) => openPartition(partition),
-    processPartition: (partition, journal) => processors.run(partition, journal),
-    logger: log,
-  });
-  const processors = {
-    run: async (_partition: string, _journal: Journal): Promise<void> => {
-      throw new Error('cluster: janitor ran before the node was attached');
-    },
-  };
+  let janitor: Janitor | undefined;
   const openPartition = (partition: string) =>
     openJetStreamJournal(connection.nc, {
       nodeId: partition,
@@ -137,14 +131,21 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
     connection,
     membership,
     claims,
-    janitor,
     journal,
     realtime,
     async attach(parts) {
-      processors.run = parts.processPartition;
       locationSync = new LocationSync(connection, parts.location, log);
       await locationSync.start();
       await claims.start();
+      // Dead nodes are taken over once this node can post-process their partitions.
+      janitor = new Janitor({
+        membership,
+        leases,
+        claims,
+        openPartition,
+        processPartition: parts.processPartition,
+        logger: log,
+      });
       janitor.start();
       await realtime.start(parts.directory, membership);
       agentSub = connection.nc.subscribe(agentsSubject, {
@@ -177,12 +178,18 @@ export async function joinCluster(opts: JoinOptions, logger: Logger): Promise<Cl
       if (locationSync) locationSync.relay = relay;
       await membership.announceSip(`${host}:${port}`);
     },
+    mediaKindOf(flow) {
+      return flow.protocol === 'ws' ||
+        (flow.protocol === 'udp' && membership.isPeerSip(flow.address, flow.port))
+        ? 'webrtc'
+        : 'rtp';
+    },
     agentChanged(userId) {
       if (!connection.nc.isClosed()) connection.nc.publish(agentsSubject, JSON.stringify({ nodeId, userId }));
     },
     async close(clean) {
       agentSub?.unsubscribe();
-      await janitor.close();
+      await janitor?.close();
       await realtime.close();
       await locationSync?.close();
       await claims.close();
